@@ -1,0 +1,14 @@
+/**
+ * Node entry of `switchyard/client`: the browser SDK with the `ws` package as its WebSocket.
+ * Browsers resolve `switchyard/client` to `lib/client` instead, so `ws` never enters a bundle.
+ * @module
+ */
+import WebSocket from 'ws';
+import { Client, type ClientOptions, type WebSocketConstructor } from '../lib/client/index.js';
+
+export * from '../lib/client/index.js';
+
+/** Connects to a switchyard endpoint, using `ws` unless `options.WebSocket` is given. */
+export function connect(url: string, options: ClientOptions = {}): Client {
+  return new Client(url, { WebSocket: WebSocket as unknown as WebSocketConstructor, ...options });
+}

@@ -1,0 +1,138 @@
+/**
+ * `switchyard/http`: mounts a hub on a bare `node:http` (or `https`) server. It answers only
+ * upgrade requests for its own path; every other upgrade is left to the server's other
+ * listeners (another `ws` server, Vite HMR, a second hub).
+ * @module switchyard/http
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { optionError } from '../lib/errors.js';
+import type { Switchyard } from '../lib/hub.js';
+import { SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX } from '../lib/protocol.js';
+import type { AuthRequest } from '../lib/transport.js';
+import { ENVELOPE_BYTES } from '../lib/validate.js';
+import { bindSocket } from './ws-transport.js';
+
+/** Options of {@link attach}. */
+export interface AttachOptions {
+  /** URL path of the WebSocket endpoint, e.g. `/realtime` (required). Query strings are ignored when matching. */
+  path: string;
+  /**
+   * Milliseconds after which an upgrade request for another path that no listener answered is
+   * ended, so it does not hang forever (as engine.io does). `false` leaves such sockets alone.
+   * Default 1,000.
+   */
+  unhandledUpgradeTimeout?: number | false;
+}
+
+/** Handle returned by {@link attach}. */
+export interface Attachment {
+  /** Stops answering upgrades on the path (open connections stay; use `hub.close()` to end them). */
+  detach(): void;
+}
+
+// Marks requests a switchyard endpoint took, so other endpoints' unhandled-upgrade timers spare them.
+const CLAIMED = Symbol.for('switchyard.upgrade.claimed');
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 500: 'Internal Server Error', 503: 'Service Unavailable' };
+
+/** Answers an upgrade request with a plain HTTP error and closes the socket. */
+export function refuseUpgrade(socket: Duplex, status: number, body: string): void {
+  if (!socket.writable) return void socket.destroy();
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+/** Reads the offered subprotocols: whether `switchyard.v1` is among them and the token entry, if any. */
+export function parseProtocols(header: string | undefined): { v1: boolean; token?: string } {
+  const out: { v1: boolean; token?: string } = { v1: false };
+  for (const p of (header ?? '').split(',')) {
+    const v = p.trim();
+    if (v === SUBPROTOCOL) out.v1 = true;
+    else if (v.startsWith(TOKEN_PROTOCOL_PREFIX)) {
+      try {
+        out.token = Buffer.from(v.slice(TOKEN_PROTOCOL_PREFIX.length), 'base64url').toString('utf8');
+      } catch {
+        /* an undecodable token is treated as absent */
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Creates the upgrade handler shared by every adapter: checks origin, subprotocol and
+ * authentication before the handshake completes, then hands the socket to the hub.
+ * Resolves once the request was answered.
+ */
+export function createUpgradeHandler(hub: Switchyard): (req: IncomingMessage, socket: Duplex, head: Buffer, raw?: unknown) => Promise<void> {
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    // ws closes with 1009 above this; smaller oversize frames get error 104 from the validator.
+    maxPayload: hub.options.limits.maxMessageBytes * 2 + ENVELOPE_BYTES,
+    handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+  });
+  hub.once('close', () => wss.close());
+  return async (req, socket, head, raw) => {
+    (req as unknown as Record<symbol, boolean>)[CLAIMED] = true;
+    // Errors during async authentication must not become uncaught exceptions.
+    const onError = (): void => void socket.destroy();
+    socket.on('error', onError);
+    if (hub.isClosing) return refuseUpgrade(socket, 503, 'server shutting down');
+    if (!hub.originAllowed(req.headers.origin, req.headers.host)) return refuseUpgrade(socket, 403, 'origin not allowed');
+    const protocols = parseProtocols(req.headers['sec-websocket-protocol']);
+    if (!protocols.v1) return refuseUpgrade(socket, 400, `expected subprotocol ${SUBPROTOCOL}`);
+    const authReq: AuthRequest = {
+      headers: req.headers,
+      url: req.url ?? '/',
+      remoteAddress: req.socket.remoteAddress,
+      token: protocols.token,
+      raw: raw ?? req,
+    };
+    const outcome = await hub.authenticate(authReq);
+    if (!outcome.ok) return refuseUpgrade(socket, outcome.status, outcome.reason);
+    if (socket.destroyed) return;
+    socket.removeListener('error', onError);
+    wss.handleUpgrade(req, socket, head, (ws) => bindSocket(hub, ws, outcome.user));
+  };
+}
+
+/** Path part of a request URL, without the query. */
+export function requestPath(url: string | undefined): string {
+  const u = url ?? '/';
+  const q = u.indexOf('?');
+  return q === -1 ? u : u.slice(0, q);
+}
+
+/**
+ * Mounts `hub` on `server` at `options.path`.
+ * @throws SwitchyardError (150) when `path` is missing or does not start with `/`.
+ */
+export function attach(hub: Switchyard, server: Server, options: AttachOptions): Attachment {
+  if (typeof options !== 'object' || options === null) throw optionError('attach options', "an object like { path: '/realtime' }", options);
+  const { path, unhandledUpgradeTimeout = 1_000 } = options;
+  if (typeof path !== 'string' || !path.startsWith('/')) throw optionError('path', "a URL path starting with '/', e.g. '/realtime'", path);
+  if (unhandledUpgradeTimeout !== false && !(Number.isSafeInteger(unhandledUpgradeTimeout) && unhandledUpgradeTimeout > 0)) {
+    throw optionError('unhandledUpgradeTimeout', 'a positive number of milliseconds or false', unhandledUpgradeTimeout);
+  }
+  const handle = createUpgradeHandler(hub);
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (requestPath(req.url) === path) {
+      handle(req, socket, head).catch(() => socket.destroy());
+      return;
+    }
+    if (unhandledUpgradeTimeout === false) return;
+    setTimeout(() => {
+      const claimed = (req as unknown as Record<symbol, boolean>)[CLAIMED];
+      if (!claimed && socket.writable && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) socket.end();
+    }, unhandledUpgradeTimeout).unref();
+  };
+  server.on('upgrade', onUpgrade);
+  const detach = (): void => void server.off('upgrade', onUpgrade);
+  hub.once('close', detach);
+  return { detach };
+}

@@ -1,0 +1,46 @@
+// The switchyard demo: a chat page on a bare node:http server, in-memory engine, no other service.
+// Run from the repository root: npm start  (then open http://localhost:3000)
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { Switchyard } from 'switchyard';
+import { attach } from 'switchyard/http';
+
+const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+const port = Number(process.env.PORT ?? 3000);
+const host = process.env.HOST ?? '127.0.0.1';
+
+// Clients may publish to chat.* rooms; everything else is server-only.
+const hub = new Switchyard({ channels: [{ match: 'chat.*', clientPublish: true }] });
+
+const server = createServer(async (req, res) => {
+  if (req.url === '/' || req.url === '/index.html') {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(await readFile(here('./index.html')));
+  } else if (req.url === '/switchyard-client.js') {
+    res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' });
+    res.end(await readFile(here('../../dist/browser/switchyard-client.js')));
+  } else if (req.method === 'POST' && req.url === '/announce') {
+    // A backend route publishing to the same room the browsers use.
+    const result = await hub.publish('chat.lobby', { from: 'server', text: 'announcement' });
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(result));
+  } else {
+    res.writeHead(404).end('not found');
+  }
+});
+
+attach(hub, server, { path: '/realtime' });
+
+server.listen(port, host, () => {
+  const { port: actual } = server.address();
+  // The test harness reads this line to find the port.
+  console.log(`switchyard demo listening on http://${host}:${actual}`);
+});
+
+const stop = async () => {
+  await hub.close();
+  server.close(() => process.exit(0));
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

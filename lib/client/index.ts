@@ -1,0 +1,451 @@
+/**
+ * `switchyard/client`: the client SDK for browsers and Node. Reconnects with full-jitter
+ * backoff, resubscribes and recovers every subscription from its last position, retries QoS 1
+ * publishes from a bounded offline queue, and de-duplicates deliveries by offset.
+ *
+ * In Node, `switchyard/client` resolves to an entry that supplies the `ws` package as the
+ * WebSocket implementation; in browsers the global `WebSocket` is used and `ws` never loads.
+ * @module switchyard/client
+ */
+import { EventEmitter } from 'eventemitter3';
+import { CLOSE, shouldReconnect } from '../close-codes.js';
+import type { Position } from '../engine.js';
+import { SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, type HistoryResult, type PublishResult, type QoS, type SubscribeResult } from '../protocol.js';
+import { matchesPattern } from '../options.js';
+import { backoffDelay } from './backoff.js';
+import { Subscription, type Message, type MessageHandler, type SubscribeOptions, type SubscriptionHost } from './subscription.js';
+
+export { Subscription } from './subscription.js';
+export type { Discontinuity, Message, MessageHandler, SubscribeOptions, SubscriptionEvents } from './subscription.js';
+export { CLOSE, shouldReconnect } from '../close-codes.js';
+export type { Position } from '../engine.js';
+export type { HistoryResult, PublishResult, QoS, SubscribeResult } from '../protocol.js';
+
+/** The subset of the WebSocket API the client uses (browsers' WebSocket and `ws` both fit). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** A WebSocket constructor. */
+export type WebSocketConstructor = new (url: string, protocols: string[]) => WebSocketLike;
+
+/** Options of {@link connect}. */
+export interface ClientOptions {
+  /** Token for the server's `authenticate` hook (sent in the subprotocol header, never in the URL). A function is called on every (re)connect. */
+  token?: string | (() => string | Promise<string>);
+  /** Reconnect after a non-terminal close (default true) with full-jitter backoff between `minDelay` (500 ms) and `maxDelay` (20,000 ms). */
+  reconnect?: boolean | { minDelay?: number; maxDelay?: number };
+  /** Milliseconds a request (subscribe, QoS 0 publish, history) waits for its reply (default 10,000). */
+  timeout?: number;
+  /** Milliseconds a QoS 1 publish keeps retrying across reconnects before it rejects (default 60,000). */
+  publishTimeout?: number;
+  /** QoS 1 publishes held while disconnected (default 1,000); beyond it `publish()` rejects at once with `offline queue full`. */
+  offlineQueue?: number;
+  /** WebSocket implementation (default: global `WebSocket`; the Node entry passes `ws`). */
+  WebSocket?: WebSocketConstructor;
+}
+
+/** Connection state. */
+export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+/** Events of a {@link Client}. */
+export interface ClientEvents {
+  /** The state changed. */
+  state: (state: ClientState) => void;
+  /** Connected and welcomed; `connectionId` is the server's id for support and logs. */
+  connected: (info: { connectionId: string }) => void;
+  /** The socket closed; `willReconnect` says whether the client will try again. */
+  disconnected: (info: { code: number; reason: string; willReconnect: boolean }) => void;
+  /** The client stopped for good: `close()` was called or the server sent a terminal code. */
+  closed: (info: { code: number; reason: string }) => void;
+  /** A connection-level error frame from the server. */
+  error: (err: ClientError) => void;
+}
+
+/** An error reply from the server: `code` is from the registry in docs/errors.md. */
+export class ClientError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ClientError';
+  }
+}
+
+/** Options of {@link Client.publish}. */
+export interface ClientPublishOptions {
+  /** 0 (default): sent once, acknowledged when the server stored it. 1: retried across reconnects with a message id so it is stored exactly once. */
+  qos?: QoS;
+}
+
+/** Whether an error is the server's refusal (a registry code) rather than a lost connection or timeout. */
+function isRefusal(err: unknown): err is ClientError {
+  return err instanceof ClientError && err.code >= 100 && err.code < 1000;
+}
+
+interface Pending {
+  resolve: (res: unknown) => void;
+  reject: (err: Error) => void;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+interface QueuedPublish {
+  channel: string;
+  data: unknown;
+  mid: string;
+  deadline: number;
+  id?: number;
+  resolve: (r: PublishResult) => void;
+  reject: (e: Error) => void;
+}
+
+const ACK_DELAY_MS = 20;
+
+function base64url(s: string): string {
+  const bytes = new TextEncoder().encode(s);
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function randomId(): string {
+  const b = new Uint8Array(12);
+  globalThis.crypto.getRandomValues(b);
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}
+
+function posInt(name: string, v: unknown, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw new TypeError(`switchyard client: ${name} must be a positive integer (got ${String(v)})`);
+  return v;
+}
+
+/** A connection to a switchyard server that survives disconnects. Create it with {@link connect}. */
+export class Client extends EventEmitter<ClientEvents> implements SubscriptionHost {
+  state: ClientState = 'connecting';
+  private ws: WebSocketLike | undefined;
+  private readonly subs = new Map<string, Subscription<any>>();
+  private readonly pending = new Map<number, Pending>();
+  private readonly outbox: QueuedPublish[] = [];
+  private readonly acks = new Map<string, number>();
+  private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private watchdog: ReturnType<typeof setTimeout> | undefined;
+  private lastFrameAt = 0;
+  private heartbeat = 0;
+  private nextId = 1;
+  private attempt = 0;
+  private welcomed = false;
+  private readonly o: Required<Omit<ClientOptions, 'token' | 'reconnect' | 'WebSocket'>> & {
+    reconnect: false | { minDelay: number; maxDelay: number };
+    WebSocket: WebSocketConstructor;
+    token: ClientOptions['token'];
+  };
+
+  constructor(
+    readonly url: string,
+    options: ClientOptions = {},
+  ) {
+    super();
+    if (typeof url !== 'string' || !/^wss?:\/\//.test(url)) throw new TypeError(`switchyard client: url must start with ws:// or wss:// (got ${String(url)})`);
+    const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (!WS) throw new TypeError('switchyard client: no WebSocket implementation; pass options.WebSocket (in Node import from "switchyard/client", which supplies ws)');
+    const r = options.reconnect ?? true;
+    if (typeof r !== 'boolean' && (typeof r !== 'object' || r === null)) throw new TypeError('switchyard client: reconnect must be a boolean or {minDelay, maxDelay}');
+    const reconnect = r === false ? false : { minDelay: posInt('reconnect.minDelay', r === true ? undefined : r.minDelay, 500), maxDelay: posInt('reconnect.maxDelay', r === true ? undefined : r.maxDelay, 20_000) };
+    if (options.token !== undefined && typeof options.token !== 'string' && typeof options.token !== 'function') throw new TypeError('switchyard client: token must be a string or a function returning one');
+    this.o = {
+      token: options.token,
+      reconnect,
+      timeout: posInt('timeout', options.timeout, 10_000),
+      publishTimeout: posInt('publishTimeout', options.publishTimeout, 60_000),
+      offlineQueue: posInt('offlineQueue', options.offlineQueue, 1_000),
+      WebSocket: WS,
+    };
+    void this.open();
+  }
+
+  private setState(s: ClientState): void {
+    if (this.state === s) return;
+    this.state = s;
+    this.emit('state', s);
+  }
+
+  private async open(): Promise<void> {
+    let protocols = [SUBPROTOCOL];
+    try {
+      const t = typeof this.o.token === 'function' ? await this.o.token() : this.o.token;
+      if (t) protocols = [SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX + base64url(t)];
+    } catch {
+      // A failing token provider is retried like a failed connection.
+    }
+    if (this.state === 'closed') return;
+    let ws: WebSocketLike;
+    try {
+      ws = new this.o.WebSocket(this.url, protocols);
+    } catch (err) {
+      this.stop(1006, `cannot open WebSocket: ${(err as Error).message}`);
+      return;
+    }
+    this.ws = ws;
+    this.welcomed = false;
+    let refused: string | undefined;
+    ws.onmessage = (ev) => this.onFrame(typeof ev.data === 'string' ? ev.data : String(ev.data));
+    ws.onerror = (ev) => {
+      // Node (ws) reports the HTTP status of a refused upgrade; browsers do not expose it.
+      const m = /Unexpected server response: (\d+)/.exec(String((ev as { message?: string })?.message ?? (ev as { error?: Error })?.error?.message ?? ''));
+      if (m && (m[1] === '401' || m[1] === '403' || m[1] === '400')) refused = `upgrade refused with HTTP ${m[1]}`;
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = undefined;
+      clearTimeout(this.watchdog);
+      this.failPending(new ClientError(1006, 'connection closed before the reply'));
+      if (refused) return this.stop(CLOSE.KICKED, refused);
+      const again = this.state !== 'closed' && this.o.reconnect !== false && shouldReconnect(ev.code);
+      this.emit('disconnected', { code: ev.code, reason: ev.reason, willReconnect: again });
+      if (!again) return this.stop(ev.code, ev.reason);
+      this.scheduleReconnect();
+    };
+  }
+
+  private scheduleReconnect(): void {
+    if (this.state === 'closed' || this.o.reconnect === false) return;
+    this.setState('reconnecting');
+    const delay = backoffDelay(this.attempt++, this.o.reconnect.minDelay, this.o.reconnect.maxDelay);
+    this.reconnectTimer = setTimeout(() => void this.open(), delay);
+  }
+
+  private stop(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.setState('closed');
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.watchdog);
+    clearTimeout(this.ackTimer);
+    const err = new ClientError(code, `client closed: ${reason || code}`);
+    this.failPending(err);
+    for (const p of this.outbox.splice(0)) p.reject(err);
+    for (const s of this.subs.values()) s.active = false;
+    this.emit('closed', { code, reason });
+  }
+
+  private failPending(err: Error): void {
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      this.pending.delete(id);
+      p.reject(err);
+    }
+  }
+
+  private sendRaw(obj: object): boolean {
+    if (!this.ws || this.ws.readyState !== 1 || !this.welcomed) return false;
+    this.ws.send(JSON.stringify(obj));
+    return true;
+  }
+
+  private request<T>(frame: Record<string, unknown>, timeout = this.o.timeout): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const id = this.nextId++;
+      const p: Pending = { resolve: resolve as (r: unknown) => void, reject };
+      p.timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new ClientError(0, `request timed out after ${timeout} ms`));
+      }, timeout);
+      this.pending.set(id, p);
+      if (!this.sendRaw({ ...frame, id })) {
+        clearTimeout(p.timer);
+        this.pending.delete(id);
+        reject(new ClientError(0, `not connected (state ${this.state})`));
+      }
+    });
+  }
+
+  private armWatchdog(): void {
+    clearTimeout(this.watchdog);
+    const limit = this.heartbeat * 2 + 1_000;
+    const check = (): void => {
+      const idle = Date.now() - this.lastFrameAt;
+      if (idle >= limit) {
+        // The server stopped talking: treat the connection as dead and reconnect.
+        const ws = this.ws;
+        ws?.close(4001, 'heartbeat timeout');
+        if (ws && ws.onclose) ws.onclose({ code: CLOSE.HEARTBEAT_TIMEOUT, reason: 'no heartbeat from server' });
+        return;
+      }
+      this.watchdog = setTimeout(check, limit - idle);
+    };
+    this.watchdog = setTimeout(check, limit);
+  }
+
+  private onFrame(text: string): void {
+    this.lastFrameAt = Date.now();
+    let f: Record<string, any>;
+    try {
+      f = JSON.parse(text);
+    } catch {
+      return;
+    }
+    switch (f.op) {
+      case 'msg': {
+        const msg: Message = { channel: f.ch, data: f.data, offset: f.off, epoch: f.ep };
+        const exact = this.subs.get(f.ch);
+        if (exact && !exact.pattern) exact.deliver(msg);
+        for (const s of this.subs.values()) if (s.pattern && matchesPattern(s.channel, f.ch)) s.deliver(msg);
+        break;
+      }
+      case 'ok':
+      case 'err': {
+        const p = this.pending.get(f.id);
+        if (p) {
+          this.pending.delete(f.id);
+          clearTimeout(p.timer);
+          if (f.op === 'ok') p.resolve(f.res ?? {});
+          else p.reject(new ClientError(f.code, f.msg));
+        } else if (f.op === 'err') this.emit('error', new ClientError(f.code, f.msg));
+        break;
+      }
+      case 'ping':
+        this.sendRaw({ op: 'pong' });
+        break;
+      case 'drop':
+        this.subs.get(f.ch)?.dropped(f.n);
+        break;
+      case 'gap':
+        this.subs.get(f.ch)?.gap(f.position);
+        break;
+      case 'welcome':
+        this.welcomed = true;
+        this.heartbeat = f.hb;
+        this.attempt = 0;
+        this.armWatchdog();
+        this.setState('connected');
+        this.emit('connected', { connectionId: f.cid });
+        for (const s of this.subs.values()) void this.sendSubscribe(s);
+        for (const p of this.outbox) void this.sendQueued(p);
+        break;
+    }
+  }
+
+  private async sendSubscribe(sub: Subscription<any>): Promise<void> {
+    const since = sub.resumeFrom;
+    const frame: Record<string, unknown> = { op: 'sub', ch: sub.channel };
+    if (sub.qos === 1) frame.qos = 1;
+    if (since) frame.since = since;
+    try {
+      const res = await this.request<SubscribeResult>(frame);
+      if (sub.active && this.subs.get(sub.channel) === sub) sub.subscribed(res, since !== undefined);
+    } catch (err) {
+      if (!isRefusal(err)) return; // disconnected or timed out: the next welcome resubscribes
+      this.subs.delete(sub.channel);
+      sub.refused(err);
+    }
+  }
+
+  /**
+   * Subscribes to a channel or pattern. The handler receives each message once, in offset order.
+   * Throws a TypeError when already subscribed to `channel` on this client.
+   */
+  subscribe<T = unknown>(channel: string, handler: MessageHandler<T>, options: SubscribeOptions = {}): Subscription<T> {
+    if (typeof channel !== 'string' || channel.length === 0) throw new TypeError('switchyard client: channel must be a non-empty string');
+    if (typeof handler !== 'function') throw new TypeError('switchyard client: handler must be a function');
+    if (this.subs.has(channel)) throw new TypeError(`switchyard client: already subscribed to ${channel}; unsubscribe first`);
+    const qos = options.qos ?? 0;
+    if (qos !== 0 && qos !== 1) throw new TypeError('switchyard client: qos must be 0 or 1');
+    const sub = new Subscription<T>(this, channel, handler, qos, options.since);
+    this.subs.set(channel, sub);
+    if (this.state === 'connected') void this.sendSubscribe(sub);
+    return sub;
+  }
+
+  /** @internal */
+  remove(sub: Subscription<any>): void {
+    if (this.subs.get(sub.channel) !== sub) return;
+    this.subs.delete(sub.channel);
+    this.acks.delete(sub.channel);
+    if (this.state === 'connected') this.request({ op: 'unsub', ch: sub.channel }).catch(() => {});
+  }
+
+  /** @internal Batches cumulative acks: one frame per channel per {@link ACK_DELAY_MS}. */
+  sendAck(channel: string, offset: number): void {
+    this.acks.set(channel, offset);
+    this.ackTimer ??= setTimeout(() => {
+      this.ackTimer = undefined;
+      for (const [ch, off] of this.acks) this.sendRaw({ op: 'ack', ch, off });
+      this.acks.clear();
+    }, ACK_DELAY_MS);
+  }
+
+  /**
+   * Publishes `data` to `channel`. Resolves with the stored position once the server acknowledged.
+   * QoS 0 rejects when not connected or after `timeout`; QoS 1 waits in the offline queue and is
+   * retried across reconnects until `publishTimeout`, and is stored exactly once.
+   */
+  publish(channel: string, data: unknown, options: ClientPublishOptions = {}): Promise<PublishResult> {
+    const qos = options.qos ?? 0;
+    if (qos === 0) return this.request<PublishResult>({ op: 'pub', ch: channel, data });
+    if (qos !== 1) return Promise.reject(new TypeError('switchyard client: qos must be 0 or 1'));
+    if (this.state === 'closed') return Promise.reject(new ClientError(0, 'client is closed'));
+    if (this.outbox.length >= this.o.offlineQueue) return Promise.reject(new ClientError(0, `offline queue full (${this.o.offlineQueue} publishes waiting)`));
+    return new Promise((resolve, reject) => {
+      const p: QueuedPublish = { channel, data, mid: randomId(), deadline: Date.now() + this.o.publishTimeout, resolve, reject };
+      this.outbox.push(p);
+      if (this.state === 'connected') void this.sendQueued(p);
+    });
+  }
+
+  private async sendQueued(p: QueuedPublish): Promise<void> {
+    const left = p.deadline - Date.now();
+    const done = (): void => {
+      const i = this.outbox.indexOf(p);
+      if (i !== -1) this.outbox.splice(i, 1);
+    };
+    if (left <= 0) {
+      done();
+      return p.reject(new ClientError(0, 'QoS 1 publish timed out'));
+    }
+    try {
+      const res = await this.request<PublishResult>({ op: 'pub', ch: p.channel, data: p.data, mid: p.mid }, Math.min(left, this.o.timeout));
+      done();
+      p.resolve(res);
+    } catch (err) {
+      // Connection loss or timeout: keep it queued for the next connection (same mid, so no duplicate).
+      if (isRefusal(err)) {
+        done();
+        p.reject(err);
+      } else if (Date.now() >= p.deadline) {
+        done();
+        p.reject(new ClientError(0, 'QoS 1 publish timed out'));
+      } else if (this.state === 'connected' && this.welcomed) void this.sendQueued(p);
+    }
+  }
+
+  /** Reads a channel's history (authorized by the server like a subscribe). */
+  history(channel: string, options: { since?: Position; limit?: number } = {}): Promise<HistoryResult> {
+    const frame: Record<string, unknown> = { op: 'hist', ch: channel };
+    if (options.since) frame.since = options.since;
+    if (options.limit !== undefined) frame.limit = options.limit;
+    return this.request<HistoryResult>(frame);
+  }
+
+  /** Closes the connection for good (no reconnect). Pending requests reject. */
+  close(): void {
+    const ws = this.ws;
+    this.stop(1000, 'client closed');
+    this.ws = undefined;
+    ws?.close(1000, 'client closed');
+  }
+}
+
+/** Connects to a switchyard endpoint, e.g. `connect('ws://localhost:3000/realtime')`. */
+export function connect(url: string, options: ClientOptions = {}): Client {
+  return new Client(url, options);
+}

@@ -1,0 +1,193 @@
+/**
+ * A client-side subscription: tracks the stream position, de-duplicates by offset, runs the
+ * handler (serially for QoS 1) and reports discontinuities exactly once each.
+ * @module
+ */
+import { EventEmitter } from 'eventemitter3';
+import type { Position } from '../engine.js';
+import type { QoS, SubscribeResult } from '../protocol.js';
+
+/** A message as the application's handler sees it. */
+export interface Message<T = unknown> {
+  channel: string;
+  data: T;
+  /** Offset in the channel's stream. */
+  offset: number;
+  /** Epoch of the stream the offset belongs to. */
+  epoch: string;
+}
+
+/** Why continuity was lost; the application should reload state it derived from the channel. */
+export interface Discontinuity {
+  /**
+   * - `unrecoverable`: a resubscribe could not recover (history no longer covers the position, or the epoch changed);
+   * - `reset`: a message arrived from a new epoch (the stream's history was lost on the server);
+   * - `trimmed`: the server could not replay what this subscription missed while it was behind;
+   * - `gap`: an offset was skipped (QoS 0 messages dropped for a slow connection).
+   */
+  reason: 'unrecoverable' | 'reset' | 'trimmed' | 'gap';
+  /** Position the subscription continues from. */
+  position: Position;
+}
+
+/** Handler of delivered messages. For QoS 1 a returned promise is awaited before the message is acknowledged. */
+export type MessageHandler<T = unknown> = (message: Message<T>) => void | Promise<void>;
+
+/** Options of `client.subscribe()`. */
+export interface SubscribeOptions {
+  /** 0 (default): at most once. 1: acknowledged, redelivered after reconnect until the handler finished. */
+  qos?: QoS;
+  /** Resume after this position (e.g. one your app persisted); missed messages are replayed first. */
+  since?: Position;
+}
+
+/** Events of a {@link Subscription}. */
+export interface SubscriptionEvents {
+  /** The server confirmed the (re)subscription. */
+  subscribed: (result: SubscribeResult) => void;
+  /** Continuity was lost; fired once per discontinuity. */
+  discontinuity: (info: Discontinuity) => void;
+  /** The server dropped `count` QoS 0 messages because this connection could not keep up. */
+  drop: (count: number) => void;
+  /** The server refused the subscription (e.g. 107 FORBIDDEN); it is then inactive. */
+  error: (err: Error) => void;
+  /** The handler threw; the message still counts as processed. */
+  handlerError: (err: unknown, message: Message) => void;
+}
+
+/** Internal hooks the client gives each subscription. */
+export interface SubscriptionHost {
+  sendAck(channel: string, offset: number): void;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  remove(sub: Subscription<any>): void;
+}
+
+/** A live subscription returned by `client.subscribe()`. */
+export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> {
+  /** Position after the last message the handler processed; persist it and pass it as `since` later. */
+  position: Position | undefined;
+  /** Whether the subscription is active (false after `unsubscribe()` or a refusal). */
+  active = true;
+  /** @internal */
+  readonly pattern: boolean;
+  private queue: Message<T>[] = [];
+  private running = false;
+  /** Offset of the last message accepted for processing (may run ahead of `position`). */
+  private accepted: Position | undefined;
+  private settle: { resolve: (r: SubscribeResult) => void; reject: (e: Error) => void } | undefined;
+  /** Resolves with the first subscribe result; rejects when the server refuses. */
+  readonly ready: Promise<SubscribeResult>;
+
+  constructor(
+    private readonly host: SubscriptionHost,
+    readonly channel: string,
+    private readonly handler: MessageHandler<T>,
+    readonly qos: QoS,
+    since: Position | undefined,
+  ) {
+    super();
+    this.pattern = channel.includes('*') || channel.includes('>');
+    this.position = since;
+    this.accepted = since;
+    this.ready = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+    this.ready.catch(() => {});
+  }
+
+  /** Stops the subscription; no handler call follows. */
+  unsubscribe(): void {
+    if (!this.active) return;
+    this.active = false;
+    this.queue.length = 0;
+    this.host.remove(this);
+  }
+
+  /** @internal Position to resume from when (re)subscribing. */
+  get resumeFrom(): Position | undefined {
+    return this.pattern ? undefined : this.position;
+  }
+
+  /** @internal */
+  subscribed(result: SubscribeResult, askedSince: boolean): void {
+    if (!this.pattern && result.position) {
+      if (!askedSince || !result.recovered) {
+        // Not recovering: continue from the stream's current position.
+        this.position = this.accepted = { ...result.position };
+        this.queue.length = 0;
+        if (askedSince) this.emit('discontinuity', { reason: 'unrecoverable', position: { ...result.position } });
+      } else {
+        // Recovering: anything queued beyond the processed position will be replayed.
+        this.queue.length = 0;
+        this.accepted = this.position;
+      }
+    }
+    this.settle?.resolve(result);
+    this.settle = undefined;
+    this.emit('subscribed', result);
+  }
+
+  /** @internal */
+  refused(err: Error): void {
+    this.active = false;
+    this.settle?.reject(err);
+    this.settle = undefined;
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
+  /** @internal */
+  gap(position: Position): void {
+    this.queue.length = 0;
+    this.position = this.accepted = { ...position };
+    this.emit('discontinuity', { reason: 'trimmed', position: { ...position } });
+  }
+
+  /** @internal */
+  dropped(n: number): void {
+    this.emit('drop', n);
+  }
+
+  /** @internal A delivered message for this subscription. */
+  deliver(msg: Message<T>): void {
+    if (!this.active) return;
+    if (!this.pattern) {
+      const acc = this.accepted;
+      if (acc && acc.epoch === msg.epoch) {
+        if (msg.offset <= acc.offset) return; // duplicate (redelivery or replay overlap)
+        if (msg.offset > acc.offset + 1) this.emit('discontinuity', { reason: 'gap', position: { offset: msg.offset - 1, epoch: msg.epoch } });
+      } else if (acc && acc.epoch !== msg.epoch) {
+        this.emit('discontinuity', { reason: 'reset', position: { offset: msg.offset - 1, epoch: msg.epoch } });
+      }
+      this.accepted = { offset: msg.offset, epoch: msg.epoch };
+    }
+    if (this.qos === 0) {
+      this.run(msg);
+      if (!this.pattern) this.position = { offset: msg.offset, epoch: msg.epoch };
+      return;
+    }
+    this.queue.push(msg);
+    if (!this.running) void this.drain();
+  }
+
+  private run(msg: Message<T>): void | Promise<void> {
+    try {
+      const r = this.handler(msg);
+      if (r && typeof (r as Promise<void>).then === 'function') return (r as Promise<void>).catch((e) => void this.emit('handlerError', e, msg));
+    } catch (e) {
+      this.emit('handlerError', e, msg);
+    }
+  }
+
+  // QoS 1: one message at a time, acknowledged (cumulatively, batched by the client) after the handler finished.
+  private async drain(): Promise<void> {
+    this.running = true;
+    while (this.queue.length && this.active) {
+      const msg = this.queue.shift()!;
+      // A replay after reconnect can repeat the message that was running when the socket dropped.
+      if (this.position && this.position.epoch === msg.epoch && msg.offset <= this.position.offset) continue;
+      await this.run(msg);
+      if (!this.active) break;
+      this.position = { offset: msg.offset, epoch: msg.epoch };
+      this.host.sendAck(this.channel, msg.offset);
+    }
+    this.running = false;
+  }
+}

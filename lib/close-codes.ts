@@ -1,0 +1,69 @@
+/**
+ * WebSocket close codes and the reconnect policy they imply. Server and client import this one
+ * table so they can never disagree about whether a close is worth reconnecting after.
+ *
+ * Ranges (docs/protocol.md §Close codes):
+ * - 1000–2999: RFC 6455 codes; the client reconnects except after 1000 it initiated itself,
+ *   1002 (protocol error), 1003, 1007, 1008 and 1009 which are terminal.
+ * - 4000–4499: switchyard "reconnect" range: a transient condition, reconnect with backoff.
+ * - 4500–4999: switchyard "terminal" range: reconnecting would fail the same way; stop and report.
+ * @module
+ */
+
+/** Close codes switchyard sends. */
+export const CLOSE = {
+  /** Server shutting down or restarting (RFC 6455 "going away"). */
+  GOING_AWAY: 1001,
+  /** The peer stopped answering heartbeats. */
+  HEARTBEAT_TIMEOUT: 4001,
+  /** The connection's send queue stayed above the limit; it could not keep up. */
+  SLOW_CONSUMER: 4002,
+  /** The server lost state it needs for this connection; reconnect and recover. */
+  INSUFFICIENT_STATE: 4003,
+  /** An unexpected server error. */
+  SERVER_ERROR: 4004,
+  /** Too many invalid frames: the client is broken or hostile. */
+  TOO_MANY_ERRORS: 4500,
+  /** The server rejected the client's protocol version. */
+  UNSUPPORTED_PROTOCOL: 4501,
+  /** The server closed the connection on purpose (e.g. `hub.disconnect(..., { reconnect: false })`). */
+  KICKED: 4502,
+} as const;
+
+/** Names of the codes in {@link CLOSE}. */
+export type CloseName = keyof typeof CLOSE;
+
+/** Largest close reason in bytes allowed by RFC 6455 (125 minus the 2-byte code). */
+export const MAX_CLOSE_REASON_BYTES = 123;
+
+const encoder = new TextEncoder();
+const utf8Length = (s: string): number => encoder.encode(s).length;
+
+const TERMINAL_RFC = new Set([1002, 1003, 1007, 1008, 1009, 1010]);
+
+/**
+ * Whether a client should reconnect after the server closed with `code`.
+ * Unknown codes in 3000–3999 (registered libraries) and 4000–4499 reconnect; 4500–4999 stop.
+ */
+export function shouldReconnect(code: number): boolean {
+  if (code >= 4500 && code <= 4999) return false;
+  if (TERMINAL_RFC.has(code)) return false;
+  return true;
+}
+
+/**
+ * Truncates a close reason to at most {@link MAX_CLOSE_REASON_BYTES} UTF-8 bytes without
+ * splitting a character (a split surrogate pair or multi-byte sequence makes `ws` throw).
+ */
+export function capCloseReason(reason: string): string {
+  if (utf8Length(reason) <= MAX_CLOSE_REASON_BYTES) return reason;
+  let out = '';
+  let bytes = 0;
+  for (const ch of reason) {
+    const n = utf8Length(ch);
+    if (bytes + n > MAX_CLOSE_REASON_BYTES) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
+}

@@ -1,0 +1,245 @@
+/**
+ * One client connection: validates each inbound frame, runs the request it carries, and owns
+ * the connection's subscriptions, rate limit and backpressure state. Nothing a client sends can
+ * throw out of `receive()`: every handler's failure becomes an error frame.
+ * @module
+ */
+import { CLOSE, capCloseReason } from './close-codes.js';
+import { SubState, Subscription, type DeliveryTarget } from './delivery.js';
+import { ERRORS, SwitchyardError, type ErrorName } from './errors.js';
+import type { Switchyard as Hub } from './hub.js';
+import type { AckFrame, HistFrame, PubFrame, SubFrame, UnsubFrame } from './protocol.js';
+import type { ConnectionInput, OutgoingFrame, Transport } from './transport.js';
+import { validateFrame } from './validate.js';
+
+// Errors that mean the client sent something malformed (they count toward maxBadFrames).
+const PROTOCOL_ERRORS = new Set<ErrorName>(['BAD_JSON', 'BAD_FRAME', 'UNKNOWN_OP', 'BAD_CHANNEL', 'BINARY_NOT_SUPPORTED', 'MESSAGE_TOO_LARGE']);
+
+let nextId = 0;
+
+/** A client connection as the hub sees it. */
+export class Connection implements DeliveryTarget, ConnectionInput {
+  readonly id: string;
+  open = true;
+  /** Set by any inbound frame; cleared by each heartbeat round. */
+  alive = true;
+  readonly subs = new Map<string, Subscription>();
+  /** `performance.now()` when the queue went above the high-water mark; 0 when below. */
+  congestedSince = 0;
+  dropped = 0;
+  private badFrames = 0;
+  private tokens: number;
+  private refilledAt = performance.now();
+
+  constructor(
+    private readonly hub: Hub,
+    readonly transport: Transport,
+    readonly user: unknown,
+  ) {
+    this.id = (++nextId).toString(36) + '-' + Math.floor(Math.random() * 0xffffff).toString(36);
+    this.tokens = hub.options.limits.publishesPerSecond;
+  }
+
+  get congested(): boolean {
+    return this.congestedSince !== 0;
+  }
+
+  send(frame: OutgoingFrame): void {
+    if (!this.open) return;
+    this.transport.send(frame);
+    const queued = this.transport.bufferedAmount;
+    const { queueHighWaterBytes, maxQueuedBytes } = this.hub.options.limits;
+    if (queued > queueHighWaterBytes && this.congestedSince === 0) {
+      if (queued > maxQueuedBytes) {
+        this.close(CLOSE.SLOW_CONSUMER, 'send queue over limits.maxQueuedBytes');
+        return;
+      }
+      this.congestedSince = performance.now();
+      this.hub.markCongested(this);
+    } else if (queued > maxQueuedBytes) {
+      this.close(CLOSE.SLOW_CONSUMER, 'send queue over limits.maxQueuedBytes');
+    }
+  }
+
+  countDrop(): void {
+    this.dropped++;
+    this.hub.counters.dropped++;
+  }
+
+  sendJson(obj: object): void {
+    this.send(JSON.stringify(obj));
+  }
+
+  private sendError(reason: ErrorName, detail: string | undefined, id?: number): void {
+    const frame: { op: 'err'; id?: number; code: number; msg: string } = { op: 'err', code: ERRORS[reason].code, msg: detail ?? ERRORS[reason].message };
+    if (id !== undefined) frame.id = id;
+    this.sendJson(frame);
+  }
+
+  /** Starts a close handshake and releases everything the connection holds. */
+  close(code: number, reason: string): void {
+    if (!this.open) return;
+    this.transport.close(code, capCloseReason(reason));
+    this.closed(code);
+  }
+
+  closed(code: number): void {
+    if (!this.open) return;
+    this.open = false;
+    for (const sub of this.subs.values()) this.hub.removeSubscription(sub);
+    this.subs.clear();
+    this.hub.connectionClosed(this, code);
+  }
+
+  receive(data: string, binary: boolean): void {
+    if (!this.open) return;
+    this.alive = true;
+    const check = validateFrame(data, binary, this.hub.options.limits);
+    if ('error' in check) {
+      this.sendError(check.error, check.detail, check.id);
+      if (PROTOCOL_ERRORS.has(check.error) && ++this.badFrames > this.hub.options.limits.maxBadFrames) {
+        this.close(CLOSE.TOO_MANY_ERRORS, `more than ${this.hub.options.limits.maxBadFrames} invalid frames`);
+      }
+      return;
+    }
+    const f = check.frame;
+    let pending: Promise<void> | undefined;
+    switch (f.op) {
+      case 'sub':
+        pending = this.subscribe(f);
+        break;
+      case 'unsub':
+        this.unsubscribe(f);
+        break;
+      case 'pub':
+        pending = this.publish(f);
+        break;
+      case 'ack':
+        this.ack(f);
+        break;
+      case 'hist':
+        pending = this.history(f);
+        break;
+      case 'pong':
+        break;
+    }
+    pending?.catch((err: unknown) => this.fail(err, 'id' in f ? f.id : undefined));
+  }
+
+  private fail(err: unknown, id: number | undefined): void {
+    if (err instanceof SwitchyardError) {
+      this.sendError(err.reason, err.message, id);
+      return;
+    }
+    this.hub.log('error', { err, connectionId: this.id }, 'request failed');
+    this.sendError('INTERNAL', undefined, id);
+  }
+
+  private async subscribe(f: SubFrame): Promise<void> {
+    const { limits } = this.hub.options;
+    if (this.subs.has(f.ch)) return this.sendError('ALREADY_SUBSCRIBED', `[SUB-5] already subscribed to ${f.ch}`, f.id);
+    if (this.subs.size >= limits.maxChannelsPerConnection) {
+      return this.sendError('TOO_MANY_CHANNELS', `[SUB-6] at most ${limits.maxChannelsPerConnection} subscriptions per connection`, f.id);
+    }
+    const pattern = f.ch.includes('*') || f.ch.includes('>');
+    const rule = pattern ? undefined : this.hub.rule(f.ch);
+    if ((f.qos === 1 || f.since) && rule && rule.history === false) {
+      return this.sendError('HISTORY_DISABLED', `[SUB-7] ${f.ch} keeps no history, so QoS 1 and recovery are unavailable`, f.id);
+    }
+    const sub = new Subscription(this, f.ch, pattern, f.qos ?? 0, limits.inflightWindow);
+    // Reserve the name now so a second sub for it is refused while this one is pending.
+    this.subs.set(f.ch, sub);
+    try {
+      if (!(await this.hub.authorized('subscribe', f.ch, this))) {
+        throw new SwitchyardError('FORBIDDEN', `[SUB-8] subscribe to ${f.ch} denied`);
+      }
+      if (!sub.active) return;
+      await this.hub.addSubscription(sub);
+      if (!sub.active) return;
+      if (pattern) {
+        sub.state = SubState.Live;
+        this.sendJson({ op: 'ok', id: f.id, res: {} });
+        return;
+      }
+      const state = await this.hub.storage.state(f.ch);
+      if (!sub.active) return;
+      const cap = rule!.history === false ? 0 : rule!.history.recoveryCap;
+      const since = f.since;
+      const recovered =
+        since !== undefined &&
+        since.epoch === state.epoch &&
+        since.offset <= state.offset &&
+        state.offset - since.offset <= cap &&
+        since.offset >= state.earliest - 1;
+      sub.epoch = state.epoch;
+      sub.lastSent = sub.acked = recovered ? since.offset : state.offset;
+      this.sendJson({ op: 'ok', id: f.id, res: { recovered, position: { offset: state.offset, epoch: state.epoch } } });
+      this.hub.startCatchUp(sub);
+    } catch (err) {
+      if (this.subs.get(f.ch) === sub) this.subs.delete(f.ch);
+      this.hub.removeSubscription(sub);
+      throw err;
+    }
+  }
+
+  private unsubscribe(f: UnsubFrame): void {
+    const sub = this.subs.get(f.ch);
+    if (!sub) return this.sendError('NOT_SUBSCRIBED', `[UNSUB-2] not subscribed to ${f.ch}`, f.id);
+    this.subs.delete(f.ch);
+    this.hub.removeSubscription(sub);
+    this.sendJson({ op: 'ok', id: f.id, res: {} });
+  }
+
+  private takeToken(): boolean {
+    const rate = this.hub.options.limits.publishesPerSecond;
+    const now = performance.now();
+    this.tokens = Math.min(rate, this.tokens + ((now - this.refilledAt) * rate) / 1000);
+    this.refilledAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  private async publish(f: PubFrame): Promise<void> {
+    if (!this.takeToken()) {
+      return this.sendError('RATE_LIMITED', `[PUB-6] more than ${this.hub.options.limits.publishesPerSecond} publishes per second`, f.id);
+    }
+    if (!this.hub.rule(f.ch).clientPublish) {
+      return this.sendError('PUBLISH_DISABLED', `[PUB-7] clients may not publish to ${f.ch}; add a channel rule with clientPublish: true`, f.id);
+    }
+    if (!(await this.hub.authorized('publish', f.ch, this))) throw new SwitchyardError('FORBIDDEN', `[PUB-8] publish to ${f.ch} denied`);
+    const payload = JSON.stringify(f.data);
+    const max = this.hub.options.limits.maxMessageBytes;
+    if (payload.length > max || Buffer.byteLength(payload) > max) {
+      return this.sendError('MESSAGE_TOO_LARGE', `[PUB-5] data is larger than ${max} bytes`, f.id);
+    }
+    const res = await this.hub.publishPayload(f.ch, payload, f.mid);
+    if (f.id !== undefined) {
+      const out: Record<string, unknown> = { offset: res.offset, epoch: res.epoch };
+      if (res.duplicate) out.duplicate = true;
+      this.sendJson({ op: 'ok', id: f.id, res: out });
+    }
+  }
+
+  private ack(f: AckFrame): void {
+    const sub = this.subs.get(f.ch);
+    if (!sub) return this.sendError('NOT_SUBSCRIBED', `[ACK-3] not subscribed to ${f.ch}`);
+    if (sub.ack(f.off)) this.hub.startCatchUp(sub);
+  }
+
+  private async history(f: HistFrame): Promise<void> {
+    if (!(await this.hub.authorized('history', f.ch, this))) throw new SwitchyardError('FORBIDDEN', `[HIST-4] history of ${f.ch} denied`);
+    const text = await this.hub.historyText(f.ch, f.since, f.limit);
+    if (this.open) this.send('{"op":"ok","id":' + f.id + ',"res":' + text + '}');
+  }
+
+  /** Resumes subscriptions paused by congestion once the queue drained. */
+  drained(): void {
+    this.congestedSince = 0;
+    for (const sub of this.subs.values()) {
+      if (sub.state === SubState.Paused && !sub.windowFull) this.hub.startCatchUp(sub);
+    }
+  }
+}
+
+

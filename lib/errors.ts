@@ -1,0 +1,162 @@
+/**
+ * The one registry of switchyard error codes. Every error frame, HTTP API error and thrown
+ * {@link SwitchyardError} carries one of these codes. `docs/errors.md` documents the same table;
+ * `test/errors-registry.test.ts` fails when the two disagree. Retired codes are never reused.
+ * @module
+ */
+
+/** One entry of the error registry. */
+export interface ErrorInfo {
+  /** Numeric code sent on the wire. */
+  readonly code: number;
+  /** What went wrong, in one line. */
+  readonly message: string;
+  /** How to solve it. */
+  readonly solve: string;
+}
+
+/**
+ * Error codes by name. Codes 100–199 are the client's fault (fix the request), 200–299 are
+ * the server's or its backend's (retrying later may succeed).
+ */
+export const ERRORS = {
+  BAD_JSON: {
+    code: 100,
+    message: 'frame is not valid JSON text',
+    solve: 'Send each frame as one UTF-8 JSON object in a text WebSocket message.',
+  },
+  BAD_FRAME: {
+    code: 101,
+    message: 'frame does not match the protocol',
+    solve: 'Check the frame against docs/protocol.md; the error message names the rule ID that failed.',
+  },
+  UNKNOWN_OP: {
+    code: 102,
+    message: 'unknown frame op',
+    solve: 'Use one of the ops listed in docs/protocol.md (sub, unsub, pub, ack, hist, pong).',
+  },
+  BAD_CHANNEL: {
+    code: 103,
+    message: 'invalid channel name',
+    solve: 'Channel names are 1–255 bytes of [A-Za-z0-9_-:@=] segments separated by "."; patterns may use "*" and a final ">".',
+  },
+  MESSAGE_TOO_LARGE: {
+    code: 104,
+    message: 'message exceeds limits.maxMessageBytes',
+    solve: 'Send smaller messages or raise limits.maxMessageBytes on the server.',
+  },
+  TOO_MANY_CHANNELS: {
+    code: 105,
+    message: 'connection has too many subscriptions',
+    solve: 'Unsubscribe from channels you no longer need, use a pattern, or raise limits.maxChannelsPerConnection.',
+  },
+  RATE_LIMITED: {
+    code: 106,
+    message: 'publish rate limit exceeded',
+    solve: 'Publish less often from one connection, batch data into fewer messages, or raise limits.publishesPerSecond.',
+  },
+  FORBIDDEN: {
+    code: 107,
+    message: 'not authorized for this channel',
+    solve: 'The authorize hook denied the request; check the user and channel it received.',
+  },
+  PUBLISH_DISABLED: {
+    code: 108,
+    message: 'clients may not publish to this channel',
+    solve: 'Add a channel rule with clientPublish: true for this channel pattern, or publish from the server.',
+  },
+  ALREADY_SUBSCRIBED: {
+    code: 109,
+    message: 'already subscribed to this channel on this connection',
+    solve: 'Unsubscribe first, or reuse the existing subscription.',
+  },
+  NOT_SUBSCRIBED: {
+    code: 110,
+    message: 'not subscribed to this channel',
+    solve: 'Only ack or unsubscribe channels this connection subscribed to.',
+  },
+  BINARY_NOT_SUPPORTED: {
+    code: 111,
+    message: 'binary frames are not part of protocol v1',
+    solve: 'Send JSON text frames.',
+  },
+  HISTORY_DISABLED: {
+    code: 112,
+    message: 'channel keeps no history',
+    solve: 'Enable history for the channel pattern (channels[].history) to use recovery, history reads or QoS 1 delivery.',
+  },
+  QOS_UNSUPPORTED: {
+    code: 113,
+    message: 'QoS 1 delivery and recovery need an exact channel',
+    solve: 'Subscribe to exact channel names for QoS 1 or recovery; patterns are delivered live at QoS 0.',
+  },
+  DUPLICATE_REQUEST_ID: {
+    code: 114,
+    message: 'a request with this id is still pending',
+    solve: 'Use a new id for every request on a connection.',
+  },
+  BAD_OPTIONS: {
+    code: 150,
+    message: 'invalid option',
+    solve: 'The error message names the option and the accepted values; fix the call.',
+  },
+  INTERNAL: {
+    code: 200,
+    message: 'internal server error',
+    solve: 'A hook or engine threw; the server log has the cause. Retry later.',
+  },
+  ENGINE_UNAVAILABLE: {
+    code: 201,
+    message: 'storage or broker backend unavailable',
+    solve: 'The message was not stored and not acknowledged; retry when the backend (e.g. Redis) is back.',
+  },
+  SHUTTING_DOWN: {
+    code: 202,
+    message: 'hub is closing',
+    solve: 'Reconnect to another node or after the restart.',
+  },
+} as const satisfies Record<string, ErrorInfo>;
+
+/** The symbolic name of an error, e.g. `'FORBIDDEN'`. */
+export type ErrorName = keyof typeof ERRORS;
+/** A numeric error code, e.g. `107`. */
+export type ErrorCode = (typeof ERRORS)[ErrorName]['code'];
+
+const BY_CODE = new Map<number, ErrorName>(
+  (Object.keys(ERRORS) as ErrorName[]).map((name) => [ERRORS[name].code, name]),
+);
+
+/** Looks up the name of a numeric code; `undefined` when the code is not in the registry. */
+export function errorName(code: number): ErrorName | undefined {
+  return BY_CODE.get(code);
+}
+
+/**
+ * The error type switchyard throws and rejects with. `code` is the numeric registry code and
+ * `name` stays `'SwitchyardError'` so `instanceof` and logging both work.
+ */
+export class SwitchyardError extends Error {
+  /** Numeric registry code. */
+  readonly code: number;
+  /** Symbolic registry name, e.g. `'FORBIDDEN'`. */
+  readonly reason: ErrorName;
+
+  constructor(reason: ErrorName, detail?: string) {
+    super(detail ? `${ERRORS[reason].message}: ${detail}` : ERRORS[reason].message);
+    this.name = 'SwitchyardError';
+    this.code = ERRORS[reason].code;
+    this.reason = reason;
+  }
+}
+
+/** Builds an options error that names the option and says what to do instead. */
+export function optionError(path: string, expected: string, got: unknown): SwitchyardError {
+  let shown: string;
+  try {
+    shown = typeof got === 'function' ? 'a function' : JSON.stringify(got) ?? String(got);
+  } catch {
+    shown = typeof got;
+  }
+  if (shown.length > 60) shown = shown.slice(0, 57) + '...';
+  return new SwitchyardError('BAD_OPTIONS', `${path} must be ${expected} (got ${shown})`);
+}

@@ -1,0 +1,441 @@
+/**
+ * The hub: owns connections, subscriptions and the router, talks to the engine, and runs the
+ * one timer that drives heartbeats and slow-consumer checks for every connection.
+ * @module
+ */
+import { EventEmitter } from 'eventemitter3';
+import { checkChannel } from './channel-name.js';
+import { CLOSE } from './close-codes.js';
+import { Connection } from './connection.js';
+import { catchUp, SubState, type Subscription } from './delivery.js';
+import type { BrokerMessage, Engine, Position, Storage } from './engine.js';
+import { memoryEngine } from './engine-memory.js';
+import { optionError, SwitchyardError } from './errors.js';
+import { matchesPattern, resolveOptions, type AuthorizeRequest, type Logger, type ResolvedOptions, type SwitchyardOptions } from './options.js';
+import { msgFrameText, type PublishResult } from './protocol.js';
+import { Router } from './router.js';
+import type { AuthRequest, ConnectionInput, Transport } from './transport.js';
+
+/** Events a hub emits. */
+export interface HubEvents {
+  /** A client connected (after authentication). */
+  connection: (info: { id: string; user: unknown }) => void;
+  /** A client disconnected. */
+  disconnect: (info: { id: string; code: number }) => void;
+  /** The hub finished closing. */
+  close: () => void;
+}
+
+/** Outcome of {@link Switchyard.authenticate}. */
+export type AuthOutcome = { ok: true; user: unknown } | { ok: false; status: 401 | 403 | 500 | 503; reason: string };
+
+/** Options of {@link Switchyard.publish}. */
+export interface PublishOptions {
+  /** Makes the publish idempotent: a repeat with the same key inside the de-duplication window stores nothing and returns the first offset. */
+  idempotencyKey?: string;
+}
+
+/** Options of {@link Switchyard.history}. */
+export interface HistoryQuery {
+  /** Return messages after this position (default: the latest `limit` messages). */
+  since?: Position;
+  /** Most messages to return (default 100, at most `limits.maxHistoryLimit`). */
+  limit?: number;
+}
+
+/** A history read on the server. */
+export interface HistoryPage {
+  messages: Array<{ offset: number; data: unknown }>;
+  position: Position;
+  /** False when `since` was given but history no longer covers it; messages then start at the oldest kept. */
+  complete: boolean;
+}
+
+/** Counters for metrics. */
+export interface HubCounters {
+  published: number;
+  dropped: number;
+  slowConsumerCloses: number;
+  badFrames: number;
+}
+
+interface ResolvedRule {
+  clientPublish: boolean;
+  history: ResolvedOptions['history'] | false;
+}
+
+const RULE_CACHE_MAX = 10_000;
+
+/**
+ * A switchyard hub. Create one per process, attach it to your HTTP server with an adapter
+ * (`switchyard/http`, `switchyard/express`, ...), and publish with {@link Switchyard.publish}.
+ */
+export class Switchyard extends EventEmitter<HubEvents> {
+  /** Resolved options (defaults applied). @internal */
+  readonly options: ResolvedOptions;
+  /** Counters since the hub started. */
+  readonly counters: HubCounters = { published: 0, dropped: 0, slowConsumerCloses: 0, badFrames: 0 };
+  private readonly engine: Engine;
+  private readonly userOptions: SwitchyardOptions;
+  private readonly router = new Router<Subscription>();
+  private readonly conns = new Set<Connection>();
+  private readonly congestedConns = new Set<Connection>();
+  private readonly interest = new Map<string, number>();
+  private readonly ruleCache = new Map<string, ResolvedRule>();
+  private readonly ready: Promise<void>;
+  private readonly timer: ReturnType<typeof setInterval>;
+  private heartbeatDue: number;
+  private closing: Promise<void> | undefined;
+  private onEmpty: (() => void) | undefined;
+
+  /** @throws SwitchyardError (code 150) naming the invalid option. */
+  constructor(options: SwitchyardOptions = {}) {
+    super();
+    this.options = resolveOptions(options);
+    this.userOptions = options;
+    this.engine = options.engine ?? memoryEngine();
+    this.ready = this.engine.broker.start({
+      message: (m) => this.dispatch(m),
+      interrupted: () => this.busInterrupted(),
+    });
+    this.ready.catch(() => {});
+    this.heartbeatDue = performance.now() + this.options.heartbeatInterval;
+    // One timer for the whole hub: a short tick for congested connections, a heartbeat round
+    // every heartbeatInterval. Nothing is scheduled per connection or per message.
+    this.timer = setInterval(() => this.tick(), Math.min(100, this.options.heartbeatInterval));
+    this.timer.unref();
+  }
+
+  /** The storage in use. @internal */
+  get storage(): Storage {
+    return this.engine.storage;
+  }
+
+  /** Whether `close()` was called. Adapters refuse new upgrades then. */
+  get isClosing(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /** Number of open connections. */
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  /** @internal */
+  log(level: keyof Logger, obj: object, msg: string): void {
+    this.userOptions.logger?.[level](obj, msg);
+  }
+
+  // ---------------------------------------------------------------- adapter API
+
+  /**
+   * Checks an upgrade's `Origin` header against `allowedOrigins` (see {@link SwitchyardOptions}).
+   * Adapters call this before the handshake and answer 403 when it returns false.
+   */
+  originAllowed(origin: string | undefined, host: string | undefined): boolean {
+    const allowed = this.userOptions.allowedOrigins;
+    if (origin === undefined) return true;
+    if (allowed === '*') return true;
+    if (typeof allowed === 'function') {
+      try {
+        return allowed(origin) === true;
+      } catch {
+        return false;
+      }
+    }
+    if (Array.isArray(allowed)) return allowed.includes(origin);
+    try {
+      return new URL(origin).host === host;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Runs the `authenticate` option with `limits.authTimeout`. Adapters call this before
+   * completing the handshake and answer with the returned HTTP status when it fails.
+   */
+  async authenticate(req: AuthRequest): Promise<AuthOutcome> {
+    if (this.closing) return { ok: false, status: 503, reason: 'server shutting down' };
+    const hook = this.userOptions.authenticate;
+    if (!hook) return { ok: true, user: undefined };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.options.limits.authTimeout);
+    });
+    try {
+      const user = await Promise.race([Promise.resolve().then(() => hook(req)), timeout]);
+      if (user === 'timeout') return { ok: false, status: 503, reason: 'authentication timed out' };
+      if (user === null || user === undefined || user === false) return { ok: false, status: 401, reason: 'unauthorized' };
+      return { ok: true, user };
+    } catch (err) {
+      if (err instanceof SwitchyardError && err.reason === 'FORBIDDEN') return { ok: false, status: 403, reason: 'forbidden' };
+      this.log('error', { err: err instanceof Error ? err.message : String(err) }, 'authenticate hook threw');
+      return { ok: false, status: 500, reason: 'authentication failed' };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Hands an open, authenticated socket to the hub. Returns the callbacks the adapter must call
+   * for each inbound message and when the socket closes.
+   */
+  accept(transport: Transport, user: unknown): ConnectionInput {
+    const conn = new Connection(this, transport, user);
+    if (this.closing) {
+      transport.close(CLOSE.GOING_AWAY, 'server shutting down');
+      conn.open = false;
+      return conn;
+    }
+    this.conns.add(conn);
+    conn.sendJson({ op: 'welcome', v: 1, cid: conn.id, hb: this.options.heartbeatInterval });
+    this.emit('connection', { id: conn.id, user });
+    return conn;
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  /**
+   * Publishes `data` (any JSON value) to an exact channel. Resolves after the message is stored,
+   * with its position. Rejects with a `SwitchyardError`: 103 for an invalid channel, 201 when
+   * the engine is unavailable (nothing was stored), 202 when the hub is closing.
+   */
+  async publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<PublishResult> {
+    const err = checkChannel(channel, false, this.options.limits.maxChannelBytes);
+    if (err) throw new SwitchyardError('BAD_CHANNEL', err);
+    if (typeof options !== 'object' || options === null) throw optionError('publish options', 'an object {idempotencyKey?}', options);
+    const key = options.idempotencyKey;
+    if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > 64)) {
+      throw optionError('idempotencyKey', 'a string of 1-64 characters', key);
+    }
+    if (data === undefined || typeof data === 'function' || typeof data === 'symbol') {
+      throw optionError('data', 'a JSON value (object, array, string, number, boolean or null)', data);
+    }
+    let payload: string;
+    try {
+      payload = JSON.stringify(data);
+    } catch (e) {
+      throw optionError('data', `JSON-serializable (${(e as Error).message})`, typeof data);
+    }
+    if (this.closing) throw new SwitchyardError('SHUTTING_DOWN');
+    return this.publishPayload(channel, payload, key);
+  }
+
+  /**
+   * Reads a channel's history. Rejects with 103 for an invalid channel and 112 when the
+   * channel's rule keeps no history.
+   */
+  async history(channel: string, query: HistoryQuery = {}): Promise<HistoryPage> {
+    const err = checkChannel(channel, false, this.options.limits.maxChannelBytes);
+    if (err) throw new SwitchyardError('BAD_CHANNEL', err);
+    const text = await this.historyText(channel, query.since, query.limit);
+    const parsed = JSON.parse(text) as { messages: Array<{ off: number; data: unknown }>; position: Position; complete: boolean };
+    return { messages: parsed.messages.map((m) => ({ offset: m.off, data: m.data })), position: parsed.position, complete: parsed.complete };
+  }
+
+  /** Current position of a channel's stream (creates the stream, with a new epoch, if it has none). */
+  async position(channel: string): Promise<Position> {
+    const err = checkChannel(channel, false, this.options.limits.maxChannelBytes);
+    if (err) throw new SwitchyardError('BAD_CHANNEL', err);
+    const s = await this.engine.storage.state(channel);
+    return { offset: s.offset, epoch: s.epoch };
+  }
+
+  /** Exact channels with local subscribers and their subscriber counts. */
+  channels(): Array<{ channel: string; subscribers: number }> {
+    const out: Array<{ channel: string; subscribers: number }> = [];
+    for (const ch of this.router.channels()) out.push({ channel: ch, subscribers: this.router.exactSubscribers(ch)?.size ?? 0 });
+    return out;
+  }
+
+  /**
+   * Stops accepting connections, closes every client with 1001, waits up to `closeTimeout` ms
+   * for their close handshakes, terminates what is left, then closes the engine. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const conns = [...this.conns];
+    const allClosed = new Promise<void>((resolve) => {
+      this.onEmpty = resolve;
+      if (this.conns.size === 0) resolve();
+    });
+    for (const c of conns) c.transport.close(CLOSE.GOING_AWAY, 'server shutting down');
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([allClosed, new Promise((r) => (timer = setTimeout(r, this.options.closeTimeout)))]);
+    clearTimeout(timer);
+    for (const c of this.conns) {
+      c.transport.terminate();
+      c.closed(CLOSE.GOING_AWAY);
+    }
+    clearInterval(this.timer);
+    await this.engine.broker.close().catch(() => {});
+    await this.engine.storage.close().catch(() => {});
+    this.emit('close');
+  }
+
+  // ---------------------------------------------------------------- internals used by Connection
+
+  /** The channel rule that applies to an exact channel. @internal */
+  rule(channel: string): ResolvedRule {
+    let r = this.ruleCache.get(channel);
+    if (r) return r;
+    const found = this.options.channels.find((c) => matchesPattern(c.match, channel));
+    r = found ? { clientPublish: found.clientPublish, history: found.history } : { clientPublish: false, history: this.options.history };
+    if (this.ruleCache.size >= RULE_CACHE_MAX) this.ruleCache.clear();
+    this.ruleCache.set(channel, r);
+    return r;
+  }
+
+  /** Runs `authorize`; a throw denies. @internal */
+  async authorized(action: AuthorizeRequest['action'], channel: string, conn: Connection): Promise<boolean> {
+    const hook = this.userOptions.authorize;
+    if (!hook) return true;
+    try {
+      return (await hook({ action, channel, user: conn.user, connectionId: conn.id })) === true;
+    } catch (err) {
+      this.log('warn', { err: err instanceof Error ? err.message : String(err), action, channel }, 'authorize hook threw; denied');
+      return false;
+    }
+  }
+
+  /** Stores and broadcasts one serialized payload. @internal */
+  async publishPayload(channel: string, payload: string, idempotencyKey?: string): Promise<PublishResult> {
+    await this.ready;
+    const rule = this.rule(channel);
+    const retention = rule.history === false ? { size: 0, ttl: 1 } : { size: rule.history.size, ttl: rule.history.ttl };
+    let res;
+    try {
+      res = await this.engine.storage.append(channel, payload, idempotencyKey === undefined ? retention : { ...retention, idempotencyKey });
+    } catch (err) {
+      this.log('error', { err: err instanceof Error ? err.message : String(err), channel }, 'storage append failed');
+      throw new SwitchyardError('ENGINE_UNAVAILABLE', 'message not stored');
+    }
+    if (res.duplicate) return { offset: res.offset, epoch: res.epoch, duplicate: true };
+    this.counters.published++;
+    if (!this.engine.appendPublishes) {
+      await this.engine.broker.publish({ channel, offset: res.offset, epoch: res.epoch, payload }).catch((err: unknown) => {
+        // Stored but not broadcast: subscribers on other nodes detect the gap on the next message.
+        this.log('warn', { err: err instanceof Error ? err.message : String(err), channel }, 'broker publish failed');
+      });
+    }
+    return { offset: res.offset, epoch: res.epoch };
+  }
+
+  /** History as the JSON text of a {@link HistoryResult} (payloads spliced, not re-encoded). @internal */
+  async historyText(channel: string, since: Position | undefined, limit: number | undefined): Promise<string> {
+    if (this.rule(channel).history === false) throw new SwitchyardError('HISTORY_DISABLED', `${channel} keeps no history`);
+    const max = this.options.limits.maxHistoryLimit;
+    if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 1 && limit <= max)) throw optionError('limit', `an integer from 1 to ${max}`, limit);
+    const n = limit ?? Math.min(100, max);
+    const state = await this.engine.storage.state(channel);
+    let after: number;
+    let complete = true;
+    if (since) {
+      complete = since.epoch === state.epoch && since.offset <= state.offset && since.offset >= state.earliest - 1;
+      after = complete ? since.offset : state.earliest - 1;
+    } else after = Math.max(state.earliest - 1, state.offset - n);
+    const { messages, state: s2 } = await this.engine.storage.read(channel, after, n);
+    let text = '{"messages":[';
+    for (let i = 0; i < messages.length; i++) text += (i ? ',' : '') + '{"off":' + messages[i].offset + ',"data":' + messages[i].payload + '}';
+    return text + '],"position":' + JSON.stringify({ offset: s2.offset, epoch: s2.epoch }) + ',"complete":' + complete + '}';
+  }
+
+  /** Registers a subscription in the router and declares broker interest. @internal */
+  async addSubscription(sub: Subscription): Promise<void> {
+    this.router.add(sub.channel, sub.pattern, sub);
+    const n = this.interest.get(sub.channel) ?? 0;
+    this.interest.set(sub.channel, n + 1);
+    if (n === 0) await this.engine.broker.subscribe(sub.channel);
+  }
+
+  /** Removes a subscription (idempotent). @internal */
+  removeSubscription(sub: Subscription): void {
+    if (!sub.active) return;
+    sub.active = false;
+    this.router.remove(sub.channel, sub.pattern, sub);
+    const n = this.interest.get(sub.channel);
+    if (n === undefined) return;
+    if (n > 1) this.interest.set(sub.channel, n - 1);
+    else {
+      this.interest.delete(sub.channel);
+      this.engine.broker.unsubscribe(sub.channel).catch(() => {});
+    }
+  }
+
+  /** Starts catching a subscription up from history unless it already is. @internal */
+  startCatchUp(sub: Subscription): void {
+    // One loop per subscription; a running loop re-reads before going live, so a second start is redundant.
+    if (sub.catchingUp) return;
+    sub.catchingUp = true;
+    catchUp(sub, this.engine.storage, (s, notice) => {
+      (s.target as Connection).sendJson({ op: 'gap', ch: s.channel, position: notice });
+    }).catch((err: unknown) => {
+      this.log('warn', { err: err instanceof Error ? err.message : String(err), channel: sub.channel }, 'catch-up failed; closing for reconnect');
+      (sub.target as Connection).close(CLOSE.INSUFFICIENT_STATE, 'could not read history');
+    }).finally(() => {
+      sub.catchingUp = false;
+    });
+  }
+
+  /** @internal */
+  markCongested(conn: Connection): void {
+    this.congestedConns.add(conn);
+  }
+
+  /** @internal */
+  connectionClosed(conn: Connection, code: number): void {
+    this.conns.delete(conn);
+    this.congestedConns.delete(conn);
+    if (code === CLOSE.SLOW_CONSUMER) this.counters.slowConsumerCloses++;
+    this.emit('disconnect', { id: conn.id, code });
+    if (this.conns.size === 0) this.onEmpty?.();
+  }
+
+  // ---------------------------------------------------------------- fan-out
+
+  private dispatch(m: BrokerMessage): void {
+    let frame: Buffer | undefined;
+    this.router.match(m.channel, (sub) => {
+      // Serialized once per message, and only if someone is listening.
+      frame ??= Buffer.from(msgFrameText(m.channel, m.offset, m.epoch, m.payload));
+      if (sub.live(m, frame)) this.startCatchUp(sub);
+    });
+  }
+
+  private busInterrupted(): void {
+    // Messages may have been missed on the bus: every exact subscription re-checks the store.
+    for (const conn of this.conns) for (const sub of conn.subs.values()) if (!sub.pattern && sub.state === SubState.Live) this.startCatchUp(sub);
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    const { queueHighWaterBytes, slowConsumerTimeout } = this.options.limits;
+    for (const conn of this.congestedConns) {
+      if (!conn.open) {
+        this.congestedConns.delete(conn);
+      } else if (conn.transport.bufferedAmount <= queueHighWaterBytes / 2) {
+        this.congestedConns.delete(conn);
+        conn.drained();
+      } else if (now - conn.congestedSince > slowConsumerTimeout) {
+        this.congestedConns.delete(conn);
+        conn.close(CLOSE.SLOW_CONSUMER, `send queue above limits.queueHighWaterBytes for ${slowConsumerTimeout} ms`);
+      }
+    }
+    if (now < this.heartbeatDue) return;
+    this.heartbeatDue = now + this.options.heartbeatInterval;
+    for (const conn of this.conns) {
+      if (!conn.alive) {
+        conn.transport.terminate();
+        conn.closed(CLOSE.HEARTBEAT_TIMEOUT);
+        continue;
+      }
+      conn.alive = false;
+      conn.send('{"op":"ping"}');
+    }
+  }
+}

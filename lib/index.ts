@@ -1,0 +1,30 @@
+/**
+ * switchyard: an embeddable realtime messaging backbone for Node.js backends.
+ *
+ * ```ts
+ * import { Switchyard } from 'switchyard';
+ * import { attach } from 'switchyard/http';
+ * const hub = new Switchyard();
+ * attach(hub, server, { path: '/realtime' });
+ * await hub.publish('chat.lobby', { text: 'hi' });
+ * ```
+ * @module switchyard
+ */
+export { Switchyard } from './hub.js';
+export type { AuthOutcome, HistoryPage, HistoryQuery, HubCounters, HubEvents, PublishOptions } from './hub.js';
+export type { AuthorizeRequest, ChannelRule, HistoryOptions, Limits, Logger, SwitchyardOptions } from './options.js';
+export { DEFAULT_HISTORY, DEFAULT_LIMITS } from './options.js';
+export { ERRORS, SwitchyardError, errorName } from './errors.js';
+export type { ErrorCode, ErrorInfo, ErrorName } from './errors.js';
+export { CLOSE, shouldReconnect, capCloseReason, MAX_CLOSE_REASON_BYTES } from './close-codes.js';
+export type { CloseName } from './close-codes.js';
+export { checkChannel, isPattern, MAX_CHANNEL_BYTES } from './channel-name.js';
+export { PROTOCOL_VERSION, SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX } from './protocol.js';
+export type * from './protocol.js';
+export type * from './engine.js';
+export type { AuthRequest, ConnectionInput, OutgoingFrame, Transport } from './transport.js';
+export { MemoryStorage, type MemoryStorageOptions } from './history-memory.js';
+export { LocalBroker } from './broker-local.js';
+export { memoryEngine } from './engine-memory.js';
+export { Router } from './router.js';
+export { validateFrame, type FrameCheck, type FrameLimits, type FrameRejection } from './validate.js';

@@ -1,0 +1,224 @@
+/**
+ * Hub options, their defaults, and the validation that turns a bad option into an error naming
+ * the option and what it accepts.
+ * @module
+ */
+import { checkChannel, MAX_CHANNEL_BYTES } from './channel-name.js';
+import type { Engine } from './engine.js';
+import { optionError } from './errors.js';
+import type { AuthRequest } from './transport.js';
+
+/** Per-connection and per-message limits. Every limit has a safe, non-zero default. */
+export interface Limits {
+  /** Largest `data` of one client publish, in bytes of JSON (default 65,536). Error 104. */
+  maxMessageBytes: number;
+  /** Subscriptions one connection may hold (default 128). Error 105. */
+  maxChannelsPerConnection: number;
+  /** Longest channel name in bytes (default and maximum 255). Error 103. */
+  maxChannelBytes: number;
+  /**
+   * Bytes queued for one connection before QoS 0 messages to it are dropped and QoS 1
+   * deliveries pause (default 1 MiB). See `slowConsumerTimeout`.
+   */
+  queueHighWaterBytes: number;
+  /** Hard cap of bytes queued for one connection: above it the connection is closed at once with 4002 (default 8 MiB). */
+  maxQueuedBytes: number;
+  /** Milliseconds a connection may stay above `queueHighWaterBytes` before it is closed with 4002 (default 10,000). */
+  slowConsumerTimeout: number;
+  /** Publishes per second one connection may make, as a token bucket with this burst (default 100). Error 106. */
+  publishesPerSecond: number;
+  /** Milliseconds `authenticate` may take before the upgrade is refused with HTTP 503 (default 10,000). */
+  authTimeout: number;
+  /** Invalid frames a connection may send before it is closed with 4500 (default 10). */
+  maxBadFrames: number;
+  /** Deepest nesting of arrays/objects in published data (default 32). Error 101 [PUB-4]. */
+  maxDepth: number;
+  /** QoS 1 deliveries sent but not yet acknowledged per subscription (default 256); beyond it delivery pauses. */
+  inflightWindow: number;
+  /** Most messages one history request returns (default 1,000). */
+  maxHistoryLimit: number;
+}
+
+/** History kept for a channel. */
+export interface HistoryOptions {
+  /** Messages kept per channel (default 100). */
+  size?: number;
+  /** Milliseconds a message is kept (default 300,000 = 5 minutes). */
+  ttl?: number;
+  /** Most messages a resubscribe may replay; more missed than this gives `recovered: false` (default 1,000). */
+  recoveryCap?: number;
+}
+
+/** A rule for channels matching `match` (first matching rule wins). */
+export interface ChannelRule {
+  /** Exact channel or pattern (`chat.*`, `orders.>`) the rule applies to. */
+  match: string;
+  /** Whether clients may publish to these channels (default false: only the server publishes). */
+  clientPublish?: boolean;
+  /** History settings, or `false` to keep none (then no recovery, history or QoS 1 delivery). */
+  history?: HistoryOptions | false;
+}
+
+/** What an `authorize` hook is asked. */
+export interface AuthorizeRequest {
+  action: 'subscribe' | 'publish' | 'history';
+  channel: string;
+  /** What `authenticate` returned for this connection (undefined without `authenticate`). */
+  user: unknown;
+  /** Connection id. */
+  connectionId: string;
+}
+
+/** A logger with the pino/console shape; switchyard logs structured objects and never tokens. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Options of `new Switchyard()`. All optional. */
+export interface SwitchyardOptions {
+  /** Storage and broker (default: the in-memory engine). */
+  engine?: Engine;
+  /** Default history for channels no rule overrides. */
+  history?: HistoryOptions;
+  /** Per-channel rules; the first whose `match` matches a channel applies. */
+  channels?: ChannelRule[];
+  /**
+   * Runs before the WebSocket handshake completes. Return the user (any value except
+   * `null`/`undefined`/`false`) to accept; return `null`/`undefined`/`false` to refuse with
+   * HTTP 401; throw `new SwitchyardError('FORBIDDEN')` to refuse with 403. Any other throw
+   * refuses with 500 and is logged. Default: everyone is accepted with user `undefined`.
+   */
+  authenticate?: (req: AuthRequest) => unknown;
+  /**
+   * Runs on every subscribe (including resubscribes during recovery), publish and history read.
+   * Return true to allow. A throw or rejection denies and is logged. Default: allow.
+   */
+  authorize?: (req: AuthorizeRequest) => boolean | Promise<boolean>;
+  /**
+   * Allowed `Origin` header values, `'*'` for any, or a function. Default: requests without an
+   * Origin (non-browser clients) and browser requests whose Origin host equals the Host header.
+   * A refused origin gets HTTP 403 before the handshake.
+   */
+  allowedOrigins?: string[] | '*' | ((origin: string) => boolean);
+  /** Limits; each omitted field keeps its default. */
+  limits?: Partial<Limits>;
+  /** Milliseconds between heartbeats (default 25,000). A peer silent for two intervals is terminated. */
+  heartbeatInterval?: number;
+  /** Milliseconds `close()` waits for clients to finish the close handshake before terminating them (default 5,000). */
+  closeTimeout?: number;
+  /** Logger (default: none). */
+  logger?: Logger;
+}
+
+/** Default limits. */
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxMessageBytes: 65_536,
+  maxChannelsPerConnection: 128,
+  maxChannelBytes: MAX_CHANNEL_BYTES,
+  queueHighWaterBytes: 1 << 20,
+  maxQueuedBytes: 8 << 20,
+  slowConsumerTimeout: 10_000,
+  publishesPerSecond: 100,
+  authTimeout: 10_000,
+  maxBadFrames: 10,
+  maxDepth: 32,
+  inflightWindow: 256,
+  maxHistoryLimit: 1_000,
+});
+
+/** Default history. */
+export const DEFAULT_HISTORY: Readonly<Required<HistoryOptions>> = Object.freeze({ size: 100, ttl: 300_000, recoveryCap: 1_000 });
+
+/** Options after defaults were applied and everything was checked. */
+export interface ResolvedOptions {
+  limits: Limits;
+  history: Required<HistoryOptions>;
+  channels: Array<{ match: string; clientPublish: boolean; history: Required<HistoryOptions> | false }>;
+  heartbeatInterval: number;
+  closeTimeout: number;
+}
+
+const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
+const KNOWN = new Set(['engine', 'history', 'channels', 'authenticate', 'authorize', 'allowedOrigins', 'limits', 'heartbeatInterval', 'closeTimeout', 'logger']);
+
+function resolveHistory(path: string, h: unknown, base: Required<HistoryOptions>): Required<HistoryOptions> {
+  if (h === undefined) return base;
+  if (typeof h !== 'object' || h === null) throw optionError(path, 'an object {size, ttl, recoveryCap} or false', h);
+  const out = { ...base };
+  for (const [k, v] of Object.entries(h)) {
+    if (k !== 'size' && k !== 'ttl' && k !== 'recoveryCap') throw optionError(`${path}.${k}`, 'one of size, ttl, recoveryCap (unknown key)', v);
+    if (!isPosInt(v)) throw optionError(`${path}.${k}`, 'a positive integer', v);
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Applies defaults and validates; throws a `SwitchyardError` with code 150 naming the bad option. */
+export function resolveOptions(o: SwitchyardOptions): ResolvedOptions {
+  if (typeof o !== 'object' || o === null) throw optionError('options', 'an object', o);
+  for (const k of Object.keys(o)) if (!KNOWN.has(k)) throw optionError(k, `one of ${[...KNOWN].join(', ')} (unknown option)`, (o as Record<string, unknown>)[k]);
+  const limits: Limits = { ...DEFAULT_LIMITS };
+  if (o.limits !== undefined) {
+    if (typeof o.limits !== 'object' || o.limits === null) throw optionError('limits', 'an object', o.limits);
+    for (const [k, v] of Object.entries(o.limits)) {
+      if (!(k in DEFAULT_LIMITS)) throw optionError(`limits.${k}`, `one of ${Object.keys(DEFAULT_LIMITS).join(', ')} (unknown limit)`, v);
+      if (!isPosInt(v)) throw optionError(`limits.${k}`, 'a positive integer', v);
+      (limits as unknown as Record<string, number>)[k] = v;
+    }
+    if (limits.maxChannelBytes > MAX_CHANNEL_BYTES) throw optionError('limits.maxChannelBytes', `at most ${MAX_CHANNEL_BYTES}`, limits.maxChannelBytes);
+    if (limits.maxQueuedBytes < limits.queueHighWaterBytes) {
+      throw optionError('limits.maxQueuedBytes', `at least limits.queueHighWaterBytes (${limits.queueHighWaterBytes})`, limits.maxQueuedBytes);
+    }
+  }
+  const history = resolveHistory('history', o.history, DEFAULT_HISTORY);
+  const channels: ResolvedOptions['channels'] = [];
+  if (o.channels !== undefined) {
+    if (!Array.isArray(o.channels)) throw optionError('channels', 'an array of {match, clientPublish?, history?}', o.channels);
+    o.channels.forEach((r, i) => {
+      const p = `channels[${i}]`;
+      if (typeof r !== 'object' || r === null) throw optionError(p, 'an object {match, clientPublish?, history?}', r);
+      const err = checkChannel(r.match, true);
+      if (err) throw optionError(`${p}.match`, `a channel or pattern (${err})`, r.match);
+      if (r.clientPublish !== undefined && typeof r.clientPublish !== 'boolean') throw optionError(`${p}.clientPublish`, 'a boolean', r.clientPublish);
+      channels.push({
+        match: r.match,
+        clientPublish: r.clientPublish ?? false,
+        history: r.history === false ? false : resolveHistory(`${p}.history`, r.history, history),
+      });
+    });
+  }
+  for (const k of ['authenticate', 'authorize'] as const) {
+    if (o[k] !== undefined && typeof o[k] !== 'function') throw optionError(k, 'a function', o[k]);
+  }
+  const ao = o.allowedOrigins;
+  if (ao !== undefined && ao !== '*' && typeof ao !== 'function' && !(Array.isArray(ao) && ao.every((x) => typeof x === 'string'))) {
+    throw optionError('allowedOrigins', "an array of origins like 'https://app.example.com', '*', or a function", ao);
+  }
+  const heartbeatInterval = o.heartbeatInterval ?? 25_000;
+  if (!isPosInt(heartbeatInterval)) throw optionError('heartbeatInterval', 'a positive number of milliseconds', heartbeatInterval);
+  const closeTimeout = o.closeTimeout ?? 5_000;
+  if (!isPosInt(closeTimeout)) throw optionError('closeTimeout', 'a positive number of milliseconds', closeTimeout);
+  if (o.engine !== undefined && (typeof o.engine !== 'object' || o.engine === null || !o.engine.storage || !o.engine.broker)) {
+    throw optionError('engine', 'an engine {storage, broker} such as memoryEngine() or redisEngine()', o.engine);
+  }
+  if (o.logger !== undefined && (typeof o.logger !== 'object' || o.logger === null || typeof o.logger.warn !== 'function')) {
+    throw optionError('logger', 'a logger with debug/info/warn/error methods (pino, console)', o.logger);
+  }
+  return { limits, history, channels, heartbeatInterval, closeTimeout };
+}
+
+/** Whether channel `name` matches rule pattern `pattern` (segment-wise; no regex). */
+export function matchesPattern(pattern: string, name: string): boolean {
+  if (pattern === name) return true;
+  const p = pattern.split('.');
+  const n = name.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>' && i === p.length - 1) return n.length > i;
+    if (i >= n.length) return false;
+    if (p[i] !== '*' && p[i] !== n[i]) return false;
+  }
+  return p.length === n.length;
+}

@@ -1,0 +1,49 @@
+/**
+ * The minimal socket contract the core drives. Adapters implement it on a real transport
+ * (`ws` in `adapters/ws-transport.ts`); core tests implement it on a fake. The core never sees
+ * anything else about a socket.
+ * @module
+ */
+
+/** A frame handed to a transport: text, or UTF-8 bytes of text prepared once for many sockets. */
+export type OutgoingFrame = string | Uint8Array;
+
+/** What the hub needs from one client socket. */
+export interface Transport {
+  /** Queues one text frame. Must not throw after the socket closed (drop silently instead). */
+  send(frame: OutgoingFrame): void;
+  /**
+   * Starts a close handshake with `code` and a reason of at most 123 bytes. Implementations
+   * terminate the socket if the peer does not complete the handshake within a short delay.
+   */
+  close(code: number, reason: string): void;
+  /** Destroys the socket at once, without a handshake. */
+  terminate(): void;
+  /** Bytes queued for sending and not yet written to the network: the backpressure signal. */
+  readonly bufferedAmount: number;
+}
+
+/** Facts about the upgrade request the adapter hands to `authenticate`. */
+export interface AuthRequest {
+  /** Lower-cased request headers. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** Request path and query, e.g. `/realtime?room=1`. */
+  readonly url: string;
+  /** Remote address as the socket reports it. */
+  readonly remoteAddress?: string;
+  /**
+   * Token the client SDK sent in the `Sec-WebSocket-Protocol` header (`switchyard.token.<base64url>`).
+   * Never logged by switchyard.
+   */
+  readonly token?: string;
+  /** The framework's own request object (node:http IncomingMessage, Koa context, ...). */
+  readonly raw: unknown;
+}
+
+/** The callbacks an adapter calls for the life of one accepted connection. */
+export interface ConnectionInput {
+  /** A message arrived; `binary` tells whether it was a binary frame (not allowed in v1). */
+  receive(data: string, binary: boolean): void;
+  /** The socket closed (for any reason). Idempotent. */
+  closed(code: number): void;
+}

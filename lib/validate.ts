@@ -1,0 +1,154 @@
+/**
+ * The one validator every inbound frame goes through. Each failure names the rule ID of
+ * `docs/protocol.md` it enforces. It reads only own properties of the parsed frame, so keys such
+ * as `__proto__` or `constructor` are data, never behaviour.
+ * @module
+ */
+import { checkChannel, isPattern } from './channel-name.js';
+import type { ErrorName } from './errors.js';
+import type { ClientFrame } from './protocol.js';
+
+/** Limits the validator needs. */
+export interface FrameLimits {
+  maxMessageBytes: number;
+  maxChannelBytes: number;
+  maxDepth: number;
+  maxHistoryLimit: number;
+}
+
+/** A rejected frame: the error to send and, when the frame had a usable `id`, that id. */
+export interface FrameRejection {
+  error: ErrorName;
+  detail: string;
+  id?: number;
+}
+
+/** Result of {@link validateFrame}. */
+export type FrameCheck = { frame: ClientFrame } | FrameRejection;
+
+/** Largest request id accepted ([FR-5]). */
+export const MAX_REQUEST_ID = 2 ** 31 - 1;
+/** Longest client message id or epoch accepted ([PUB-3], [SUB-3]). */
+export const MAX_ID_LENGTH = 64;
+/** Bytes a frame may carry beyond `maxMessageBytes` for its envelope (op, ch, ids). */
+export const ENVELOPE_BYTES = 1024;
+
+const has = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isId = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_REQUEST_ID;
+const isOffset = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** Depth of nested arrays/objects in `v`, stopping as soon as `max` is exceeded. */
+export function exceedsDepth(v: unknown, max: number): boolean {
+  // Iterative so a hostile frame cannot overflow the stack.
+  const stack: Array<[unknown, number]> = [[v, 0]];
+  while (stack.length) {
+    const [x, d] = stack.pop()!;
+    if (typeof x !== 'object' || x === null) continue;
+    if (d + 1 > max) return true;
+    const values = Array.isArray(x) ? x : Object.values(x);
+    for (const y of values) if (typeof y === 'object' && y !== null) stack.push([y, d + 1]);
+  }
+  return false;
+}
+
+function checkSince(f: Record<string, unknown>, rule: string): string | undefined {
+  if (!has(f, 'since')) return undefined;
+  const s = f.since;
+  if (!isObject(s) || !isOffset(s.offset) || typeof s.epoch !== 'string' || s.epoch.length === 0 || s.epoch.length > MAX_ID_LENGTH) {
+    return `[${rule}] since must be {offset: non-negative integer, epoch: string of 1-${MAX_ID_LENGTH} chars}`;
+  }
+  return undefined;
+}
+
+/**
+ * Parses and validates one inbound frame.
+ * @param data the frame text (already decoded as UTF-8)
+ * @param binary whether it arrived as a binary WebSocket message
+ */
+export function validateFrame(data: string, binary: boolean, limits: FrameLimits): FrameCheck {
+  if (binary) return { error: 'BINARY_NOT_SUPPORTED', detail: '[FR-1] frames are JSON text' };
+  // Characters are at most 3 UTF-8 bytes each, so the cheap length check only defers to the exact count near the limit.
+  const maxFrame = limits.maxMessageBytes + ENVELOPE_BYTES;
+  if (data.length > maxFrame || (data.length * 3 > maxFrame && Buffer.byteLength(data) > maxFrame)) {
+    return { error: 'MESSAGE_TOO_LARGE', detail: `[FR-2] frame is larger than ${maxFrame} bytes` };
+  }
+  let f: unknown;
+  try {
+    f = JSON.parse(data);
+  } catch {
+    return { error: 'BAD_JSON', detail: '[FR-3] frame is not valid JSON' };
+  }
+  if (!isObject(f)) return { error: 'BAD_FRAME', detail: '[FR-3] frame must be a JSON object' };
+  if (!has(f, 'op') || typeof f.op !== 'string') return { error: 'BAD_FRAME', detail: '[FR-4] op must be a string' };
+
+  const rawId = has(f, 'id') ? f.id : undefined;
+  const id = isId(rawId) ? rawId : undefined;
+  const reject = (error: ErrorName, detail: string): FrameRejection => (id === undefined ? { error, detail } : { error, detail, id });
+  const needsId = (): FrameRejection | undefined =>
+    id === undefined ? { error: 'BAD_FRAME', detail: `[FR-5] id must be an integer from 0 to ${MAX_REQUEST_ID}` } : undefined;
+
+  switch (f.op) {
+    case 'sub': {
+      const bad = needsId();
+      if (bad) return bad;
+      const chErr = checkChannel(f.ch, true, limits.maxChannelBytes);
+      if (chErr) return reject('BAD_CHANNEL', chErr.replace('[CH', '[SUB-1] [CH'));
+      if (has(f, 'qos') && f.qos !== 0 && f.qos !== 1) return reject('BAD_FRAME', '[SUB-2] qos must be 0 or 1');
+      const sErr = checkSince(f, 'SUB-3');
+      if (sErr) return reject('BAD_FRAME', sErr);
+      if (isPattern(f.ch as string) && (f.qos === 1 || has(f, 'since'))) {
+        return reject('QOS_UNSUPPORTED', '[SUB-4] QoS 1 and recovery need an exact channel');
+      }
+      const frame: ClientFrame = { op: 'sub', id: id!, ch: f.ch as string, qos: f.qos === 1 ? 1 : 0 };
+      if (has(f, 'since')) frame.since = { offset: (f.since as { offset: number }).offset, epoch: (f.since as { epoch: string }).epoch };
+      return { frame };
+    }
+    case 'unsub': {
+      const bad = needsId();
+      if (bad) return bad;
+      const chErr = checkChannel(f.ch, true, limits.maxChannelBytes);
+      if (chErr) return reject('BAD_CHANNEL', chErr.replace('[CH', '[UNSUB-1] [CH'));
+      return { frame: { op: 'unsub', id: id!, ch: f.ch as string } };
+    }
+    case 'pub': {
+      if (has(f, 'id') && id === undefined) return needsId()!;
+      const chErr = checkChannel(f.ch, false, limits.maxChannelBytes);
+      if (chErr) return reject('BAD_CHANNEL', chErr.replace('[CH', '[PUB-1] [CH'));
+      if (!has(f, 'data')) return reject('BAD_FRAME', '[PUB-2] data is required');
+      if (has(f, 'mid') && (typeof f.mid !== 'string' || f.mid.length === 0 || f.mid.length > MAX_ID_LENGTH)) {
+        return reject('BAD_FRAME', `[PUB-3] mid must be a string of 1-${MAX_ID_LENGTH} chars`);
+      }
+      if (exceedsDepth(f.data, limits.maxDepth)) return reject('BAD_FRAME', `[PUB-4] data is nested deeper than ${limits.maxDepth} levels`);
+      const frame: ClientFrame = { op: 'pub', ch: f.ch as string, data: f.data };
+      if (id !== undefined) frame.id = id;
+      if (has(f, 'mid')) frame.mid = f.mid as string;
+      return { frame };
+    }
+    case 'ack': {
+      const chErr = checkChannel(f.ch, false, limits.maxChannelBytes);
+      if (chErr) return reject('BAD_CHANNEL', chErr.replace('[CH', '[ACK-1] [CH'));
+      if (!isOffset(f.off)) return reject('BAD_FRAME', '[ACK-2] off must be a non-negative integer');
+      return { frame: { op: 'ack', ch: f.ch as string, off: f.off } };
+    }
+    case 'hist': {
+      const bad = needsId();
+      if (bad) return bad;
+      const chErr = checkChannel(f.ch, false, limits.maxChannelBytes);
+      if (chErr) return reject('BAD_CHANNEL', chErr.replace('[CH', '[HIST-1] [CH'));
+      if (has(f, 'limit') && !(isOffset(f.limit) && f.limit >= 1 && f.limit <= limits.maxHistoryLimit)) {
+        return reject('BAD_FRAME', `[HIST-2] limit must be an integer from 1 to ${limits.maxHistoryLimit}`);
+      }
+      const sErr = checkSince(f, 'HIST-3');
+      if (sErr) return reject('BAD_FRAME', sErr);
+      const frame: ClientFrame = { op: 'hist', id: id!, ch: f.ch as string };
+      if (has(f, 'limit')) frame.limit = f.limit as number;
+      if (has(f, 'since')) frame.since = { offset: (f.since as { offset: number }).offset, epoch: (f.since as { epoch: string }).epoch };
+      return { frame };
+    }
+    case 'pong':
+      return { frame: { op: 'pong' } };
+    default:
+      return reject('UNKNOWN_OP', `[FR-4] unknown op ${JSON.stringify(f.op.slice(0, 20))}`);
+  }
+}

@@ -1,0 +1,48 @@
+// A Transport over plain arrays, for core tests that never open a socket.
+import type { Switchyard } from '../../lib/hub.js';
+import type { ConnectionInput, OutgoingFrame, Transport } from '../../lib/transport.js';
+
+export class FakeTransport implements Transport {
+  readonly frames: any[] = [];
+  closedWith: { code: number; reason: string } | undefined;
+  terminated = false;
+  bufferedAmount = 0;
+  /** When set, frames are counted as queued bytes instead of being "written". */
+  stalled = false;
+  private waiters: Array<{ pred: (f: any) => boolean; resolve: (f: any) => void }> = [];
+
+  send(frame: OutgoingFrame): void {
+    const text = typeof frame === 'string' ? frame : Buffer.from(frame).toString('utf8');
+    if (this.stalled) this.bufferedAmount += Buffer.byteLength(text);
+    const f = JSON.parse(text);
+    this.frames.push(f);
+    this.waiters = this.waiters.filter((w) => (w.pred(f) ? (w.resolve(f), false) : true));
+  }
+  close(code: number, reason: string): void {
+    this.closedWith ??= { code, reason };
+  }
+  terminate(): void {
+    this.terminated = true;
+  }
+  /** Resolves with the first frame (already received or future) matching `pred`. */
+  next(pred: (f: any) => boolean): Promise<any> {
+    const found = this.frames.find(pred);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve) => this.waiters.push({ pred, resolve }));
+  }
+  of(op: string): any[] {
+    return this.frames.filter((f) => f.op === op);
+  }
+}
+
+/** A connected fake client: send frames as objects, read what the hub sent. */
+export function fakeClient(hub: Switchyard, user?: unknown): { t: FakeTransport; input: ConnectionInput; send: (f: unknown) => void; reply: (id: number) => Promise<any> } {
+  const t = new FakeTransport();
+  const input = hub.accept(t, user);
+  return {
+    t,
+    input,
+    send: (f) => input.receive(typeof f === 'string' ? f : JSON.stringify(f), false),
+    reply: (id) => t.next((f) => (f.op === 'ok' || f.op === 'err') && f.id === id),
+  };
+}
