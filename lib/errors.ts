@@ -95,6 +95,16 @@ export const ERRORS = {
     message: 'a request with this id is still pending',
     solve: 'Use a new id for every request on a connection.',
   },
+  UNAUTHORIZED: {
+    code: 115,
+    message: 'missing or wrong API key',
+    solve: 'Send the HTTP API key as "Authorization: Bearer <key>" or "X-Api-Key: <key>"; it must match the apiKey option the server mounted the API with.',
+  },
+  NOT_FOUND: {
+    code: 116,
+    message: 'no such HTTP API endpoint or method',
+    solve: 'Use one of the endpoints and methods listed in docs/http-api.md (POST publish, POST batch, GET history, GET channels, GET health).',
+  },
   BAD_OPTIONS: {
     code: 150,
     message: 'invalid option',
