@@ -53,15 +53,43 @@ export interface ReadResult {
   state: StreamState;
 }
 
-/** History storage: assigns offsets, keeps a bounded window, remembers idempotency keys. */
+/**
+ * History storage: assigns offsets, keeps a bounded window, remembers idempotency keys.
+ *
+ * The contract (frozen; `switchyard/testing` `storageConformance` checks every clause):
+ * - **Offsets** of a channel are integers 1, 2, 3, … assigned by the store, contiguous and
+ *   unique within an epoch, even when several storage instances (one per node) append
+ *   concurrently to one shared backend.
+ * - **Epoch**: an opaque non-empty string naming this incarnation of the stream. It changes
+ *   whenever stored history or the offset counter may have been lost (restart without
+ *   persistence, eviction, expiry of the stream's keys); offsets of a new epoch start again at 1.
+ *   An epoch never changes while the stream's data is intact.
+ * - **Retention**: after an append, at most `size` newest messages are kept, and none older than
+ *   `ttl` ms; messages are never removed from the middle, so what is kept is one contiguous
+ *   range `earliest..offset`. Age trimming also applies on `read`/`state`.
+ * - **Failure**: a method that cannot reach its backend rejects promptly (it never hangs until
+ *   the backend returns, and `append` never resolves without having stored the message). A
+ *   rejected `append` may or may not have stored the message; the hub reports it as 201
+ *   ENGINE_UNAVAILABLE and a QoS 1 publisher retries with the same idempotency key.
+ */
 export interface Storage {
-  /** Appends one message; the store assigns the next offset atomically. */
+  /**
+   * Appends one message and resolves with its offset once it is stored. With an
+   * `idempotencyKey` already used on this channel inside the store's de-duplication window
+   * (and in the current epoch), stores nothing and resolves with the first append's position
+   * and `duplicate: true`.
+   */
   append(channel: string, payload: string, options: AppendOptions): Promise<AppendResult>;
-  /** Reads messages after `after`, at most `limit`. */
+  /**
+   * Reads messages with offset greater than `after`, in ascending contiguous order, at most
+   * `limit` (≥ 1). When `after` is older than what is retained, reading starts at
+   * `state.earliest`; the caller compares `after` with `state.earliest` to detect the gap.
+   * A stream that does not exist is created (with a fresh epoch) as `state` does.
+   */
   read(channel: string, after: number, limit: number): Promise<ReadResult>;
-  /** Current state of the stream; creates it (with a fresh epoch) if it does not exist. */
+  /** Current state of the stream; creates it (offset 0, a fresh epoch) if it does not exist. */
   state(channel: string): Promise<StreamState>;
-  /** Releases resources. */
+  /** Releases resources. Idempotent; other calls may reject afterwards. */
   close(): Promise<void>;
 }
 
@@ -73,15 +101,36 @@ export interface BrokerMessage extends Position {
 
 /** Callbacks a broker reports to. */
 export interface BrokerSink {
-  /** A message for a channel this node has interest in. */
+  /**
+   * A message for a channel this node has interest in (exactly or through a pattern). Called at
+   * most once per message per node, and for one channel in publish order (which is offset order).
+   */
   message(message: BrokerMessage): void;
-  /** The bus connection was interrupted: messages may have been missed since `since`. */
+  /**
+   * The bus connection was interrupted and is back (interest already re-established): messages
+   * may have been missed meanwhile, so the hub re-checks every live subscription against the
+   * store. Without this call a quiet channel would keep a silent gap.
+   */
   interrupted(): void;
 }
 
-/** Cross-node fan-out with interest-based routing. */
+/**
+ * Cross-node fan-out with interest-based routing. A node receives only messages of channels
+ * it declared interest in, so traffic per node grows with what its clients watch, not with the
+ * cluster's total. The contract (`switchyard/testing` `brokerConformance` checks it):
+ * - `subscribe(x)` resolves once interest is in effect: every message published afterwards on
+ *   any node to a channel matching `x` reaches this node's sink.
+ * - After `unsubscribe(x)` resolves, messages matching only `x` stop arriving (a message in
+ *   flight may still arrive; the hub ignores it).
+ * - Per channel, messages reach each interested node in the order they were published; each
+ *   message reaches a node's sink once even when several of its interests match it.
+ * - The hub counts interest per channel and calls `subscribe`/`unsubscribe` only on the first
+ *   and last local subscriber, so the broker needs no reference counting of its own.
+ * - Publishing while the bus is down rejects (the hub logs it; subscribers detect the missing
+ *   offset on the next message or on `interrupted`).
+ */
 export interface Broker {
-  /** Starts delivery to `sink`. */
+  /** Starts delivery to `sink`. Resolves when the broker can publish (or gave up waiting; later calls then reject). */
   start(sink: BrokerSink): Promise<void>;
   /** Publishes a stored message to every node interested in its channel (including this one). */
   publish(message: BrokerMessage): Promise<void>;
@@ -89,6 +138,7 @@ export interface Broker {
   subscribe(channel: string): Promise<void>;
   /** Withdraws local interest. */
   unsubscribe(channel: string): Promise<void>;
+  /** Stops delivery and releases the bus connection. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -98,7 +148,9 @@ export interface Engine {
   readonly broker: Broker;
   /**
    * True when `storage.append` already publishes on the broker atomically (so bus order equals
-   * offset order) and the hub must not call `broker.publish` itself.
+   * offset order) and the hub must not call `broker.publish` itself. Default false: the hub
+   * publishes after the append resolves, so two nodes' messages of one channel may reach the bus
+   * out of offset order; subscribers then detect the jump and fill it from the store (slower, never wrong).
    */
   readonly appendPublishes?: boolean;
 }
