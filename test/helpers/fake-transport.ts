@@ -18,11 +18,15 @@ export class FakeTransport implements Transport {
     this.frames.push(f);
     this.waiters = this.waiters.filter((w) => (w.pred(f) ? (w.resolve(f), false) : true));
   }
+  /** Set by fakeClient: lets close() complete the handshake like a cooperative peer. */
+  input: ConnectionInput | undefined;
   close(code: number, reason: string): void {
     this.closedWith ??= { code, reason };
+    queueMicrotask(() => this.input?.closed(code));
   }
   terminate(): void {
     this.terminated = true;
+    queueMicrotask(() => this.input?.closed(1006));
   }
   /** Resolves with the first frame (already received or future) matching `pred`. */
   next(pred: (f: any) => boolean): Promise<any> {
@@ -39,6 +43,7 @@ export class FakeTransport implements Transport {
 export function fakeClient(hub: Switchyard, user?: unknown): { t: FakeTransport; input: ConnectionInput; send: (f: unknown) => void; reply: (id: number) => Promise<any> } {
   const t = new FakeTransport();
   const input = hub.accept(t, user);
+  t.input = input;
   return {
     t,
     input,

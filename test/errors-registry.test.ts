@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import t from 'tap';
+import { CLOSE } from '../lib/close-codes.js';
+import { ERRORS, errorName, SwitchyardError, type ErrorName } from '../lib/errors.js';
+
+const doc = (name: string): string => readFileSync(new URL(`../docs/${name}`, import.meta.url), 'utf8');
+
+/** Rows `| a | b | ... |` of the first table whose header starts with `firstHeader`. */
+function tableRows(text: string, firstHeader: string): string[][] {
+  const lines = text.split('\n');
+  const start = lines.findIndex((l) => l.startsWith(`| ${firstHeader} |`));
+  if (start === -1) return [];
+  const rows: string[][] = [];
+  for (let i = start + 2; i < lines.length && lines[i].startsWith('|'); i++) {
+    rows.push(lines[i].slice(1, -1).split(' | ').map((c) => c.trim()));
+  }
+  return rows;
+}
+
+t.test('docs/errors.md lists exactly the registry, with the same meaning and remedy', async (t) => {
+  const rows = tableRows(doc('errors.md'), 'code');
+  const fromDoc = rows.map(([code, name, meaning, solve]) => ({ code: Number(code), name, meaning, solve }));
+  const fromCode = (Object.keys(ERRORS) as ErrorName[]).map((name) => ({ code: ERRORS[name].code, name, meaning: ERRORS[name].message, solve: ERRORS[name].solve }));
+  t.same(fromDoc, fromCode);
+});
+
+t.test('error codes are unique and fall in the documented ranges', async (t) => {
+  const codes = Object.values(ERRORS).map((e) => e.code);
+  t.equal(new Set(codes).size, codes.length);
+  for (const c of codes) t.ok((c >= 100 && c < 300), `code ${c} in 100-299`);
+});
+
+t.test('every registry entry round-trips through errorName and SwitchyardError', async (t) => {
+  for (const name of Object.keys(ERRORS) as ErrorName[]) {
+    t.equal(errorName(ERRORS[name].code), name);
+    const e = new SwitchyardError(name, 'detail');
+    t.equal(e.code, ERRORS[name].code);
+    t.equal(e.reason, name);
+    t.match(e.message, ERRORS[name].message);
+  }
+  t.equal(errorName(999), undefined);
+});
+
+t.test('docs/protocol.md lists exactly the close codes of lib/close-codes.ts', async (t) => {
+  const rows = tableRows(doc('protocol.md'), 'close code');
+  const fromDoc = Object.fromEntries(rows.map(([code, name]) => [name, Number(code)]));
+  t.same(fromDoc, { ...CLOSE });
+});
+
+t.test('docs/protocol.md documents every error code it cites', async (t) => {
+  const text = doc('protocol.md');
+  for (const m of text.matchAll(/error (\d{3})\b/g)) t.ok(errorName(Number(m[1])), `error ${m[1]} is in the registry`);
+});
