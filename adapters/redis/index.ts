@@ -1,0 +1,86 @@
+/**
+ * `switchyard/redis`: the Redis engine. Many hubs (nodes) behind a load balancer share one
+ * Redis and act as one: offsets are assigned by Redis atomically together with the cross-node
+ * publish, so every node sees every channel in offset order; a client may reconnect to any
+ * node and recover from the shared history.
+ *
+ * ```ts
+ * import { Switchyard } from 'switchyard';
+ * import { redisEngine } from 'switchyard/redis';
+ * const hub = new Switchyard({ engine: redisEngine({ url: 'redis://127.0.0.1:6379' }) });
+ * ```
+ * Needs node-redis (`npm install redis`) and Redis ≥ 6.2. Plain (non-sharded) pub/sub is used,
+ * also against a Redis Cluster; sharded pub/sub (SSUBSCRIBE) is not implemented yet.
+ * See docs/scaling.md for what Redis keeps, for how long, and each failure mode.
+ * @module switchyard/redis
+ */
+import { createClient } from 'redis';
+import type { Engine } from '../../lib/engine.js';
+import { optionError } from '../../lib/errors.js';
+import { RedisBroker } from './broker.js';
+import { RedisConnection, type RedisClientLike, type RedisLogger } from './connection.js';
+import { RedisStorage } from './storage.js';
+
+export { RedisBroker } from './broker.js';
+export { RedisStorage } from './storage.js';
+export { RedisUnavailableError, type RedisClientLike, type RedisLogger } from './connection.js';
+export { escapeGlob, patternToGlob } from './glob.js';
+
+/** Options of {@link redisEngine}. */
+export interface RedisEngineOptions {
+  /** Redis URL (default `redis://127.0.0.1:6379`). Ignored when `client` is given. */
+  url?: string;
+  /**
+   * A node-redis client to use instead of creating one. It must be created with
+   * `disableOfflineQueue: true` (otherwise publishes made while Redis is down would wait in an
+   * unbounded queue instead of failing), and it is not closed by the engine; a duplicate of it
+   * is used for pub/sub and is closed.
+   */
+  client?: RedisClientLike;
+  /** Prefix of every key and pub/sub channel (default `switchyard:`); separates apps sharing a Redis. */
+  keyPrefix?: string;
+  /** De-duplication window of idempotency keys, ms (default 120,000). */
+  dedupWindow?: number;
+  /**
+   * A stream nobody appended to or read for this long, ms, is dropped from Redis (default
+   * 86,400,000 = 1 day, and never before its messages' own ttl). It comes back with a new
+   * epoch, so a client resuming from it gets `recovered: false`.
+   */
+  streamIdleTtl?: number;
+  /**
+   * How long the hub's start waits for Redis, ms (default 5,000); also node-redis' socket
+   * connect timeout. If Redis is down at startup, publishes fail with 201 until it is up.
+   */
+  connectTimeout?: number;
+  /** Receives connection errors (node-redis reports every failed reconnect). Default: silent. */
+  logger?: RedisLogger;
+}
+
+const posInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
+
+/**
+ * Creates a Redis {@link Engine} for `new Switchyard({ engine })`.
+ * @throws SwitchyardError (150 BAD_OPTIONS) for invalid options or a client with an offline queue.
+ */
+export function redisEngine(options: RedisEngineOptions = {}): Engine & { storage: RedisStorage; broker: RedisBroker } {
+  if (typeof options !== 'object' || options === null) throw optionError('redisEngine options', 'an object', options);
+  const { url = 'redis://127.0.0.1:6379', client, keyPrefix = 'switchyard:', dedupWindow = 120_000, streamIdleTtl = 86_400_000, connectTimeout = 5_000, logger } = options;
+  if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) throw optionError('url', 'a redis:// or rediss:// URL', url);
+  if (typeof keyPrefix !== 'string' || /[{}]/.test(keyPrefix)) throw optionError('keyPrefix', 'a string without "{" or "}" (they would break hash tags)', keyPrefix);
+  if (!posInt(dedupWindow)) throw optionError('dedupWindow', 'a positive integer of milliseconds', dedupWindow);
+  if (!posInt(streamIdleTtl)) throw optionError('streamIdleTtl', 'a positive integer of milliseconds', streamIdleTtl);
+  if (!posInt(connectTimeout)) throw optionError('connectTimeout', 'a positive integer of milliseconds', connectTimeout);
+  if (client !== undefined) {
+    if (typeof client !== 'object' || client === null || typeof client.duplicate !== 'function') throw optionError('client', 'a node-redis client (createClient())', client);
+    if (client.options?.disableOfflineQueue !== true) {
+      throw optionError('client', 'created with createClient({ ..., disableOfflineQueue: true }) so publishes fail fast while Redis is down', 'a client with an offline queue');
+    }
+  }
+  const cmd = client ?? (createClient({ url, disableOfflineQueue: true, socket: { connectTimeout } }) as unknown as RedisClientLike);
+  const conn = new RedisConnection(cmd, cmd.duplicate(), client === undefined, connectTimeout, logger);
+  return {
+    storage: new RedisStorage(conn, keyPrefix, dedupWindow, streamIdleTtl),
+    broker: new RedisBroker(conn, keyPrefix),
+    appendPublishes: true,
+  };
+}

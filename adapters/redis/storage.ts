@@ -1,0 +1,80 @@
+/** {@link Storage} on Redis: every mutation is one Lua script (see scripts.ts). @module */
+import type { AppendOptions, AppendResult, ReadResult, Storage, StreamState } from '../../lib/engine.js';
+import { newEpoch } from '../../lib/epoch.js';
+import type { RedisConnection } from './connection.js';
+import { APPEND, READ, script, type Script } from './scripts.js';
+
+const APPEND_SCRIPT = script(APPEND);
+const READ_SCRIPT = script(READ);
+// PX and PEXPIRE take integers; "keep forever" ttls are capped (about 3 years) rather than refused.
+const MAX_MS = 100_000_000_000;
+const ms = (v: number) => String(Math.max(1, Math.min(MAX_MS, Math.ceil(v))));
+
+/** Storage half of the Redis engine. Created by `redisEngine()`. */
+export class RedisStorage implements Storage {
+  constructor(
+    private readonly conn: RedisConnection,
+    private readonly prefix: string,
+    private readonly dedupWindow: number,
+    private readonly idleTtl: number,
+  ) {}
+
+  /** Keys of a channel; the `{channel}` hash tag keeps them on one cluster slot. */
+  keys(channel: string): { meta: string; log: string; idem: string } {
+    const base = `${this.prefix}{${channel}}`;
+    return { meta: `${base}:m`, log: `${base}:l`, idem: `${base}:i:` };
+  }
+
+  /** The pub/sub channel a stream's messages travel on. */
+  busChannel(channel: string): string {
+    return `${this.prefix}m:${channel}`;
+  }
+
+  private async eval(s: Script, keys: string[], args: string[]): Promise<unknown> {
+    const tail = [String(keys.length), ...keys, ...args];
+    try {
+      return await this.conn.run(['EVALSHA', s.sha, ...tail]);
+    } catch (err) {
+      // Script caches are empty after a restart or failover: send the source once.
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return this.conn.run(['EVAL', s.source, ...tail]);
+      throw err;
+    }
+  }
+
+  async append(channel: string, payload: string, options: AppendOptions): Promise<AppendResult> {
+    const k = this.keys(channel);
+    const key = options.idempotencyKey;
+    const r = (await this.eval(APPEND_SCRIPT, [k.meta, k.log, k.idem + (key ?? '')], [
+      payload,
+      String(Math.max(0, Math.floor(options.size))),
+      ms(options.ttl),
+      newEpoch(),
+      ms(this.dedupWindow),
+      key === undefined ? '0' : '1',
+      this.busChannel(channel),
+      ms(this.idleTtl),
+    ])) as [number, string, number];
+    return { offset: Number(r[0]), epoch: String(r[1]), duplicate: Number(r[2]) === 1 };
+  }
+
+  private async readRaw(channel: string, after: number, limit: number): Promise<ReadResult> {
+    const k = this.keys(channel);
+    const r = (await this.eval(READ_SCRIPT, [k.meta, k.log], [String(after), String(limit), newEpoch(), ms(this.idleTtl)])) as [number, string, number, string[]];
+    const state: StreamState = { offset: Number(r[0]), epoch: String(r[1]), earliest: Number(r[2]) };
+    const first = Math.max(after + 1, state.earliest);
+    const messages = r[3].map((e, i) => ({ offset: first + i, payload: e.slice(e.indexOf('|') + 1) }));
+    return { messages, state };
+  }
+
+  read(channel: string, after: number, limit: number): Promise<ReadResult> {
+    return this.readRaw(channel, after, Math.max(1, limit));
+  }
+
+  async state(channel: string): Promise<StreamState> {
+    return (await this.readRaw(channel, 0, 0)).state;
+  }
+
+  async close(): Promise<void> {
+    await this.conn.close('cmd');
+  }
+}

@@ -1,0 +1,107 @@
+// Redis availability, throwaway redis-server processes, and engine factories for the Redis tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, Socket } from 'node:net';
+import { createClient } from 'redis';
+import { redisEngine, type RedisEngineOptions } from '../../adapters/redis/index.js';
+
+export const REDIS_URL = process.env.SWITCHYARD_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+interface Tap {
+  teardown(fn: () => unknown): void;
+  skip?: unknown;
+  plan?: unknown;
+}
+
+/** Whether something answers PING at `url` within 1 s. */
+export async function redisAnswers(url = REDIS_URL): Promise<boolean> {
+  const c = createClient({ url, disableOfflineQueue: true, socket: { connectTimeout: 1_000, reconnectStrategy: false } });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+    return (await c.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    if (c.isOpen) c.destroy();
+  }
+}
+
+/**
+ * Resolves true when Redis is there. Otherwise fails when SWITCHYARD_REQUIRE_REDIS=1 (CI) and
+ * resolves false after printing why the file is skipped.
+ */
+export async function needRedis(url = REDIS_URL): Promise<boolean> {
+  if (await redisAnswers(url)) return true;
+  if (process.env.SWITCHYARD_REQUIRE_REDIS === '1') throw new Error(`Redis does not answer at ${url} and SWITCHYARD_REQUIRE_REDIS=1`);
+  console.log(`# SKIP: Redis does not answer at ${url} (start redis-server, or set SWITCHYARD_REDIS_URL); set SWITCHYARD_REQUIRE_REDIS=1 to fail instead`);
+  return false;
+}
+
+/** A unique key prefix per test run, so runs against a shared Redis never see each other's data. */
+export function uniqueKeyPrefix(tag: string): string {
+  return `sy-test:${tag}:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`;
+}
+
+/** A redis engine closed in teardown (storage and broker). */
+export function engineFor(t: Tap, options: RedisEngineOptions) {
+  const e = redisEngine({ connectTimeout: 2_000, ...options });
+  t.teardown(async () => {
+    await e.broker.close();
+    await e.storage.close();
+  });
+  return e;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+/** A redis-server of our own (never the machine's), without persistence, killed by PID. */
+export class OwnRedis {
+  proc: ChildProcess | undefined;
+  constructor(readonly port: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'ignore' });
+    this.proc = proc;
+    const end = Date.now() + 5_000;
+    while (!(await portOpen(this.port))) {
+      if (proc.exitCode !== null || Date.now() > end) throw new Error(`redis-server on port ${this.port} did not start`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async stop(): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null) return;
+    const exited = new Promise((resolve) => proc.once('exit', resolve));
+    proc.kill('SIGKILL');
+    await exited;
+  }
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = new Socket();
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+    s.connect(port, '127.0.0.1');
+  });
+}
+
+/** Starts an own redis-server on a free port, stopped in teardown. */
+export async function ownRedis(t: Tap): Promise<OwnRedis> {
+  const r = new OwnRedis(await freePort());
+  t.teardown(() => r.stop());
+  await r.start();
+  return r;
+}
