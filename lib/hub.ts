@@ -78,7 +78,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
   private readonly engine: Engine;
   private readonly userOptions: SwitchyardOptions;
   private readonly router = new Router<Subscription>();
-  private readonly conns = new Set<Connection>();
+  private readonly conns = new Map<string, Connection>();
   private readonly congestedConns = new Set<Connection>();
   private readonly interest = new Map<string, number>();
   private readonly ruleCache = new Map<string, ResolvedRule>();
@@ -188,7 +188,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
       conn.open = false;
       return conn;
     }
-    this.conns.add(conn);
+    this.conns.set(conn.id, conn);
     conn.sendJson({ op: 'welcome', v: 1, cid: conn.id, hb: this.options.heartbeatInterval });
     this.emit('connection', { id: conn.id, user });
     return conn;
@@ -242,6 +242,20 @@ export class Switchyard extends EventEmitter<HubEvents> {
     return { offset: s.offset, epoch: s.epoch };
   }
 
+  /**
+   * Closes one connection from the server side. `code` decides what the client does next
+   * (docs/protocol.md §4): the default 4502 KICKED is terminal; a 4000–4499 code makes it
+   * reconnect and recover. Returns false when no such connection is open here.
+   */
+  disconnect(connectionId: string, code: number = CLOSE.KICKED, reason = 'disconnected by server'): boolean {
+    if (!(Number.isInteger(code) && (code === 1000 || code === 1001 || (code >= 4000 && code <= 4999)))) {
+      throw optionError('code', '1000, 1001 or a code from 4000 to 4999 (see docs/protocol.md §4)', code);
+    }
+    const c = this.conns.get(connectionId);
+    c?.close(code, reason);
+    return c !== undefined;
+  }
+
   /** Exact channels with local subscribers and their subscriber counts. */
   channels(): Array<{ channel: string; subscribers: number }> {
     const out: Array<{ channel: string; subscribers: number }> = [];
@@ -259,7 +273,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
   }
 
   private async shutdown(): Promise<void> {
-    const conns = [...this.conns];
+    const conns = [...this.conns.values()];
     const allClosed = new Promise<void>((resolve) => {
       this.onEmpty = resolve;
       if (this.conns.size === 0) resolve();
@@ -268,7 +282,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([allClosed, new Promise((r) => (timer = setTimeout(r, this.options.closeTimeout)))]);
     clearTimeout(timer);
-    for (const c of this.conns) {
+    for (const c of [...this.conns.values()]) {
       c.transport.terminate();
       c.closed(CLOSE.GOING_AWAY);
     }
@@ -389,7 +403,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
 
   /** @internal */
   connectionClosed(conn: Connection, code: number): void {
-    this.conns.delete(conn);
+    this.conns.delete(conn.id);
     this.congestedConns.delete(conn);
     if (code === CLOSE.SLOW_CONSUMER) this.counters.slowConsumerCloses++;
     this.emit('disconnect', { id: conn.id, code });
@@ -399,17 +413,25 @@ export class Switchyard extends EventEmitter<HubEvents> {
   // ---------------------------------------------------------------- fan-out
 
   private dispatch(m: BrokerMessage): void {
-    let frame: Buffer | undefined;
+    // Serialized once per message for all exact subscribers, and once per distinct pattern
+    // (pattern frames name their pattern so a client routes each frame to one subscription).
+    let exact: Buffer | undefined;
+    let byPattern: Map<string, Buffer> | undefined;
     this.router.match(m.channel, (sub) => {
-      // Serialized once per message, and only if someone is listening.
-      frame ??= Buffer.from(msgFrameText(m.channel, m.offset, m.epoch, m.payload));
+      let frame: Buffer | undefined;
+      if (!sub.pattern) frame = exact ??= Buffer.from(msgFrameText(m.channel, m.offset, m.epoch, m.payload));
+      else {
+        byPattern ??= new Map();
+        frame = byPattern.get(sub.channel);
+        if (!frame) byPattern.set(sub.channel, (frame = Buffer.from(msgFrameText(m.channel, m.offset, m.epoch, m.payload, sub.channel))));
+      }
       if (sub.live(m, frame)) this.startCatchUp(sub);
     });
   }
 
   private busInterrupted(): void {
     // Messages may have been missed on the bus: every exact subscription re-checks the store.
-    for (const conn of this.conns) for (const sub of conn.subs.values()) if (!sub.pattern && sub.state === SubState.Live) this.startCatchUp(sub);
+    for (const conn of this.conns.values()) for (const sub of conn.subs.values()) if (!sub.pattern && sub.state === SubState.Live) this.startCatchUp(sub);
   }
 
   private tick(): void {
@@ -428,7 +450,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
     }
     if (now < this.heartbeatDue) return;
     this.heartbeatDue = now + this.options.heartbeatInterval;
-    for (const conn of this.conns) {
+    for (const conn of this.conns.values()) {
       if (!conn.alive) {
         conn.transport.terminate();
         conn.closed(CLOSE.HEARTBEAT_TIMEOUT);

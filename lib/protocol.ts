@@ -112,6 +112,8 @@ export interface ErrFrame {
 /** A delivered message. */
 export interface MsgFrame {
   op: 'msg';
+  /** Present when delivered for a pattern subscription: the pattern, as subscribed. */
+  sub?: string;
   ch: string;
   off: number;
   ep: string;
@@ -138,7 +140,8 @@ export interface PingFrame {
 export type ServerFrame = WelcomeFrame | OkFrame | ErrFrame | MsgFrame | DropFrame | GapFrame | PingFrame;
 
 /** Builds the JSON text of a `msg` frame around an already-serialized payload (no re-encoding). */
-export function msgFrameText(channel: string, offset: number, epoch: string, payload: string): string {
+export function msgFrameText(channel: string, offset: number, epoch: string, payload: string, pattern?: string): string {
   // Channel names are validated ASCII without quotes or backslashes ([CH-1]), so they need no escaping.
-  return '{"op":"msg","ch":"' + channel + '","off":' + offset + ',"ep":' + JSON.stringify(epoch) + ',"data":' + payload + '}';
+  const sub = pattern === undefined ? '' : '"sub":"' + pattern + '",';
+  return '{"op":"msg",' + sub + '"ch":"' + channel + '","off":' + offset + ',"ep":' + JSON.stringify(epoch) + ',"data":' + payload + '}';
 }

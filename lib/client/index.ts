@@ -11,7 +11,6 @@ import { EventEmitter } from 'eventemitter3';
 import { CLOSE, shouldReconnect } from '../close-codes.js';
 import type { Position } from '../engine.js';
 import { SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, type HistoryResult, type PublishResult, type QoS, type SubscribeResult } from '../protocol.js';
-import { matchesPattern } from '../options.js';
 import { backoffDelay } from './backoff.js';
 import { Subscription, type Message, type MessageHandler, type SubscribeOptions, type SubscriptionHost } from './subscription.js';
 
@@ -92,6 +91,8 @@ function isRefusal(err: unknown): err is ClientError {
 
 interface Pending {
   resolve: (res: unknown) => void;
+  /** Runs synchronously on the reply, before frames that follow it in the same read (a promise continuation would run after them). */
+  onReply?: (res: unknown) => void;
   reject: (err: Error) => void;
   timer?: ReturnType<typeof setTimeout>;
 }
@@ -252,10 +253,10 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
     return true;
   }
 
-  private request<T>(frame: Record<string, unknown>, timeout = this.o.timeout): Promise<T> {
+  private request<T>(frame: Record<string, unknown>, timeout = this.o.timeout, onReply?: (res: T) => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const id = this.nextId++;
-      const p: Pending = { resolve: resolve as (r: unknown) => void, reject };
+      const p: Pending = { resolve: resolve as (r: unknown) => void, reject, onReply: onReply as ((r: unknown) => void) | undefined };
       p.timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new ClientError(0, `request timed out after ${timeout} ms`));
@@ -297,9 +298,9 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
     switch (f.op) {
       case 'msg': {
         const msg: Message = { channel: f.ch, data: f.data, offset: f.off, epoch: f.ep };
-        const exact = this.subs.get(f.ch);
-        if (exact && !exact.pattern) exact.deliver(msg);
-        for (const s of this.subs.values()) if (s.pattern && matchesPattern(s.channel, f.ch)) s.deliver(msg);
+        // Each frame is for exactly one subscription: the pattern it names, else the exact channel.
+        const target = this.subs.get(typeof f.sub === 'string' ? f.sub : f.ch);
+        if (target && target.pattern === (typeof f.sub === 'string')) target.deliver(msg);
         break;
       }
       case 'ok':
@@ -308,7 +309,10 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
         if (p) {
           this.pending.delete(f.id);
           clearTimeout(p.timer);
-          if (f.op === 'ok') p.resolve(f.res ?? {});
+          if (f.op === 'ok') {
+            p.onReply?.(f.res ?? {});
+            p.resolve(f.res ?? {});
+          }
           else p.reject(new ClientError(f.code, f.msg));
         } else if (f.op === 'err') this.emit('error', new ClientError(f.code, f.msg));
         break;
@@ -341,8 +345,10 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
     if (sub.qos === 1) frame.qos = 1;
     if (since) frame.since = since;
     try {
-      const res = await this.request<SubscribeResult>(frame);
-      if (sub.active && this.subs.get(sub.channel) === sub) sub.subscribed(res, since !== undefined);
+      // The replay follows the reply immediately: the subscription must learn the result before it sees them.
+      await this.request<SubscribeResult>(frame, undefined, (res) => {
+        if (sub.active && this.subs.get(sub.channel) === sub) sub.subscribed(res, since !== undefined);
+      });
     } catch (err) {
       if (!isRefusal(err)) return; // disconnected or timed out: the next welcome resubscribes
       this.subs.delete(sub.channel);

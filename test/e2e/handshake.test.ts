@@ -1,0 +1,149 @@
+// The upgrade path: authentication, Origin and subprotocol are checked before the handshake
+// completes, and upgrades for other paths are left to other listeners.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import t from 'tap';
+import WebSocket, { WebSocketServer } from 'ws';
+import { attach } from '../../adapters/http.js';
+import { connect } from '../../adapters/client-node.js';
+import { SwitchyardError } from '../../lib/errors.js';
+import { Switchyard } from '../../lib/hub.js';
+import { connectClient, once, startServer } from '../helpers/server.js';
+
+/** Opens a raw ws connection and resolves with the HTTP status of a refused upgrade, or 101. */
+function upgradeStatus(url: string, options: { protocols?: string[]; headers?: Record<string, string> } = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, options.protocols ?? ['switchyard.v1'], { headers: options.headers });
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.on('open', () => {
+      resolve(101);
+      ws.close();
+    });
+    ws.on('error', (err) => {
+      if (!/Unexpected server response/.test(err.message)) reject(err);
+    });
+  });
+}
+
+t.test('authentication refused before the handshake gets 401 and opens no connection', async (t) => {
+  const s = await startServer(t, { authenticate: () => null });
+  let connections = 0;
+  s.hub.on('connection', () => connections++);
+  t.equal(await upgradeStatus(s.url), 401);
+  t.equal(connections, 0);
+  t.equal(s.hub.connectionCount, 0);
+});
+
+t.test('authenticate throwing FORBIDDEN gets 403; throwing anything else gets 500', async (t) => {
+  const s = await startServer(t, {
+    authenticate: (req) => {
+      if (req.headers['x-role'] === 'banned') throw new SwitchyardError('FORBIDDEN');
+      throw new Error('database down');
+    },
+  });
+  t.equal(await upgradeStatus(s.url, { headers: { 'x-role': 'banned' } }), 403);
+  t.equal(await upgradeStatus(s.url), 500);
+});
+
+t.test('an authenticate slower than limits.authTimeout gets 503', async (t) => {
+  const s = await startServer(t, { authenticate: () => new Promise(() => {}), limits: { authTimeout: 50 } });
+  t.equal(await upgradeStatus(s.url), 503);
+});
+
+t.test('the client token reaches authenticate through the subprotocol header, not the URL', async (t) => {
+  const seen: Array<{ token?: string; url: string }> = [];
+  const s = await startServer(t, {
+    authenticate: (req) => {
+      seen.push({ token: req.token, url: req.url });
+      return req.token === 'sécret-token' ? { name: 'ada' } : null;
+    },
+  });
+  const users: unknown[] = [];
+  s.hub.on('connection', (c) => users.push(c.user));
+  await connectClient(t, s.url, { token: 'sécret-token' });
+  t.same(seen, [{ token: 'sécret-token', url: '/realtime' }]);
+  t.same(users, [{ name: 'ada' }]);
+});
+
+t.test('a Node client refused with 401 stops instead of retrying', async (t) => {
+  const s = await startServer(t, { authenticate: () => false });
+  const c = connect(s.url, { reconnect: { minDelay: 10, maxDelay: 20 } });
+  t.teardown(() => c.close());
+  const closed = await once<{ code: number; reason: string }>(c, 'closed');
+  t.equal(closed.code, 4502);
+  t.match(closed.reason, /401/);
+  t.equal(c.state, 'closed');
+});
+
+t.test('Origin: a browser from another site is refused with 403 by default', async (t) => {
+  const s = await startServer(t);
+  t.equal(await upgradeStatus(s.url, { headers: { origin: 'https://evil.example' } }), 403);
+  t.equal(await upgradeStatus(s.url, { headers: { origin: `http://127.0.0.1:${s.port}` } }), 101, 'same origin');
+  t.equal(await upgradeStatus(s.url), 101, 'no Origin (not a browser)');
+});
+
+t.test('Origin: allowedOrigins lists the sites that may connect', async (t) => {
+  const s = await startServer(t, { allowedOrigins: ['https://app.example'] });
+  t.equal(await upgradeStatus(s.url, { headers: { origin: 'https://app.example' } }), 101);
+  t.equal(await upgradeStatus(s.url, { headers: { origin: 'https://app.example.evil' } }), 403);
+});
+
+t.test('an upgrade without the switchyard.v1 subprotocol gets 400', async (t) => {
+  const s = await startServer(t);
+  t.equal(await upgradeStatus(s.url, { protocols: [] }), 400);
+  t.equal(await upgradeStatus(s.url, { protocols: ['graphql-ws'] }), 400);
+});
+
+t.test('upgrades for other paths are left to another ws server on the same http server', async (t) => {
+  const s = await startServer(t);
+  const other = new WebSocketServer({ noServer: true });
+  t.teardown(() => other.close());
+  s.server.on('upgrade', (req, socket, head) => {
+    if (req.url === '/hmr') other.handleUpgrade(req, socket, head, (ws) => ws.send('from the other server'));
+  });
+  const ws = new WebSocket(`ws://127.0.0.1:${s.port}/hmr`);
+  t.teardown(() => ws.terminate());
+  const [data] = await once<[Buffer]>({ once: (e: string, fn: (...a: any[]) => void) => ws.once(e, (...a) => fn(a)) }, 'message');
+  t.equal(data.toString(), 'from the other server');
+  t.equal(s.hub.connectionCount, 0);
+  // And our endpoint still works beside it.
+  const c = await connectClient(t, s.url);
+  t.equal(c.state, 'connected');
+});
+
+t.test('two hubs on one server each answer only their own path', async (t) => {
+  const a = await startServer(t);
+  const hubB = new Switchyard();
+  attach(hubB, a.server, { path: '/b' });
+  t.teardown(() => hubB.close());
+  await connectClient(t, a.url);
+  await connectClient(t, `ws://127.0.0.1:${a.port}/b`);
+  t.equal(a.hub.connectionCount, 1);
+  t.equal(hubB.connectionCount, 1);
+});
+
+t.test('an upgrade nobody answers is ended after unhandledUpgradeTimeout', async (t) => {
+  const hub = new Switchyard();
+  const server = createServer();
+  attach(hub, server, { path: '/realtime', unhandledUpgradeTimeout: 50 });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(async () => {
+    await hub.close();
+    await new Promise((r) => server.close(r));
+  });
+  const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/nobody`);
+  const err = await new Promise<Error>((resolve) => ws.on('error', resolve));
+  t.match(err.message, /socket hang up|ECONNRESET/);
+});
+
+t.test('attach validates its options', async (t) => {
+  const hub = new Switchyard();
+  t.teardown(() => hub.close());
+  const server = createServer();
+  t.throws(() => attach(hub, server, { path: 'realtime' }), { code: 150, message: /path must be a URL path/ });
+  t.throws(() => attach(hub, server, {} as never), { code: 150 });
+  t.throws(() => attach(hub, server, { path: '/x', unhandledUpgradeTimeout: -1 }), { code: 150 });
+});
