@@ -133,6 +133,8 @@ export function attach(hub: Switchyard, server: Server, options: AttachOptions):
   };
   server.on('upgrade', onUpgrade);
   const detach = (): void => void server.off('upgrade', onUpgrade);
-  hub.once('close', detach);
+  // Stays attached after hub.close() so late upgrades get 503 instead of a dropped socket.
   return { detach };
 }
+
+export { httpApi, HTTP_STATUS, type ApiAuthRequest, type HttpApiOptions } from './http-api.js';
