@@ -319,11 +319,12 @@ export class Switchyard extends EventEmitter<HubEvents> {
 
   /** Stores and broadcasts one serialized payload. @internal */
   async publishPayload(channel: string, payload: string, idempotencyKey?: string): Promise<PublishResult> {
-    await this.ready;
     const rule = this.rule(channel);
     const retention = rule.history === false ? { size: 0, ttl: 1 } : { size: rule.history.size, ttl: rule.history.ttl };
     let res;
     try {
+      // A broker that failed to start makes every publish fail as "engine unavailable" (201).
+      await this.ready;
       res = await this.engine.storage.append(channel, payload, idempotencyKey === undefined ? retention : { ...retention, idempotencyKey });
     } catch (err) {
       this.log('error', { err: err instanceof Error ? err.message : String(err), channel }, 'storage append failed');
@@ -391,8 +392,6 @@ export class Switchyard extends EventEmitter<HubEvents> {
     }).catch((err: unknown) => {
       this.log('warn', { err: err instanceof Error ? err.message : String(err), channel: sub.channel }, 'catch-up failed; closing for reconnect');
       (sub.target as Connection).close(CLOSE.INSUFFICIENT_STATE, 'could not read history');
-    }).finally(() => {
-      sub.catchingUp = false;
     });
   }
 

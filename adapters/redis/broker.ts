@@ -27,6 +27,11 @@ export class RedisBroker implements Broker {
       this.readyOnce = true;
       return;
     }
+    // The re-check reads the store through the command client: wait until it is back too.
+    if (this.conn.cmd.isReady) this.interrupt();
+    else this.conn.cmd.once?.('ready', this.interrupt) ?? this.interrupt();
+  };
+  private readonly interrupt = () => {
     if (!this.closed) this.sink?.interrupted();
   };
 

@@ -19,6 +19,7 @@ export interface RedisClientLike {
   sendCommand(args: string[]): Promise<unknown>;
   on(event: string, fn: (...args: any[]) => void): unknown;
   off?(event: string, fn: (...args: any[]) => void): unknown;
+  once?(event: string, fn: (...args: any[]) => void): unknown;
   subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<unknown>;
   unsubscribe(channel: string, listener?: (message: string, channel: string) => void): Promise<unknown>;
   pSubscribe(pattern: string, listener: (message: string, channel: string) => void): Promise<unknown>;
