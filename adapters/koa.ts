@@ -106,7 +106,6 @@ export function attach(hub: Switchyard, server: Server, options: KoaAttachOption
     }
   };
   server.on('upgrade', onUpgrade);
-  const detach = (): void => void server.off('upgrade', onUpgrade);
-  hub.once('close', detach);
-  return { detach };
+  // Stays attached after hub.close() (like switchyard/http) so late upgrades get 503, not a dropped socket.
+  return { detach: () => void server.off('upgrade', onUpgrade) };
 }
