@@ -1,0 +1,56 @@
+// CI smoke run of `switchyard loadtest`: 50 clients, churn and pauses on, QoS 1, about 10 s.
+// It fails the build if any QoS 1 message is lost, duplicated or reordered. It runs the built
+// CLI (bin/switchyard.mjs -> dist/tools/loadtest), as users do; `npm test` builds first.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+function newestSource(): number {
+  return Math.max(...readdirSync(`${root}tools/loadtest`).map((f) => statSync(`${root}tools/loadtest/${f}`).mtimeMs));
+}
+
+t.test('a churning QoS 1 audience receives every message once and in order', async (t) => {
+  let built = 0;
+  try {
+    built = statSync(`${root}dist/tools/loadtest/cli.js`).mtimeMs;
+  } catch {
+    /* reported below */
+  }
+  if (built < newestSource()) return t.fail('dist/tools/loadtest is missing or older than tools/loadtest: run `npm run build` first');
+  const args = ['bin/switchyard.mjs', 'loadtest', '--spawn-server', '--clients', '50', '--channels', '5', '--qos', '1', '--rate', '200',
+    '--ramp-up', '1', '--duration', '8', '--churn', '0.3', '--churn-interval', '2', '--pauses', '0.1', '--pause-interval', '2',
+    '--pause-length', '0.3', '--workers', '2', '--drain', '8', '--json'];
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => void (child.exitCode === null && child.kill()));
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  t.equal(err, '', 'nothing on stderr');
+  const report = JSON.parse(out);
+  t.same(report.failures, [], 'no correctness failure');
+  t.equal(code, 0, 'exit status 0');
+  const q1 = report.qos['1'];
+  t.ok(q1.expected >= 50 * 1000, `every client expected the messages of its channel (${q1.expected})`);
+  t.equal(q1.delivered, q1.expected, 'delivered ÷ expected is 100 %');
+  t.equal(q1.lostSilent + q1.lostSignalled, 0, 'nothing lost');
+  t.equal(q1.duplicated, 0, 'nothing duplicated');
+  t.equal(q1.outOfOrder, 0, 'nothing reordered');
+  t.ok(report.clients.forcedDrops > 0, `churn dropped connections (${report.clients.forcedDrops})`);
+  t.equal(report.recoveries.failed, 0, 'every resubscribe recovered');
+  t.ok(report.recoveries.succeeded > 0, 'recoveries happened');
+  t.ok(report.clients.pauses > 0, 'some clients paused');
+});
+
+t.test('the CLI exits with 2 and says what to do on bad usage', async (t) => {
+  const child = spawn(process.execPath, ['bin/switchyard.mjs', 'loadtest', '--clients', '5'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  t.equal(code, 2);
+  t.match(err, /pass exactly one of --url/);
+});
