@@ -24,7 +24,7 @@ const execArgv = loader.length ? loader : ['--import=@tapjs/typescript/import'];
 
 /** Forks one node on the Redis at `redisUrl`; killed in teardown if still running. */
 export async function startNode(t: Tap, redisUrl: string, keyPrefix: string): Promise<NodeProcess> {
-  const env = { ...process.env, REDIS_URL: redisUrl, KEY_PREFIX: keyPrefix };
+  const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl, KEY_PREFIX: keyPrefix };
   delete env.NODE_OPTIONS;
   const proc = fork(FIXTURE, [], { env, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
