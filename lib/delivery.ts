@@ -5,8 +5,10 @@
  * One invariant drives it: `lastSent` is the offset of the last message sent to this
  * subscription. A live message is sent only if it is exactly `lastSent + 1`; anything older is
  * a duplicate and skipped, anything newer means something is missing and the subscription
- * catches up from the store. While catching up, live messages are not sent but remembered
- * (`sawLive`), so the catch-up loop knows whether it must read once more before going live.
+ * catches up from the store. While catching up, live messages are not sent but buffered (a
+ * bounded number) and remembered (`sawLive`): when history is exhausted the loop merges the
+ * buffer by offset and goes live in the same synchronous step, so no live message can slip
+ * between the last read and the switch, even while the channel is being published to.
  * @module
  */
 import type { BrokerMessage, Storage } from './engine.js';
@@ -46,8 +48,10 @@ export class Subscription {
   dropped = 0;
   epoch = '';
   active = true;
-  /** A catch-up loop is running for this subscription. */
+  /** A catch-up loop is running for this subscription (set by the starter, cleared by {@link catchUp} as it returns). */
   catchingUp = false;
+  /** Live messages seen while catching up, merged by offset when history is exhausted. */
+  buffered: Array<{ offset: number; frame: OutgoingFrame }> = [];
 
   constructor(
     readonly target: DeliveryTarget,
@@ -90,9 +94,12 @@ export class Subscription {
       this.epoch = m.epoch;
       this.lastSent = this.acked = m.offset - 1;
       this.sawLive = 0;
+      this.buffered.length = 0;
     }
     if (this.state !== SubState.Live) {
       if (m.offset > this.sawLive) this.sawLive = m.offset;
+      // Paused subscriptions buffer nothing: they catch up from the store, so memory stays bounded.
+      if (this.state === SubState.CatchingUp && this.buffered.length < MAX_BUFFERED) this.buffered.push({ offset: m.offset, frame });
       return false;
     }
     if (m.offset <= this.lastSent) return false;
@@ -117,6 +124,14 @@ export class Subscription {
     return false;
   }
 
+  /** Sends the pending `drop` notice now (the connection drained), so a quiet channel still learns of its drops. */
+  flushDrop(): void {
+    if (this.dropped > 0 && this.active && this.target.open) {
+      this.target.send('{"op":"drop","ch":"' + this.channel + '","n":' + this.dropped + '}');
+      this.dropped = 0;
+    }
+  }
+
   /** Records a cumulative ack; returns true when a paused subscription can resume. */
   ack(offset: number): boolean {
     if (offset > this.acked && offset <= this.lastSent) this.acked = offset;
@@ -132,6 +147,10 @@ export interface GapNotice {
 
 /** Messages read from history per round while catching up a QoS 0 subscription. */
 const CATCH_UP_BATCH = 100;
+/** Live messages buffered per subscription while it catches up; beyond this it re-reads the store instead. */
+const MAX_BUFFERED = 256;
+/** Re-reads that find nothing new before a subscription goes live anyway (a message the bus delivered before the store shows it). */
+const MAX_IDLE_REREADS = 2;
 
 /**
  * Sends what `sub` missed from the store, then switches it live. Runs until caught up, paused
@@ -140,39 +159,65 @@ const CATCH_UP_BATCH = 100;
  * retained message.
  */
 export async function catchUp(sub: Subscription, storage: Storage, onGap: (sub: Subscription, notice: GapNotice) => void): Promise<void> {
-  sub.state = SubState.CatchingUp;
-  let rereads = 0;
-  for (;;) {
-    if (!sub.active || !sub.target.open) return;
-    if (sub.windowFull || sub.target.congested) {
-      sub.state = SubState.Paused;
+  // The flag is cleared in the same synchronous step as the loop returns (not a microtask
+  // later), so an ack or drain handled right after a pause starts the next loop instead of
+  // finding this one still marked running.
+  try {
+    sub.state = SubState.CatchingUp;
+    let idle = 0;
+    for (;;) {
+      if (!sub.active || !sub.target.open) return;
+      if (sub.windowFull || sub.target.congested) {
+        sub.state = SubState.Paused;
+        sub.buffered.length = 0;
+        return;
+      }
+      const limit = sub.qos === 1 ? Math.min(CATCH_UP_BATCH, sub.inflightWindow - (sub.lastSent - sub.acked)) : CATCH_UP_BATCH;
+      const before = sub.lastSent;
+      const { messages, state } = await storage.read(sub.channel, sub.lastSent, limit);
+      if (!sub.active || !sub.target.open) return;
+      const reset = state.epoch !== sub.epoch;
+      if (reset || (state.earliest > sub.lastSent + 1 && state.offset > sub.lastSent)) {
+        // History no longer holds what this subscriber missed: say so, then continue from what is kept.
+        const resumeFrom = reset ? state.offset : state.earliest - 1;
+        sub.epoch = state.epoch;
+        sub.lastSent = sub.acked = resumeFrom;
+        sub.sawLive = 0;
+        sub.buffered.length = 0;
+        onGap(sub, { offset: resumeFrom, epoch: state.epoch });
+        continue;
+      }
+      for (const m of messages) {
+        if (m.offset <= sub.lastSent) continue;
+        sub.target.send(msgFrameText(sub.channel, m.offset, sub.epoch, m.payload));
+        sub.lastSent = m.offset;
+      }
+      if (sub.lastSent < state.offset) continue;
+      // History is exhausted. Merge what arrived live meanwhile, in offset order; this and the
+      // switch to live happen in one synchronous step, so no live message falls in between.
+      if (sub.buffered.length) {
+        sub.buffered.sort((a, b) => a.offset - b.offset);
+        for (const b of sub.buffered) {
+          if (b.offset <= sub.lastSent) continue;
+          if (b.offset > sub.lastSent + 1 || sub.windowFull) break;
+          sub.target.send(b.frame);
+          sub.lastSent = b.offset;
+        }
+        sub.buffered = sub.buffered.filter((b) => b.offset > sub.lastSent);
+      }
+      if (sub.sawLive > sub.lastSent) {
+        // Something newer was seen live but is neither read nor buffered yet: read again. Reads
+        // that make progress do not count; if the store keeps lacking it, go live anyway and the
+        // next live message re-detects the gap, so nothing spins and nothing is skipped silently.
+        idle = sub.lastSent > before ? 0 : idle + 1;
+        if (idle <= MAX_IDLE_REREADS) continue;
+      }
+      sub.sawLive = 0;
+      sub.buffered.length = 0;
+      sub.state = SubState.Live;
       return;
     }
-    const limit = sub.qos === 1 ? Math.min(CATCH_UP_BATCH, sub.inflightWindow - (sub.lastSent - sub.acked)) : CATCH_UP_BATCH;
-    const { messages, state } = await storage.read(sub.channel, sub.lastSent, limit);
-    if (!sub.active || !sub.target.open) return;
-    const reset = state.epoch !== sub.epoch;
-    if (reset || (state.earliest > sub.lastSent + 1 && state.offset > sub.lastSent)) {
-      // History no longer holds what this subscriber missed: say so, then continue from what is kept.
-      const resumeFrom = reset ? state.offset : state.earliest - 1;
-      sub.epoch = state.epoch;
-      sub.lastSent = sub.acked = resumeFrom;
-      sub.sawLive = 0;
-      onGap(sub, { offset: resumeFrom, epoch: state.epoch });
-      continue;
-    }
-    for (const m of messages) {
-      if (m.offset <= sub.lastSent) continue;
-      sub.target.send(msgFrameText(sub.channel, m.offset, sub.epoch, m.payload));
-      sub.lastSent = m.offset;
-    }
-    if (sub.lastSent < state.offset) continue;
-    // Caught up with the snapshot. A live message seen meanwhile may be newer than the snapshot:
-    // read once more. If the store still does not have it, go live anyway; the next live
-    // message re-detects any gap, so nothing spins and nothing is skipped silently.
-    if (sub.sawLive > sub.lastSent && rereads++ < 2) continue;
-    sub.sawLive = 0;
-    sub.state = SubState.Live;
-    return;
+  } finally {
+    sub.catchingUp = false;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The embedded default storage: per-channel ring buffers bounded by count and age, the number
  * of channels bounded by an LRU, idempotency keys in a TTL cache. Ages use `performance.now()`
- * (monotonic), so a wall-clock jump neither expires nor resurrects messages.
+ * (monotonic, replaceable with the `now` option), so a wall-clock jump neither expires nor resurrects messages.
  * @module
  */
 import { LRUCache } from 'lru-cache';
@@ -21,6 +21,12 @@ export interface MemoryStorageOptions {
   dedupWindow?: number;
   /** Most idempotency keys remembered (default 100,000); the oldest are forgotten first. */
   maxIdempotencyKeys?: number;
+  /**
+   * Monotonic clock in milliseconds used for message ages and the de-duplication window
+   * (default `performance.now`). Tests inject one to expire messages without waiting; never
+   * pass `Date.now`, whose jumps would expire or resurrect messages. Not a function: error 150.
+   */
+  now?: () => number;
 }
 
 interface Entry extends StoredMessage {
@@ -94,14 +100,18 @@ export class MemoryStorage implements Storage {
   private readonly keys: LRUCache<string, AppendResult>;
   // Retention last used per channel, so reads trim by age with the channel's own TTL.
   private readonly ttls = new Map<Stream, { size: number; ttl: number }>();
+  private readonly now: () => number;
 
   constructor(options: MemoryStorageOptions = {}) {
-    const { maxChannels = 10_000, dedupWindow = 120_000, maxIdempotencyKeys = 100_000 } = options;
+    const { maxChannels = 10_000, dedupWindow = 120_000, maxIdempotencyKeys = 100_000, now } = options;
     if (!positiveInt(maxChannels)) throw optionError('maxChannels', 'a positive integer', maxChannels);
     if (!positiveInt(dedupWindow)) throw optionError('dedupWindow', 'a positive number of milliseconds', dedupWindow);
     if (!positiveInt(maxIdempotencyKeys)) throw optionError('maxIdempotencyKeys', 'a positive integer', maxIdempotencyKeys);
+    if (now !== undefined && typeof now !== 'function') throw optionError('now', 'a function returning monotonic milliseconds, like performance.now', now);
+    this.now = now ?? (() => performance.now());
     this.streams = new LRUCache({ max: maxChannels, dispose: (s) => this.ttls.delete(s) });
-    this.keys = new LRUCache({ max: maxIdempotencyKeys, ttl: dedupWindow, ttlAutopurge: false });
+    // An injected clock may jump within one tick, so the LRU must not cache its reading.
+    this.keys = new LRUCache({ max: maxIdempotencyKeys, ttl: dedupWindow, ttlAutopurge: false, ...(now ? { perf: { now }, ttlResolution: 0 } : {}) });
   }
 
   private stream(channel: string): Stream {
@@ -123,7 +133,7 @@ export class MemoryStorage implements Storage {
       if (seen && this.streams.peek(channel)?.epoch === seen.epoch) return { ...seen, duplicate: true };
     }
     const s = this.stream(channel);
-    const now = performance.now();
+    const now = this.now();
     const offset = ++s.offset;
     s.push({ offset, payload, time: now }, options.size);
     this.ttls.set(s, { size: options.size, ttl: options.ttl });
@@ -147,7 +157,7 @@ export class MemoryStorage implements Storage {
 
   private expire(s: Stream): void {
     const r = this.ttls.get(s);
-    if (r) s.trim(r.size, r.ttl, performance.now());
+    if (r) s.trim(r.size, r.ttl, this.now());
   }
 
   /** Forgets a channel's stream, as an eviction would; its next use starts with a new epoch. */

@@ -1,0 +1,83 @@
+// Shared helpers of the guarantee tests: a hub over fake transports with an injectable clock,
+// a seeded PRNG, and small readers of what a fake client received.
+import { Switchyard } from '../../lib/hub.js';
+import { memoryEngine } from '../../lib/engine-memory.js';
+import type { Connection } from '../../lib/connection.js';
+import type { SwitchyardOptions } from '../../lib/options.js';
+import { fakeClient } from '../helpers/fake-transport.js';
+
+export interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+/** A manual monotonic clock for MemoryStorage: time moves only when the test says so. */
+export class ManualClock {
+  t = 1_000;
+  readonly now = (): number => this.t;
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+/** A hub on the memory engine with a manual clock; closed in teardown without waiting on fake sockets. */
+export function coreHub(t: Teardown, options: SwitchyardOptions = {}, clock = new ManualClock()): { hub: Switchyard; clock: ManualClock; engine: ReturnType<typeof memoryEngine> } {
+  const engine = memoryEngine({ now: clock.now });
+  const hub = new Switchyard({ closeTimeout: 10, ...options, engine: options.engine ?? engine });
+  t.teardown(() => hub.close());
+  return { hub, clock, engine };
+}
+
+/** Deterministic PRNG (mulberry32) so random schedules replay identically from a seed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export type Fake = ReturnType<typeof fakeClient>;
+
+let nextReq = 1;
+
+/** Sends a `sub` frame and resolves with its reply frame. */
+export async function sub(c: Fake, ch: string, extra: Record<string, unknown> = {}): Promise<any> {
+  const id = nextReq++;
+  c.send({ op: 'sub', id, ch, ...extra });
+  return c.reply(id);
+}
+
+/** Offsets of the `msg` frames for `ch` received after the frame at index `from`. */
+export function offsets(c: Fake, ch: string, from = 0): number[] {
+  return c.t.frames.slice(from).filter((f) => f.op === 'msg' && f.ch === ch).map((f) => f.off);
+}
+
+/** The server-side connection behind a fake client. */
+export function conn(c: Fake): Connection {
+  return c.input as Connection;
+}
+
+/** Resolves once the fake client received a `msg` for `ch` with offset >= `offset`. */
+export function received(c: Fake, ch: string, offset: number): Promise<any> {
+  return c.t.next((f) => f.op === 'msg' && f.ch === ch && f.off >= offset);
+}
+
+/** Every ordered pair-wise problem in a sequence of offsets expected to be `first..last`. */
+export function audit(seen: number[], first: number, last: number): { lost: number; duplicated: number; outOfOrder: number } {
+  const counts = new Map<number, number>();
+  let outOfOrder = 0;
+  for (let i = 0; i < seen.length; i++) {
+    counts.set(seen[i], (counts.get(seen[i]) ?? 0) + 1);
+    if (i > 0 && seen[i] <= seen[i - 1]) outOfOrder++;
+  }
+  let lost = 0;
+  let duplicated = 0;
+  for (let o = first; o <= last; o++) if (!counts.has(o)) lost++;
+  for (const n of counts.values()) if (n > 1) duplicated += n - 1;
+  return { lost, duplicated, outOfOrder };
+}
+
+export { fakeClient };
