@@ -237,6 +237,8 @@ export class Connection implements DeliveryTarget, ConnectionInput {
   drained(): void {
     this.congestedSince = 0;
     for (const sub of this.subs.values()) {
+      // Tell about QoS 0 drops now rather than with the next message, which a quiet channel may never send.
+      sub.flushDrop();
       if (sub.state === SubState.Paused && !sub.windowFull) this.hub.startCatchUp(sub);
     }
   }

@@ -60,9 +60,21 @@ export function conn(c: Fake): Connection {
   return c.input as Connection;
 }
 
+/**
+ * Resolves with the first frame matching `pred`; rejects after `ms`. The timer also keeps the
+ * process alive while the hub's (unref'd) tick is what must make progress.
+ */
+export function frame(c: Fake, pred: (f: any) => boolean, what: string, ms = 5_000): Promise<any> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    c.t.next(pred),
+    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
+}
+
 /** Resolves once the fake client received a `msg` for `ch` with offset >= `offset`. */
 export function received(c: Fake, ch: string, offset: number): Promise<any> {
-  return c.t.next((f) => f.op === 'msg' && f.ch === ch && f.off >= offset);
+  return frame(c, (f) => f.op === 'msg' && f.ch === ch && f.off >= offset, `msg ${ch}@${offset}`);
 }
 
 /** Every ordered pair-wise problem in a sequence of offsets expected to be `first..last`. */
