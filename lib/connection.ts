@@ -8,7 +8,7 @@ import { CLOSE, capCloseReason } from './close-codes.js';
 import { SubState, Subscription, type DeliveryTarget } from './delivery.js';
 import { ERRORS, SwitchyardError, type ErrorName } from './errors.js';
 import type { Switchyard as Hub } from './hub.js';
-import type { AckFrame, HistFrame, PubFrame, SubFrame, UnsubFrame } from './protocol.js';
+import type { AckFrame, ClientFrame, HistFrame, PubFrame, SubFrame, UnsubFrame } from './protocol.js';
 import type { ConnectionInput, OutgoingFrame, Transport } from './transport.js';
 import { validateFrame } from './validate.js';
 
@@ -104,6 +104,17 @@ export class Connection implements DeliveryTarget, ConnectionInput {
     }
     const f = check.frame;
     let pending: Promise<void> | undefined;
+    try {
+      pending = this.dispatch(f);
+    } catch (err) {
+      // Synchronous handlers (unsub, ack) must not throw into the socket's event handler either.
+      return this.fail(err, 'id' in f ? f.id : undefined);
+    }
+    pending?.catch((err: unknown) => this.fail(err, 'id' in f ? f.id : undefined));
+  }
+
+  private dispatch(f: ClientFrame): Promise<void> | undefined {
+    let pending: Promise<void> | undefined;
     switch (f.op) {
       case 'sub':
         pending = this.subscribe(f);
@@ -123,7 +134,7 @@ export class Connection implements DeliveryTarget, ConnectionInput {
       case 'pong':
         break;
     }
-    pending?.catch((err: unknown) => this.fail(err, 'id' in f ? f.id : undefined));
+    return pending;
   }
 
   private fail(err: unknown, id: number | undefined): void {
