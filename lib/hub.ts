@@ -61,6 +61,7 @@ export interface HubCounters {
 
 interface ResolvedRule {
   clientPublish: boolean;
+  authorize: boolean;
   history: ResolvedOptions['history'] | false;
 }
 
@@ -299,7 +300,9 @@ export class Switchyard extends EventEmitter<HubEvents> {
     let r = this.ruleCache.get(channel);
     if (r) return r;
     const found = this.options.channels.find((c) => matchesPattern(c.match, channel));
-    r = found ? { clientPublish: found.clientPublish, history: found.history } : { clientPublish: false, history: this.options.history };
+    r = found
+      ? { clientPublish: found.clientPublish, authorize: found.authorize, history: found.history }
+      : { clientPublish: false, authorize: true, history: this.options.history };
     if (this.ruleCache.size >= RULE_CACHE_MAX) this.ruleCache.clear();
     this.ruleCache.set(channel, r);
     return r;
@@ -309,6 +312,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
   async authorized(action: AuthorizeRequest['action'], channel: string, conn: Connection): Promise<boolean> {
     const hook = this.userOptions.authorize;
     if (!hook) return true;
+    if (!(channel.includes('*') || channel.includes('>')) && !this.rule(channel).authorize) return true;
     try {
       return (await hook({ action, channel, user: conn.user, connectionId: conn.id })) === true;
     } catch (err) {

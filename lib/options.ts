@@ -57,6 +57,11 @@ export interface ChannelRule {
   clientPublish?: boolean;
   /** History settings, or `false` to keep none (then no recovery, history or QoS 1 delivery). */
   history?: HistoryOptions | false;
+  /**
+   * Whether the `authorize` hook runs for these channels (default true). Set false for public
+   * channels to skip the hook on their hot path. Pattern subscriptions always run the hook.
+   */
+  authorize?: boolean;
 }
 
 /** What an `authorize` hook is asked. */
@@ -136,7 +141,7 @@ export const DEFAULT_HISTORY: Readonly<Required<HistoryOptions>> = Object.freeze
 export interface ResolvedOptions {
   limits: Limits;
   history: Required<HistoryOptions>;
-  channels: Array<{ match: string; clientPublish: boolean; history: Required<HistoryOptions> | false }>;
+  channels: Array<{ match: string; clientPublish: boolean; authorize: boolean; history: Required<HistoryOptions> | false }>;
   heartbeatInterval: number;
   closeTimeout: number;
 }
@@ -183,9 +188,14 @@ export function resolveOptions(o: SwitchyardOptions): ResolvedOptions {
       const err = checkChannel(r.match, true);
       if (err) throw optionError(`${p}.match`, `a channel or pattern (${err})`, r.match);
       if (r.clientPublish !== undefined && typeof r.clientPublish !== 'boolean') throw optionError(`${p}.clientPublish`, 'a boolean', r.clientPublish);
+      if (r.authorize !== undefined && typeof r.authorize !== 'boolean') throw optionError(`${p}.authorize`, 'a boolean', r.authorize);
+      for (const k of Object.keys(r)) {
+        if (!['match', 'clientPublish', 'history', 'authorize'].includes(k)) throw optionError(`${p}.${k}`, 'one of match, clientPublish, history, authorize (unknown key)', (r as unknown as Record<string, unknown>)[k]);
+      }
       channels.push({
         match: r.match,
         clientPublish: r.clientPublish ?? false,
+        authorize: r.authorize ?? true,
         history: r.history === false ? false : resolveHistory(`${p}.history`, r.history, history),
       });
     });

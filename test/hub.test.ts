@@ -150,3 +150,20 @@ t.test('a hub that is closing refuses new connections with 1001 and publishes wi
   await closing;
   t.equal(await hub.authenticate({ headers: {}, url: '/', raw: null }).then((o) => (o.ok ? 0 : o.status)), 503);
 });
+
+t.test('a channel rule with authorize: false skips the hook; other channels still run it', async (t) => {
+  const asked: string[] = [];
+  const hub = new Switchyard({
+    channels: [{ match: 'public.>', authorize: false }],
+    authorize: (req) => (asked.push(req.channel), false),
+  });
+  t.teardown(() => hub.close());
+  const c = fakeClient(hub);
+  c.send({ op: 'sub', id: 1, ch: 'public.news' });
+  c.send({ op: 'sub', id: 2, ch: 'private.news' });
+  c.send({ op: 'sub', id: 3, ch: 'public.*' });
+  t.equal((await c.reply(1)).op, 'ok');
+  t.equal((await c.reply(2)).code, ERRORS.FORBIDDEN.code);
+  t.equal((await c.reply(3)).code, ERRORS.FORBIDDEN.code, 'patterns always ask');
+  t.same(asked, ['private.news', 'public.*']);
+});
