@@ -46,24 +46,15 @@ export interface HttpApiOptions {
   maxBatch?: number;
 }
 
-/** One request as the core sees it; adapters fill it from their framework. */
-export interface ApiInput {
-  method: string;
-  /** Path below the prefix, e.g. `/publish` (no query). */
-  path: string;
-  query: URLSearchParams;
-  headers: IncomingHttpHeaders;
-  /** Reads the body: a Buffer/string to parse as JSON, or a value a body parser already produced. Called only after authentication. */
-  body: () => Promise<unknown>;
-  raw: unknown;
-}
+/**
+ * One request as the core sees it; adapters fill it from their framework. `path` is below the
+ * prefix (`/publish`); `body()` is called only after the key check and yields a Buffer/string to
+ * parse as JSON, or a value a body parser already produced.
+ */
+export interface ApiInput { method: string; path: string; query: URLSearchParams; headers: IncomingHttpHeaders; body: () => Promise<unknown>; raw: unknown }
 
 /** The reply an adapter writes: JSON `body` with `status` and extra `headers`. */
-export interface ApiReply {
-  status: number;
-  headers: Record<string, string>;
-  body: unknown;
-}
+export interface ApiReply { status: number; headers: Record<string, string>; body: unknown }
 
 /** HTTP status for each registry code (documented in docs/http-api.md). Unlisted codes: 400 below 200, else 500. */
 export const HTTP_STATUS: Readonly<Record<number, number>> = Object.freeze({
@@ -88,16 +79,16 @@ export function errorReply(err: unknown, status?: number): ApiReply {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
-const header = (h: IncomingHttpHeaders, name: string): string | undefined => {
-  const v = h[name];
-  return Array.isArray(v) ? v[0] : v;
-};
-
-interface Item {
-  channel: string;
-  data: unknown;
-  idempotencyKey?: string;
+const header = (h: IncomingHttpHeaders, name: string): string | undefined => [h[name]].flat()[0];
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new SwitchyardError('BAD_JSON', 'request body is not valid JSON');
+  }
 }
+
+type Item = { channel: string; data: unknown; idempotencyKey?: string };
 
 /**
  * Builds the framework-agnostic API. `match(url)` says whether a URL is under the prefix and
@@ -147,27 +138,17 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
     // JSON only: a cross-site form cannot send it without a CORS preflight, which guards cookie-based auth.
     if (!/^application\/([\w.+-]*\+)?json\s*(;|$)/i.test(type)) throw new ApiError('BAD_JSON', 'send Content-Type: application/json', 415);
     let body = await input.body();
-    if (Buffer.isBuffer(body) || typeof body === 'string') {
-      try {
-        body = JSON.parse(body.toString());
-      } catch {
-        throw new SwitchyardError('BAD_JSON', 'request body is not valid JSON');
-      }
-    }
+    if (Buffer.isBuffer(body) || typeof body === 'string') body = parseJson(body.toString());
     if (!isObject(body)) throw new SwitchyardError('BAD_FRAME', 'request body must be a JSON object');
     return body;
   };
 
   const allow = async (input: ApiInput, action: ApiAuthRequest['action'], channels: string[]): Promise<void> => {
-    if (!authorize) return;
-    let ok: boolean;
-    try {
-      ok = (await authorize({ action, channels, headers: input.headers, raw: input.raw })) === true;
-    } catch (err) {
+    const ok = await Promise.resolve(authorize?.({ action, channels, headers: input.headers, raw: input.raw }) ?? true).catch((err: unknown) => {
       hub.log('error', { err: err instanceof Error ? err.message : String(err), action }, 'HTTP API authorize hook threw');
       throw new SwitchyardError('INTERNAL', 'authorize failed');
-    }
-    if (!ok) throw new SwitchyardError('FORBIDDEN', `${action} denied`);
+    });
+    if (ok !== true) throw new SwitchyardError('FORBIDDEN', `${action} denied`);
   };
 
   const publishOne = async (it: Item): Promise<ApiReply> => {
@@ -243,9 +224,7 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
     prefix,
     /** The path below the prefix when `url` is under it, else `undefined`. */
     match(url: string | undefined): string | undefined {
-      const u = url ?? '/';
-      const q = u.indexOf('?');
-      const path = q === -1 ? u : u.slice(0, q);
+      const path = (url ?? '/').split('?')[0];
       if (path !== prefix && !path.startsWith(prefix + '/')) return undefined;
       return path.slice(prefix.length) || '/';
     },
