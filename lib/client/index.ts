@@ -103,9 +103,17 @@ interface QueuedPublish {
   mid: string;
   deadline: number;
   id?: number;
+  /** Fires at the deadline even while disconnected, so a publish never waits forever. */
+  expiry?: ReturnType<typeof setTimeout>;
+  /** Pending retry after a transient server error. */
+  retry?: ReturnType<typeof setTimeout>;
+  settled?: boolean;
   resolve: (r: PublishResult) => void;
   reject: (e: Error) => void;
 }
+
+/** Server errors after which a QoS 1 publish is retried with the same id: nothing was stored, or the node is going away. */
+const RETRYABLE_PUBLISH_CODES = new Set([201, 202]);
 
 const ACK_DELAY_MS = 20;
 
@@ -234,7 +242,7 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
     clearTimeout(this.ackTimer);
     const err = new ClientError(code, `client closed: ${reason || code}`);
     this.failPending(err);
-    for (const p of this.outbox.splice(0)) p.reject(err);
+    for (const p of this.outbox.splice(0)) this.settle(p, err);
     for (const s of this.subs.values()) s.active = false;
     this.emit('closed', { code, reason });
   }
@@ -403,34 +411,46 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
     if (this.outbox.length >= this.o.offlineQueue) return Promise.reject(new ClientError(0, `offline queue full (${this.o.offlineQueue} publishes waiting)`));
     return new Promise((resolve, reject) => {
       const p: QueuedPublish = { channel, data, mid: randomId(), deadline: Date.now() + this.o.publishTimeout, resolve, reject };
+      p.expiry = setTimeout(() => this.settle(p, new ClientError(0, 'QoS 1 publish timed out')), this.o.publishTimeout);
       this.outbox.push(p);
       if (this.state === 'connected') void this.sendQueued(p);
     });
   }
 
+  /** Takes a QoS 1 publish out of the outbox and settles it once (a late ack after expiry is ignored). */
+  private settle(p: QueuedPublish, outcome: Error | PublishResult): void {
+    if (p.settled) return;
+    p.settled = true;
+    clearTimeout(p.expiry);
+    clearTimeout(p.retry);
+    const i = this.outbox.indexOf(p);
+    if (i !== -1) this.outbox.splice(i, 1);
+    if (outcome instanceof Error) p.reject(outcome);
+    else p.resolve(outcome);
+  }
+
   private async sendQueued(p: QueuedPublish): Promise<void> {
+    if (p.settled) return;
     const left = p.deadline - Date.now();
-    const done = (): void => {
-      const i = this.outbox.indexOf(p);
-      if (i !== -1) this.outbox.splice(i, 1);
-    };
-    if (left <= 0) {
-      done();
-      return p.reject(new ClientError(0, 'QoS 1 publish timed out'));
-    }
+    if (left <= 0) return this.settle(p, new ClientError(0, 'QoS 1 publish timed out'));
     try {
       const res = await this.request<PublishResult>({ op: 'pub', ch: p.channel, data: p.data, mid: p.mid }, Math.min(left, this.o.timeout));
-      done();
-      p.resolve(res);
+      this.settle(p, res);
     } catch (err) {
-      // Connection loss or timeout: keep it queued for the next connection (same mid, so no duplicate).
+      if (p.settled) return;
+      if (isRefusal(err) && !RETRYABLE_PUBLISH_CODES.has(err.code)) return this.settle(p, err);
       if (isRefusal(err)) {
-        done();
-        p.reject(err);
-      } else if (Date.now() >= p.deadline) {
-        done();
-        p.reject(new ClientError(0, 'QoS 1 publish timed out'));
-      } else if (this.state === 'connected' && this.welcomed) void this.sendQueued(p);
+        // Not stored (201) or the node is closing (202): try again shortly with the same id; a
+        // reconnect (welcome) also resends everything queued.
+        clearTimeout(p.retry);
+        const delay = this.o.reconnect === false ? 500 : backoffDelay(1, this.o.reconnect.minDelay, this.o.reconnect.maxDelay);
+        p.retry = setTimeout(() => {
+          if (this.state === 'connected' && this.welcomed) void this.sendQueued(p);
+        }, delay);
+        return;
+      }
+      // Connection loss or timeout: keep it queued for the next connection (same mid, so no duplicate).
+      if (this.state === 'connected' && this.welcomed) void this.sendQueued(p);
     }
   }
 
