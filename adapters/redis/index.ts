@@ -52,6 +52,17 @@ export interface RedisEngineOptions {
    * connect timeout. If Redis is down at startup, publishes fail with 201 until it is up.
    */
   connectTimeout?: number;
+  /**
+   * Treat a restart (or failover) of the Redis server as possible data loss (default true):
+   * streams written before the server's current run get a new epoch when next used, and their
+   * subscribers get `recovered: false`. This is the only safe choice unless Redis acknowledges
+   * a write only once it is durable: RDB snapshots, `appendfsync everysec` and asynchronous
+   * replicas can all come back without the newest acknowledged messages, and the stream would
+   * then hand out the same offsets again under the same epoch — clients would skip the new
+   * messages as duplicates. Set false only with `appendonly yes` + `appendfsync always` and no
+   * failover to replicas; streams then survive restarts and clients recover across them.
+   */
+  restartIsDataLoss?: boolean;
   /** Receives connection errors (node-redis reports every failed reconnect). Default: silent. */
   logger?: RedisLogger;
 }
@@ -64,12 +75,13 @@ const posInt = (v: unknown): v is number => typeof v === 'number' && Number.isSa
  */
 export function redisEngine(options: RedisEngineOptions = {}): Engine & { storage: RedisStorage; broker: RedisBroker } {
   if (typeof options !== 'object' || options === null) throw optionError('redisEngine options', 'an object', options);
-  const { url = 'redis://127.0.0.1:6379', client, keyPrefix = 'switchyard:', dedupWindow = 120_000, streamIdleTtl = 86_400_000, connectTimeout = 5_000, logger } = options;
+  const { url = 'redis://127.0.0.1:6379', client, keyPrefix = 'switchyard:', dedupWindow = 120_000, streamIdleTtl = 86_400_000, connectTimeout = 5_000, restartIsDataLoss = true, logger } = options;
   if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) throw optionError('url', 'a redis:// or rediss:// URL', url);
   if (typeof keyPrefix !== 'string' || /[{}]/.test(keyPrefix)) throw optionError('keyPrefix', 'a string without "{" or "}" (they would break hash tags)', keyPrefix);
   if (!posInt(dedupWindow)) throw optionError('dedupWindow', 'a positive integer of milliseconds', dedupWindow);
   if (!posInt(streamIdleTtl)) throw optionError('streamIdleTtl', 'a positive integer of milliseconds', streamIdleTtl);
   if (!posInt(connectTimeout)) throw optionError('connectTimeout', 'a positive integer of milliseconds', connectTimeout);
+  if (typeof restartIsDataLoss !== 'boolean') throw optionError('restartIsDataLoss', 'true or false', restartIsDataLoss);
   if (client !== undefined) {
     if (typeof client !== 'object' || client === null || typeof client.duplicate !== 'function') throw optionError('client', 'a node-redis client (createClient())', client);
     if (client.options?.disableOfflineQueue !== true) {
@@ -79,7 +91,7 @@ export function redisEngine(options: RedisEngineOptions = {}): Engine & { storag
   const cmd = client ?? (createClient({ url, disableOfflineQueue: true, socket: { connectTimeout } }) as unknown as RedisClientLike);
   const conn = new RedisConnection(cmd, cmd.duplicate(), client === undefined, connectTimeout, logger);
   return {
-    storage: new RedisStorage(conn, keyPrefix, dedupWindow, streamIdleTtl),
+    storage: new RedisStorage(conn, keyPrefix, dedupWindow, streamIdleTtl, restartIsDataLoss),
     broker: new RedisBroker(conn, keyPrefix),
     appendPublishes: true,
   };

@@ -4,7 +4,8 @@
  * bus order equals offset order, and no two nodes can ever be handed the same offset.
  *
  * Keys of a channel share the hash tag `{channel}` so a script only touches one slot.
- *   meta (hash)  e = epoch, o = last offset, t = ttl ms (for age trimming on reads)
+ *   meta (hash)  e = epoch, o = last offset, t = ttl ms (for age trimming on reads),
+ *                r = run_id of the Redis server that created the stream ('' if not checked)
  *   log  (list)  "<ms>|<payload>", oldest first; offsets are implicit: the last is `o`
  *   idem (string) "<offset>:<epoch>" with PX = de-duplication window
  * @module
@@ -16,13 +17,21 @@ const PRELUDE = `
 local meta, log = KEYS[1], KEYS[2]
 local tm = redis.call('TIME')
 local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
-local function open(cand)
+local function open(cand, strict)
   local epoch = redis.call('HGET', meta, 'e')
+  local run = ''
+  if strict == '1' then
+    -- Streams written before this Redis server started may have lost their newest writes
+    -- (snapshot or everysec AOF restored, replica promoted): reusing their offsets under the
+    -- old epoch would make clients skip new messages as duplicates. Start them over instead.
+    run = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
+    if epoch and redis.call('HGET', meta, 'r') ~= run then epoch = nil end
+  end
   if epoch then return epoch end
-  -- The stream's keys are gone (restart without persistence, eviction, idle expiry):
-  -- whatever is left of its log cannot be trusted, and it starts over with a new epoch.
+  -- The stream's keys are gone (restart without persistence, eviction, idle expiry) or not
+  -- trusted: whatever is left of its log is dropped, and it starts over with a new epoch.
   redis.call('DEL', log)
-  redis.call('HSET', meta, 'e', cand, 'o', 0)
+  redis.call('HSET', meta, 'e', cand, 'o', 0, 'r', run)
   return cand
 end
 local function trim(ttl)
@@ -46,11 +55,12 @@ end
 
 /**
  * KEYS: meta, log, idem. ARGV: payload, size, ttl, candidate epoch, dedup window ms,
- * use-idem flag ('1'/'0'), pub/sub channel, idle ms. Returns {offset, epoch, duplicate 0/1}.
+ * use-idem flag ('1'/'0'), pub/sub channel, idle ms, restart-is-data-loss flag ('1'/'0').
+ * Returns {offset, epoch, duplicate 0/1}.
  */
 export const APPEND = `${PRELUDE}
 local payload, size, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local epoch = open(ARGV[4])
+local epoch = open(ARGV[4], ARGV[9])
 local useIdem = ARGV[6] == '1'
 if useIdem then
   local seen = redis.call('GET', KEYS[3])
@@ -75,12 +85,12 @@ return {offset, epoch, 0}
 `;
 
 /**
- * KEYS: meta, log. ARGV: after, limit (0 = state only), candidate epoch, idle ms.
- * Returns {offset, epoch, earliest, entries}.
+ * KEYS: meta, log. ARGV: after, limit (0 = state only), candidate epoch, idle ms,
+ * restart-is-data-loss flag. Returns {offset, epoch, earliest, entries}.
  */
 export const READ = `${PRELUDE}
 local after, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
-local epoch = open(ARGV[3])
+local epoch = open(ARGV[3], ARGV[5])
 local ttl = tonumber(redis.call('HGET', meta, 't'))
 trim(ttl)
 local offset = tonumber(redis.call('HGET', meta, 'o'))

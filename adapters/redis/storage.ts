@@ -17,6 +17,7 @@ export class RedisStorage implements Storage {
     private readonly prefix: string,
     private readonly dedupWindow: number,
     private readonly idleTtl: number,
+    private readonly restartIsDataLoss: boolean,
   ) {}
 
   /** Keys of a channel; the `{channel}` hash tag keeps them on one cluster slot. */
@@ -53,13 +54,14 @@ export class RedisStorage implements Storage {
       key === undefined ? '0' : '1',
       this.busChannel(channel),
       ms(this.idleTtl),
+      this.restartIsDataLoss ? '1' : '0',
     ])) as [number, string, number];
     return { offset: Number(r[0]), epoch: String(r[1]), duplicate: Number(r[2]) === 1 };
   }
 
   private async readRaw(channel: string, after: number, limit: number): Promise<ReadResult> {
     const k = this.keys(channel);
-    const r = (await this.eval(READ_SCRIPT, [k.meta, k.log], [String(after), String(limit), newEpoch(), ms(this.idleTtl)])) as [number, string, number, string[]];
+    const r = (await this.eval(READ_SCRIPT, [k.meta, k.log], [String(after), String(limit), newEpoch(), ms(this.idleTtl), this.restartIsDataLoss ? '1' : '0'])) as [number, string, number, string[]];
     const state: StreamState = { offset: Number(r[0]), epoch: String(r[1]), earliest: Number(r[2]) };
     const first = Math.max(after + 1, state.earliest);
     const messages = r[3].map((e, i) => ({ offset: first + i, payload: e.slice(e.indexOf('|') + 1) }));

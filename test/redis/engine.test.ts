@@ -1,6 +1,9 @@
 // Redis-engine behaviour beyond the conformance suites: option checks, glob escaping, the live
 // path's gap detection across nodes, fail-fast while Redis is down, resubscribe after reconnect.
 import t from 'tap';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createClient } from 'redis';
 import { Switchyard } from '../../lib/hub.js';
 import { SwitchyardError } from '../../lib/errors.js';
@@ -106,5 +109,37 @@ else {
     t.equal(r.offset, 1, 'the restarted Redis had no data: a new stream');
     await until(() => got.length === 2, 5_000);
     t.equal(got[1].payload, '3', 'the subscription was re-established on the new connection');
+  });
+
+  t.test('with durable AOF a Redis restart keeps streams when restartIsDataLoss is false, and starts them over by default', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'sy-aof-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const redis = await ownRedis(t, ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]);
+    const durable = engineFor(t, { url: redis.url, keyPrefix: 'durable:', restartIsDataLoss: false });
+    const strict = engineFor(t, { url: redis.url, keyPrefix: 'strict:' });
+    const retain = { size: 10, ttl: 600_000 };
+    const d1 = await durable.storage.append('s.x', '"kept"', retain);
+    const s1 = await strict.storage.append('s.x', '"kept"', retain);
+    t.equal((await strict.storage.state('s.x')).epoch, s1.epoch, 'no restart yet: the epoch holds');
+    // SIGKILL: with appendfsync always every acknowledged append is already on disk.
+    await redis.stop();
+    await redis.start();
+    const when = async <T>(fn: () => Promise<T>): Promise<T> => {
+      const end = Date.now() + 10_000;
+      for (;;) {
+        try {
+          return await fn();
+        } catch (err) {
+          if (Date.now() > end) throw err;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+    };
+    const d2 = await when(() => durable.storage.read('s.x', 0, 10));
+    t.same({ epoch: d2.state.epoch, offset: d2.state.offset, data: d2.messages.map((m) => m.payload) }, { epoch: d1.epoch, offset: 1, data: ['"kept"'] }, 'durable: same epoch, message still there');
+    const s2 = await when(() => strict.storage.read('s.x', 0, 10));
+    t.not(s2.state.epoch, s1.epoch, 'default: a new epoch after the restart');
+    t.same({ offset: s2.state.offset, messages: s2.messages }, { offset: 0, messages: [] }, 'default: the stream starts over');
+    t.equal((await strict.storage.append('s.x', '"new"', retain)).epoch, s2.state.epoch, 'and stays in its new epoch');
   });
 }

@@ -61,17 +61,20 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** A redis-server of our own (never the machine's), without persistence, killed by PID. */
+/** A redis-server of our own (never the machine's), killed by PID. */
 export class OwnRedis {
   proc: ChildProcess | undefined;
-  constructor(readonly port: number) {}
+  constructor(
+    readonly port: number,
+    readonly args: string[] = ['--save', '', '--appendonly', 'no'],
+  ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
-    const proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'ignore' });
+    const proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--daemonize', 'no', ...this.args], { stdio: 'ignore' });
     this.proc = proc;
     const end = Date.now() + 5_000;
     while (!(await portOpen(this.port))) {
@@ -98,9 +101,9 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-/** Starts an own redis-server on a free port, stopped in teardown. */
-export async function ownRedis(t: Tap): Promise<OwnRedis> {
-  const r = new OwnRedis(await freePort());
+/** Starts an own redis-server on a free port (default: no persistence), stopped in teardown. */
+export async function ownRedis(t: Tap, args?: string[]): Promise<OwnRedis> {
+  const r = new OwnRedis(await freePort(), args);
   t.teardown(() => r.stop());
   await r.start();
   return r;
