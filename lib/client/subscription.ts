@@ -74,6 +74,8 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   private running = false;
   /** Offset of the last message accepted for processing (may run ahead of `position`). */
   private accepted: Position | undefined;
+  /** Bumped when continuity restarts at a new position, so a handler that was running meanwhile cannot move `position` back. */
+  private generation = 0;
   private settle: { resolve: (r: SubscribeResult) => void; reject: (e: Error) => void } | undefined;
   /** Resolves with the first subscribe result; rejects when the server refuses. */
   readonly ready: Promise<SubscribeResult>;
@@ -113,6 +115,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
         // Not recovering: continue from the stream's current position.
         this.position = this.accepted = { ...result.position };
         this.queue.length = 0;
+        this.generation++;
         if (askedSince) this.emit('discontinuity', { reason: 'unrecoverable', position: { ...result.position } });
       } else {
         // Recovering: anything queued beyond the processed position will be replayed.
@@ -136,6 +139,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   /** @internal */
   gap(position: Position): void {
     this.queue.length = 0;
+    this.generation++;
     this.position = this.accepted = { ...position };
     this.emit('discontinuity', { reason: 'trimmed', position: { ...position } });
   }
@@ -183,8 +187,11 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       const msg = this.queue.shift()!;
       // A replay after reconnect can repeat the message that was running when the socket dropped.
       if (this.position && this.position.epoch === msg.epoch && msg.offset <= this.position.offset) continue;
+      const generation = this.generation;
       await this.run(msg);
       if (!this.active) break;
+      // Continuity restarted while the handler ran: the message belongs to before the new position.
+      if (generation !== this.generation) continue;
       this.position = { offset: msg.offset, epoch: msg.epoch };
       this.host.sendAck(this.channel, msg.offset);
     }
