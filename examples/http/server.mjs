@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Switchyard } from 'switchyard';
-import { attach } from 'switchyard/http';
+import { attach, httpApi } from 'switchyard/http';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const port = Number(process.env.PORT ?? 3000);
@@ -13,7 +13,11 @@ const host = process.env.HOST ?? '127.0.0.1';
 // Clients may publish to chat.* rooms; everything else is server-only.
 const hub = new Switchyard({ channels: [{ match: 'chat.*', clientPublish: true }] });
 
+// The HTTP API for backends without a WebSocket (docs/http-api.md), protected by an API key.
+const api = httpApi(hub, { prefix: '/realtime/api', apiKey: process.env.SWITCHYARD_API_KEY ?? 'dev-key-change-me' });
+
 const server = createServer(async (req, res) => {
+  if (api(req, res)) return;
   if (req.url === '/' || req.url === '/index.html') {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end(await readFile(here('./index.html')));
