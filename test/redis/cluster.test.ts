@@ -11,10 +11,13 @@ const history = { size: 10_000, ttl: 600_000, recoveryCap: 10_000 };
 
 if (!(await needRedis())) t.pass('skipped: Redis is not available');
 else {
+  // One pair of nodes serves both tests (starting node processes is the slow part); the
+  // second test kills node A, so it runs last.
+  const prefix = uniqueKeyPrefix('cluster');
+  const [a, b] = await Promise.all([startNode(t, REDIS_URL, prefix), startNode(t, REDIS_URL, prefix)]);
+  const urls = [a.url, b.url];
+
   t.test('clients on two nodes see every message of a channel in the same offset order', async (t) => {
-    const prefix = uniqueKeyPrefix('cluster-order');
-    const [a, b] = await Promise.all([startNode(t, REDIS_URL, prefix), startNode(t, REDIS_URL, prefix)]);
-    const urls = [a.url, b.url];
     const tallies: Tally[] = [];
     for (let i = 0; i < 4; i++) {
       const c = failoverClient(t, urls, i % 2);
@@ -45,9 +48,6 @@ else {
   });
 
   t.test('QoS 1 subscribers of a killed node fail over to the other node with 0 lost, 0 duplicated, 0 reordered', async (t) => {
-    const prefix = uniqueKeyPrefix('cluster-kill');
-    const [a, b] = await Promise.all([startNode(t, REDIS_URL, prefix), startNode(t, REDIS_URL, prefix)]);
-    const urls = [a.url, b.url];
     // A third node, in this process, publishes steadily through the same Redis.
     const pub = new Switchyard({ engine: redisEngine({ url: REDIS_URL, keyPrefix: prefix }), history });
     t.teardown(() => pub.close());
