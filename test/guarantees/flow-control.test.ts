@@ -107,3 +107,16 @@ t.test('QoS 0: history still holds what was dropped, so the client can read it b
   t.same(page.res.messages.map((m: any) => m.off), Array.from({ length: 60 - last }, (_, i) => last + 1 + i));
   t.equal(page.res.complete, true);
 });
+
+t.test('a burst that pushes a connection past maxQueuedBytes closes it at once with 4002', async (t) => {
+  const { hub } = coreHub(t, { history: { size: 1_000 }, limits: { queueHighWaterBytes: 2_000, maxQueuedBytes: 4_000, slowConsumerTimeout: 60_000 } });
+  for (let i = 0; i < 100; i++) await hub.publish('burst.a', { pad: 'x'.repeat(100), i });
+  const c = fakeClient(hub);
+  c.t.stalled = true;
+  // A resubscribe replays up to 100 messages in one batch (~12 KB here): over the hard cap.
+  await sub(c, 'burst.a', { since: { offset: 0, epoch: (await hub.position('burst.a')).epoch } });
+  await frame(c, (f) => f.op === 'msg', 'first replayed message');
+  t.same(c.t.closedWith?.code, 4002);
+  t.ok(c.t.bufferedAmount <= 4_000 + 200, `stopped sending right after crossing the cap (${c.t.bufferedAmount} bytes)`);
+  t.equal(hub.counters.slowConsumerCloses, 1);
+});
