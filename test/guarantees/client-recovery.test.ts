@@ -167,6 +167,33 @@ t.test('QoS 1: unacknowledged messages are redelivered after a reconnect, in ord
   await until(() => sub.position?.offset === 8);
 });
 
+t.test('QoS 1: a handler that throws still counts the message as processed (handlerError), so it is not redelivered', async (t) => {
+  const { hub, url } = await startServer(t);
+  const client = await connectClient(t, url);
+  const handled: number[] = [];
+  const errors: number[] = [];
+  const sub = client.subscribe(
+    'jobs.e',
+    (m) => {
+      handled.push(m.offset);
+      if (m.offset === 2) throw new Error('bad message');
+    },
+    { qos: 1 },
+  );
+  sub.on('handlerError', (_err, m) => errors.push(m.offset));
+  await sub.ready;
+  for (let i = 0; i < 3; i++) await hub.publish('jobs.e', i);
+  await until(() => handled.length === 3);
+  t.same(errors, [2]);
+  await until(() => sub.position?.offset === 3);
+  const again = reconnected(client);
+  dropConnection(client);
+  await again;
+  await hub.publish('jobs.e', 'after');
+  await until(() => handled.length >= 4);
+  t.same(handled, [1, 2, 3, 4], 'message 2 was not handed to the handler again');
+});
+
 t.test('authorization runs again on every resubscribe; a revoked permission ends the subscription with 107', async (t) => {
   let allow = true;
   const asked: string[] = [];
