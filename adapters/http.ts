@@ -110,9 +110,19 @@ export function requestPath(url: string | undefined): string {
 
 /**
  * Mounts `hub` on `server` at `options.path`.
- * @throws SwitchyardError (150) when `path` is missing or does not start with `/`.
+ * @throws SwitchyardError (150) when `path` is missing or does not start with `/`, or
+ * `unhandledUpgradeTimeout` is not a positive integer or false.
  */
 export function attach(hub: Switchyard, server: Server, options: AttachOptions): Attachment {
+  return attachUpgrades(hub, server, options);
+}
+
+/**
+ * The upgrade listener behind every adapter's `attach`: answers its own path, leaves others to
+ * other listeners. `rawFor` lets a framework hand `authenticate` its own request object (a Koa
+ * context, say) instead of the IncomingMessage.
+ */
+export function attachUpgrades(hub: Switchyard, server: Server, options: AttachOptions, rawFor?: (req: IncomingMessage) => unknown): Attachment {
   if (typeof options !== 'object' || options === null) throw optionError('attach options', "an object like { path: '/realtime' }", options);
   const { path, unhandledUpgradeTimeout = 1_000 } = options;
   if (typeof path !== 'string' || !path.startsWith('/')) throw optionError('path', "a URL path starting with '/', e.g. '/realtime'", path);
@@ -122,7 +132,7 @@ export function attach(hub: Switchyard, server: Server, options: AttachOptions):
   const handle = createUpgradeHandler(hub);
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     if (requestPath(req.url) === path) {
-      handle(req, socket, head).catch(() => socket.destroy());
+      handle(req, socket, head, rawFor?.(req)).catch(() => socket.destroy());
       return;
     }
     if (unhandledUpgradeTimeout === false) return;
@@ -132,9 +142,8 @@ export function attach(hub: Switchyard, server: Server, options: AttachOptions):
     }, unhandledUpgradeTimeout).unref();
   };
   server.on('upgrade', onUpgrade);
-  const detach = (): void => void server.off('upgrade', onUpgrade);
   // Stays attached after hub.close() so late upgrades get 503 instead of a dropped socket.
-  return { detach };
+  return { detach: () => void server.off('upgrade', onUpgrade) };
 }
 
 export { httpApi, HTTP_STATUS, type ApiAuthRequest, type HttpApiOptions } from './http-api.js';

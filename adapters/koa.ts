@@ -12,13 +12,12 @@
  * ```
  * @module switchyard/koa
  */
-import { ServerResponse, type IncomingMessage, type Server } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { ServerResponse, type Server } from 'node:http';
 import type Koa from 'koa';
 import { optionError } from '../lib/errors.js';
 import type { Switchyard } from '../lib/hub.js';
 import { createApi, readBody, type HttpApiOptions } from './http-api.js';
-import { attach as attachHttp, createUpgradeHandler, requestPath, type AttachOptions, type Attachment } from './http.js';
+import { attachUpgrades, type AttachOptions, type Attachment } from './http.js';
 
 export type { AttachOptions, Attachment } from './http.js';
 export type { ApiAuthRequest, HttpApiOptions } from './http-api.js';
@@ -75,9 +74,6 @@ export interface KoaAttachOptions extends AttachOptions {
   app?: Koa;
 }
 
-// Same marker as switchyard/http, so its unhandled-upgrade timers spare requests we took.
-const CLAIMED = Symbol.for('switchyard.upgrade.claimed');
-
 /**
  * Mounts the WebSocket endpoint at `options.path` on the server `app.listen()` returns. Upgrades
  * for other paths are left to other listeners (ended after `unhandledUpgradeTimeout` ms when
@@ -86,26 +82,6 @@ const CLAIMED = Symbol.for('switchyard.upgrade.claimed');
  */
 export function attach(hub: Switchyard, server: Server, options: KoaAttachOptions): Attachment {
   const app = options?.app;
-  if (!app) return attachHttp(hub, server, options);
-  const { path, unhandledUpgradeTimeout = 1_000 } = options;
-  if (typeof path !== 'string' || !path.startsWith('/')) throw optionError('path', "a URL path starting with '/', e.g. '/realtime'", path);
-  if (unhandledUpgradeTimeout !== false && !(Number.isSafeInteger(unhandledUpgradeTimeout) && unhandledUpgradeTimeout > 0)) {
-    throw optionError('unhandledUpgradeTimeout', 'a positive number of milliseconds or false', unhandledUpgradeTimeout);
-  }
-  const handle = createUpgradeHandler(hub);
-  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (requestPath(req.url) === path) {
-      // A context on a detached response: the hook can read cookies and state; nothing it sets is sent.
-      const ctx = app.createContext(req, new ServerResponse(req));
-      handle(req, socket, head, ctx).catch(() => socket.destroy());
-    } else if (unhandledUpgradeTimeout !== false) {
-      setTimeout(() => {
-        const claimed = (req as unknown as Record<symbol, boolean>)[CLAIMED];
-        if (!claimed && socket.writable && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) socket.end();
-      }, unhandledUpgradeTimeout).unref();
-    }
-  };
-  server.on('upgrade', onUpgrade);
-  // Stays attached after hub.close() (like switchyard/http) so late upgrades get 503, not a dropped socket.
-  return { detach: () => void server.off('upgrade', onUpgrade) };
+  // A context on a detached response: the hook can read cookies and state; nothing it sets is sent.
+  return attachUpgrades(hub, server, options, app ? (req) => app.createContext(req, new ServerResponse(req)) : undefined);
 }
