@@ -97,7 +97,9 @@ export class Connection implements DeliveryTarget, ConnectionInput {
     const check = validateFrame(data, binary, this.hub.options.limits);
     if ('error' in check) {
       this.sendError(check.error, check.detail, check.id);
-      if (PROTOCOL_ERRORS.has(check.error) && ++this.badFrames > this.hub.options.limits.maxBadFrames) {
+      if (!PROTOCOL_ERRORS.has(check.error)) return;
+      this.hub.counters.badFrames++;
+      if (++this.badFrames > this.hub.options.limits.maxBadFrames) {
         this.close(CLOSE.TOO_MANY_ERRORS, `more than ${this.hub.options.limits.maxBadFrames} invalid frames`);
       }
       return;

@@ -13,6 +13,7 @@ import { memoryEngine } from './engine-memory.js';
 import { optionError, SwitchyardError } from './errors.js';
 import { matchesPattern, resolveOptions, type AuthorizeRequest, type Logger, type ResolvedOptions, type SwitchyardOptions } from './options.js';
 import { msgFrameText, type PublishResult } from './protocol.js';
+import { countBy, newCounters, type HubCounters, type HubMetrics } from './metrics.js';
 import { Router } from './router.js';
 import type { AuthRequest, ConnectionInput, Transport } from './transport.js';
 
@@ -51,14 +52,6 @@ export interface HistoryPage {
   complete: boolean;
 }
 
-/** Counters for metrics. */
-export interface HubCounters {
-  published: number;
-  dropped: number;
-  slowConsumerCloses: number;
-  badFrames: number;
-}
-
 interface ResolvedRule {
   clientPublish: boolean;
   authorize: boolean;
@@ -75,7 +68,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
   /** Resolved options (defaults applied). @internal */
   readonly options: ResolvedOptions;
   /** Counters since the hub started. */
-  readonly counters: HubCounters = { published: 0, dropped: 0, slowConsumerCloses: 0, badFrames: 0 };
+  readonly counters: HubCounters = newCounters();
   private readonly engine: Engine;
   private readonly userOptions: SwitchyardOptions;
   private readonly router = new Router<Subscription>();
@@ -166,16 +159,21 @@ export class Switchyard extends EventEmitter<HubEvents> {
     });
     try {
       const user = await Promise.race([Promise.resolve().then(() => hook(req)), timeout]);
-      if (user === 'timeout') return { ok: false, status: 503, reason: 'authentication timed out' };
-      if (user === null || user === undefined || user === false) return { ok: false, status: 401, reason: 'unauthorized' };
+      if (user === 'timeout') return this.authFailed(503, 'authentication timed out');
+      if (user === null || user === undefined || user === false) return this.authFailed(401, 'unauthorized');
       return { ok: true, user };
     } catch (err) {
-      if (err instanceof SwitchyardError && err.reason === 'FORBIDDEN') return { ok: false, status: 403, reason: 'forbidden' };
+      if (err instanceof SwitchyardError && err.reason === 'FORBIDDEN') return this.authFailed(403, 'forbidden');
       this.log('error', { err: err instanceof Error ? err.message : String(err) }, 'authenticate hook threw');
-      return { ok: false, status: 500, reason: 'authentication failed' };
+      return this.authFailed(500, 'authentication failed');
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  private authFailed(status: 401 | 403 | 500 | 503, reason: string): AuthOutcome {
+    countBy(this.counters.authFailures, status);
+    return { ok: false, status, reason };
   }
 
   /**
@@ -190,6 +188,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
       return conn;
     }
     this.conns.set(conn.id, conn);
+    this.counters.connectionsAccepted++;
     conn.sendJson({ op: 'welcome', v: 1, cid: conn.id, hb: this.options.heartbeatInterval });
     this.emit('connection', { id: conn.id, user });
     return conn;
@@ -255,6 +254,24 @@ export class Switchyard extends EventEmitter<HubEvents> {
     const c = this.conns.get(connectionId);
     c?.close(code, reason);
     return c !== undefined;
+  }
+
+  /** A snapshot of counters and gauges; `prometheusText()` formats it for a scraper. */
+  metrics(): HubMetrics {
+    let subscriptions = 0;
+    for (const c of this.conns.values()) subscriptions += c.subs.size;
+    let channels = 0;
+    for (const _ of this.router.channels()) channels++;
+    const c = this.counters;
+    return {
+      ...c,
+      authFailures: { ...c.authFailures },
+      closes: { ...c.closes },
+      connections: this.conns.size,
+      subscriptions,
+      channels,
+      congestedConnections: this.congestedConns.size,
+    };
   }
 
   /** Exact channels with local subscribers and their subscriber counts. */
@@ -391,7 +408,9 @@ export class Switchyard extends EventEmitter<HubEvents> {
     // One loop per subscription; a running loop re-reads before going live, so a second start is redundant.
     if (sub.catchingUp) return;
     sub.catchingUp = true;
+    this.counters.catchUps++;
     catchUp(sub, this.engine.storage, (s, notice) => {
+      this.counters.gaps++;
       (s.target as Connection).sendJson({ op: 'gap', ch: s.channel, position: notice });
     }).catch((err: unknown) => {
       this.log('warn', { err: err instanceof Error ? err.message : String(err), channel: sub.channel }, 'catch-up failed; closing for reconnect');
@@ -409,6 +428,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
     this.conns.delete(conn.id);
     this.congestedConns.delete(conn);
     if (code === CLOSE.SLOW_CONSUMER) this.counters.slowConsumerCloses++;
+    countBy(this.counters.closes, code);
     this.emit('disconnect', { id: conn.id, code });
     if (this.conns.size === 0) this.onEmpty?.();
   }

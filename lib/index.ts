@@ -11,7 +11,8 @@
  * @module switchyard
  */
 export { Switchyard } from './hub.js';
-export type { AuthOutcome, HistoryPage, HistoryQuery, HubCounters, HubEvents, PublishOptions } from './hub.js';
+export type { AuthOutcome, HistoryPage, HistoryQuery, HubEvents, PublishOptions } from './hub.js';
+export { prometheusText, type HubCounters, type HubMetrics } from './metrics.js';
 export type { AuthorizeRequest, ChannelRule, HistoryOptions, Limits, Logger, SwitchyardOptions } from './options.js';
 export { DEFAULT_HISTORY, DEFAULT_LIMITS } from './options.js';
 export { ERRORS, SwitchyardError, errorName } from './errors.js';
