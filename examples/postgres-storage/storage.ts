@@ -74,9 +74,11 @@ export class PostgresStorage implements Storage {
     this.s = schemaName(options.schema ?? 'switchyard');
     this.dedupWindow = options.dedupWindow ?? 120_000;
     this.ownPool = !options.pool;
-    // A short connection timeout makes every call fail promptly while PostgreSQL is down,
-    // which the hub reports to publishers as 201 ENGINE_UNAVAILABLE.
-    this.pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, connectionTimeoutMillis: 5_000, max: 10 });
+    // While PostgreSQL is down a new connection is refused at once, so calls fail promptly
+    // (the hub answers publishers 201 ENGINE_UNAVAILABLE). The timeout only bounds a host that
+    // does not answer at all; pg-pool also applies it to waiting for a free connection, so it
+    // must stay well above the time a burst of appends queues for the pool.
+    this.pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, connectionTimeoutMillis: 30_000, max: 10 });
   }
 
   /** Runs `fn` in a transaction on one pooled connection. */
@@ -100,12 +102,17 @@ export class PostgresStorage implements Storage {
    * row means the stream was lost (or never existed): leftover messages are not trusted.
    */
   private async lock(c: pg.PoolClient, channel: string): Promise<{ epoch: string; last: number; ttl: number | null }> {
-    const created = await c.query(`INSERT INTO ${this.s}.streams (channel, epoch, last_offset) VALUES ($1, $2, 0) ON CONFLICT (channel) DO NOTHING RETURNING epoch`, [
-      channel,
-      randomBytes(6).toString('hex'),
-    ]);
-    if (created.rowCount) await c.query(`DELETE FROM ${this.s}.messages WHERE channel = $1`, [channel]);
-    const { rows } = await c.query(`SELECT epoch, last_offset, ttl_ms FROM ${this.s}.streams WHERE channel = $1 FOR UPDATE`, [channel]);
+    const select = `SELECT epoch, last_offset, ttl_ms FROM ${this.s}.streams WHERE channel = $1 FOR UPDATE`;
+    let { rows } = await c.query(select, [channel]);
+    if (!rows.length) {
+      // ON CONFLICT: another node may be creating the same stream right now; one insert wins.
+      const created = await c.query(`INSERT INTO ${this.s}.streams (channel, epoch, last_offset) VALUES ($1, $2, 0) ON CONFLICT (channel) DO NOTHING RETURNING epoch`, [
+        channel,
+        randomBytes(6).toString('hex'),
+      ]);
+      if (created.rowCount) await c.query(`DELETE FROM ${this.s}.messages WHERE channel = $1`, [channel]);
+      ({ rows } = await c.query(select, [channel]));
+    }
     return { epoch: rows[0].epoch, last: Number(rows[0].last_offset), ttl: rows[0].ttl_ms === null ? null : Number(rows[0].ttl_ms) };
   }
 
@@ -141,8 +148,12 @@ export class PostgresStorage implements Storage {
       if (options.size > 0) {
         await c.query(`INSERT INTO ${this.s}.messages (channel, off, payload) VALUES ($1, $2, $3)`, [channel, offset, payload]);
       }
-      await c.query(`DELETE FROM ${this.s}.messages WHERE channel = $1 AND off <= $2`, [channel, offset - Math.max(0, Math.floor(options.size))]);
-      await this.trimByAge(c, channel, Math.ceil(options.ttl));
+      // Trim by size and by age in one statement: both delete a prefix, so delete the longer one.
+      await c.query(
+        `DELETE FROM ${this.s}.messages WHERE channel = $1 AND off <= GREATEST($2, (
+           SELECT max(off) FROM ${this.s}.messages WHERE channel = $1 AND created_at <= clock_timestamp() - $3 * interval '1 millisecond'))`,
+        [channel, offset - Math.max(0, Math.floor(options.size)), Math.ceil(options.ttl)],
+      );
       if (key !== undefined) {
         await c.query(`DELETE FROM ${this.s}.idempotency WHERE channel = $1 AND expires_at <= clock_timestamp()`, [channel]);
         await c.query(

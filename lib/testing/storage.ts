@@ -166,10 +166,13 @@ export function storageConformance(options: StorageConformanceOptions): void {
     define('trimming by age drops expired messages but keeps the offset and the epoch', async (open) => {
       const s = await open();
       const ch = channel('age');
-      const ttl = 300;
+      const ttl = 500;
+      const t0 = performance.now();
       const first = await s.append(ch, '1', { size: 100, ttl });
       await s.append(ch, '2', { size: 100, ttl });
-      assert.equal((await s.read(ch, 0, 10)).messages.length, 2, 'messages are readable before they expire');
+      const early = await s.read(ch, 0, 10);
+      // On a loaded machine the read may come later than the ttl; only then may it be empty.
+      if (performance.now() - t0 < ttl * 0.8) assert.equal(early.messages.length, 2, 'messages are readable before they expire');
       await waitFor(async () => (await s.state(ch)).earliest === 3, 'both messages to expire', 5_000);
       const st = await s.state(ch);
       assert.deepEqual({ offset: st.offset, epoch: st.epoch }, { offset: 2, epoch: first.epoch }, 'expiry by age is not data loss');
@@ -205,11 +208,15 @@ export function storageConformance(options: StorageConformanceOptions): void {
     });
 
     define('an idempotency key after the window stores the message again', async (open) => {
-      const dedupWindow = 300;
+      const dedupWindow = 500;
       const s = await open({ dedupWindow });
       const ch = channel('idemx');
+      const t0 = performance.now();
       const a = await s.append(ch, '"a"', { ...KEEP, idempotencyKey: 'k' });
-      assert.equal((await s.append(ch, '"a"', { ...KEEP, idempotencyKey: 'k' })).duplicate, true);
+      const inside = await s.append(ch, '"a"', { ...KEEP, idempotencyKey: 'k' });
+      // On a loaded machine the retry may come after the window; only then may it be stored.
+      if (performance.now() - t0 < dedupWindow * 0.8) assert.equal(inside.duplicate, true, 'a retry inside the window is a duplicate');
+      if (!inside.duplicate) return;
       await delay(dedupWindow * 2 + 100);
       const b = await s.append(ch, '"a"', { ...KEEP, idempotencyKey: 'k' });
       assert.deepEqual({ offset: b.offset, duplicate: b.duplicate }, { offset: a.offset + 1, duplicate: false });
