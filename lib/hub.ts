@@ -454,7 +454,14 @@ export class Switchyard extends EventEmitter<HubEvents> {
 
   private busInterrupted(): void {
     // Messages may have been missed on the bus: every exact subscription re-checks the store.
-    for (const conn of this.conns.values()) for (const sub of conn.subs.values()) if (!sub.pattern && sub.state === SubState.Live) this.startCatchUp(sub);
+    for (const conn of this.conns.values()) {
+      for (const sub of conn.subs.values()) {
+        if (sub.pattern) continue;
+        if (sub.state === SubState.Live) this.startCatchUp(sub);
+        // A running catch-up may have done its last read before the outage: make it read again.
+        else if (sub.state === SubState.CatchingUp) sub.sawLive = Math.max(sub.sawLive, sub.lastSent + 1);
+      }
+    }
   }
 
   private tick(): void {
