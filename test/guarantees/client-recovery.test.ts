@@ -105,6 +105,30 @@ t.test('discontinuity fires exactly once when the stream is reset (epoch change)
   t.same(gaps[0], { reason: 'reset', position: { offset: 0, epoch: fresh.epoch } });
 });
 
+t.test('discontinuity fires exactly once when a paused QoS 1 subscriber fell further behind than history (trimmed)', async (t) => {
+  const { hub, url } = await startServer(t, { history: { size: 10 }, limits: { inflightWindow: 4 } });
+  const client = await connectClient(t, url);
+  const handled: number[] = [];
+  const gaps: Discontinuity[] = [];
+  let release!: () => void;
+  const blocked = new Promise<void>((r) => (release = r));
+  const sub = client.subscribe(
+    'jobs.t',
+    async (m) => {
+      handled.push(m.offset);
+      if (m.offset === 1) await blocked;
+    },
+    { qos: 1 },
+  );
+  sub.on('discontinuity', (d) => gaps.push(d));
+  const { position } = await sub.ready;
+  for (let i = 0; i < 30; i++) await hub.publish('jobs.t', i); // the window holds 1..4; 21..30 stay in history
+  release();
+  await until(() => handled.at(-1) === 30);
+  t.same(handled, [1, 2, 3, 4, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30]);
+  t.same(gaps, [{ reason: 'trimmed', position: { offset: 20, epoch: position.epoch } }]);
+});
+
 t.test('QoS 0 drops reach the client as one drop event and one gap discontinuity', async (t) => {
   const { hub, url } = await startServer(t, { history: { size: 10_000 }, limits: { queueHighWaterBytes: 64 * 1024, slowConsumerTimeout: 20_000 } });
   const client = await connectClient(t, url);
