@@ -1,5 +1,5 @@
 // switchyard vs raw ws vs Socket.IO 4, same machine, same run. `npm run bench` (about 4 min) or
-// `npm run bench -- --quick` (about 1 min). Options: --only=fanout,channels,latency,idle,qos1
+// `npm run bench -- --quick` (about 1 min). Options: --only=fanout,burst,channels,latency,idle,qos1
 // --servers=ws,switchyard,socketio --json=<file>. Prints a Markdown table and the targets.
 // Each server runs in its own process; subscribers run in two more processes (bench/client-worker.mjs).
 import { fork } from 'node:child_process';
@@ -10,7 +10,7 @@ import { createHistogram } from 'node:perf_hooks';
 const argv = process.argv.slice(2);
 const opt = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const QUICK = argv.includes('--quick');
-const ONLY = new Set((opt('only') ?? 'fanout,channels,latency,idle,qos1').split(','));
+const ONLY = new Set((opt('only') ?? 'fanout,burst,channels,latency,idle,qos1').split(','));
 const KINDS = (opt('servers') ?? 'ws,switchyard,socketio').split(',');
 const WORKERS = 2;
 const NAMES = { switchyard: 'switchyard', ws: 'raw ws', socketio: 'Socket.IO 4' };
@@ -57,7 +57,9 @@ process.on('exit', stopAll);
 process.on('SIGINT', () => process.exit(130));
 
 async function startServer(kind, extra = []) {
-  const child = spawn('./server.mjs', [kind, ...extra], ['--expose-gc']);
+  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every server process (node --cpu-prof).
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn('./server.mjs', [kind, ...extra], ['--expose-gc', ...prof]);
   const { port } = await next(child, 'ready', 20_000);
   return { child, port };
 }
@@ -84,11 +86,12 @@ async function cpuOf(server) {
 async function stopRun(server, clients) {
   for (const w of clients?.workers ?? []) w.child.send({ cmd: 'exit' });
   server.child.send({ cmd: 'exit' });
+  // The profile is written on a normal exit; give the server time for it.
   await Promise.all([server.child, ...(clients?.workers ?? []).map((w) => w.child)].map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once('exit', r)))));
 }
 
 /** Publishes `count` messages round-robin over `chans` as fast as the sockets drain; measures. */
-async function saturateOnce(server, clients, chans, count) {
+async function saturateOnce(server, clients, chans, count, burst = 1) {
   const perChannel = new Map();
   for (let i = 0; i < count; i++) perChannel.set(chans[i % chans.length], (perChannel.get(chans[i % chans.length]) ?? 0) + 1);
   await Promise.all(
@@ -101,7 +104,7 @@ async function saturateOnce(server, clients, chans, count) {
   const cpu0 = await cpuOf(server);
   const t0 = Date.now();
   const published = next(server.child, 'published', 120_000).catch(() => {});
-  server.child.send({ cmd: 'saturate', channels: chans, count, payloadBytes: PAYLOAD });
+  server.child.send({ cmd: 'saturate', channels: chans, count, payloadBytes: PAYLOAD, burst });
   let incomplete = false;
   const ends = await Promise.all(clients.workers.map((w) => next(w.child, 'done', 60_000).then((m) => m.at, () => ((incomplete = true), Date.now()))));
   const elapsed = Math.max(...ends) - t0;
@@ -115,14 +118,15 @@ async function saturateOnce(server, clients, chans, count) {
   return { deliveries: received, perSec: (received * 1000) / elapsed, cpuUs: (cpu1 - cpu0) / received, incomplete };
 }
 
-async function throughput(kind, subs, chanCount, total, extraServer = [], qos = 0) {
+async function throughput(kind, subs, chanCount, total, extraServer = [], qos = 0, burst = 1) {
   const server = await startServer(kind, extraServer);
   const chans = Array.from({ length: chanCount }, (_, i) => `bench.c${i}`);
   const clients = await startClients(kind, server.port, Array.from({ length: subs }, (_, i) => chans[i % chanCount]), qos);
   try {
-    const count = Math.max(chanCount, Math.round(total / subs / chanCount) * chanCount);
-    await saturateOnce(server, clients, chans, Math.max(chanCount, Math.round(count / 5 / chanCount) * chanCount)); // warm-up
-    return await saturateOnce(server, clients, chans, count);
+    // Each message reaches subs / chanCount subscribers.
+    const count = Math.max(chanCount, Math.round((total * chanCount) / subs / chanCount) * chanCount);
+    await saturateOnce(server, clients, chans, Math.max(chanCount, Math.round(count / 5 / chanCount) * chanCount), burst); // warm-up
+    return await saturateOnce(server, clients, chans, count, burst);
   } finally {
     await stopRun(server, clients);
   }
@@ -210,6 +214,15 @@ try {
       row(`fan-out 1 channel × ${subs.toLocaleString('en-US')}`, 'deliveries/s', Object.fromEntries(KINDS.map((k) => [k, r[k].perSec])), 'higher');
       row(`fan-out 1 channel × ${subs.toLocaleString('en-US')}`, 'server CPU µs/delivery', Object.fromEntries(KINDS.map((k) => [k, r[k].cpuUs])), 'lower');
     }
+  }
+  if (ONLY.has('burst')) {
+    const r = {};
+    for (const k of KINDS) {
+      log(`fan-out 1,000 subscribers, 10 publishes per event-loop turn: ${k}`);
+      r[k] = await throughput(k, 1000, 1, S.deliveries, [], 0, 10);
+    }
+    row('fan-out 1 channel × 1,000, bursts of 10', 'deliveries/s', Object.fromEntries(KINDS.map((k) => [k, r[k].perSec])), 'higher');
+    row('fan-out 1 channel × 1,000, bursts of 10', 'server CPU µs/delivery', Object.fromEntries(KINDS.map((k) => [k, r[k].cpuUs])), 'lower');
   }
   if (ONLY.has('channels')) {
     const r = {};

@@ -79,9 +79,11 @@ Audience:
 Traffic:
   --rate <n>             publishes per second over all channels (default 100)
   --payload <bytes>      payload size (default 64)
-  --publish <mode>       hub (in-process, needs --spawn-server) | http (the hub's HTTP API)
-                         | client (SDK publishers) (default: hub with --spawn-server, else http)
-  --api-url <url>        HTTP API prefix for --publish http, e.g. http://127.0.0.1:3000/api
+  --publish <mode>       hub (in-process, needs --spawn-server) | http (the hub's HTTP API:
+                         POST <api-url>/publish) | client (SDK publishers, client.publish QoS 1)
+                         (default: hub with --spawn-server, else http)
+  --api-url <url>        HTTP API prefix for --publish http, e.g. http://127.0.0.1:3000/realtime/api
+                         (with --spawn-server: the spawned server's API)
   --api-key <key>        API key sent as "Authorization: Bearer <key>"
   --publishers <n>       publisher connections for --publish client (default 1)
   --duration <s>         seconds of publishing after the ramp-up (default 10)
@@ -182,7 +184,7 @@ export function parseConfig(argv: string[]): LoadtestConfig | 'help' {
   const publish = (v.publish ?? (spawnServer ? 'hub' : 'http')) as PublishMode;
   if (publish !== 'hub' && publish !== 'http' && publish !== 'client') throw new UsageError(`--publish must be hub, http or client (got ${JSON.stringify(v.publish)})`);
   if (publish === 'hub' && !spawnServer) throw new UsageError('--publish hub needs --spawn-server (the hub must run in this process); use --publish http or client');
-  if (publish === 'http' && v['api-url'] === undefined) throw new UsageError('--publish http needs --api-url <http://127.0.0.1:PORT/prefix>; or use --publish client');
+  if (publish === 'http' && v['api-url'] === undefined && !spawnServer) throw new UsageError('--publish http needs --api-url <http://127.0.0.1:PORT/prefix>; or use --publish client');
   const s = (x: number): number => Math.round(x * 1000);
   return {
     url: v.url,

@@ -8,6 +8,7 @@ import { connect } from '../../adapters/client-node.js';
 import type { Switchyard } from '../../lib/hub.js';
 import type { Pos } from './checker.js';
 import type { LoadtestConfig } from './config.js';
+import type { Target } from './target.js';
 
 /** Publishes one message and resolves with its position. */
 export interface Publisher {
@@ -72,11 +73,11 @@ export async function clientPublisher(url: string, n: number, timeoutMs: number)
 }
 
 /** The publisher a configuration asks for. */
-export async function createPublisher(cfg: LoadtestConfig, url: string, hub: Switchyard | undefined): Promise<Publisher> {
+export async function createPublisher(cfg: LoadtestConfig, url: string, target: Target | undefined): Promise<Publisher> {
   if (cfg.publish === 'hub') {
-    if (!hub) throw new Error('--publish hub needs --spawn-server');
-    return hubPublisher(hub);
+    if (!target) throw new Error('--publish hub needs --spawn-server');
+    return hubPublisher(target.hub);
   }
-  if (cfg.publish === 'http') return httpPublisher(cfg.apiUrl!, cfg.apiKey);
+  if (cfg.publish === 'http') return cfg.apiUrl ? httpPublisher(cfg.apiUrl, cfg.apiKey) : httpPublisher(target!.apiUrl, target!.apiKey);
   return clientPublisher(url, cfg.publishers, 10_000);
 }

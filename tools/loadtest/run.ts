@@ -62,7 +62,7 @@ export async function runLoadtest(cfg: LoadtestConfig, onProgress?: (p: Progress
       target = await startTarget(Math.min(1_000_000, Math.max(1_000, perChannel)));
     }
     const url = target?.url ?? cfg.url!;
-    publisher = await createPublisher(cfg, url, target?.hub);
+    publisher = await createPublisher(cfg, url, target);
 
     const share: ClientPlan[][] = Array.from({ length: Math.min(cfg.workers, cfg.clients) }, () => []);
     plans.forEach((p, i) => share[i % share.length].push(p));
