@@ -101,6 +101,7 @@ interface QueuedPublish {
   channel: string;
   data: unknown;
   mid: string;
+  /** `performance.now()` after which the publish fails (monotonic: a wall-clock jump neither expires nor extends it). */
   deadline: number;
   id?: number;
   /** Fires at the deadline even while disconnected, so a publish never waits forever. */
@@ -410,7 +411,7 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
     if (this.state === 'closed') return Promise.reject(new ClientError(0, 'client is closed'));
     if (this.outbox.length >= this.o.offlineQueue) return Promise.reject(new ClientError(0, `offline queue full (${this.o.offlineQueue} publishes waiting)`));
     return new Promise((resolve, reject) => {
-      const p: QueuedPublish = { channel, data, mid: randomId(), deadline: Date.now() + this.o.publishTimeout, resolve, reject };
+      const p: QueuedPublish = { channel, data, mid: randomId(), deadline: performance.now() + this.o.publishTimeout, resolve, reject };
       p.expiry = setTimeout(() => this.settle(p, new ClientError(0, 'QoS 1 publish timed out')), this.o.publishTimeout);
       this.outbox.push(p);
       if (this.state === 'connected') void this.sendQueued(p);
@@ -431,7 +432,7 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
 
   private async sendQueued(p: QueuedPublish): Promise<void> {
     if (p.settled) return;
-    const left = p.deadline - Date.now();
+    const left = p.deadline - performance.now();
     if (left <= 0) return this.settle(p, new ClientError(0, 'QoS 1 publish timed out'));
     try {
       const res = await this.request<PublishResult>({ op: 'pub', ch: p.channel, data: p.data, mid: p.mid }, Math.min(left, this.o.timeout));
