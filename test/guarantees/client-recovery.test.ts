@@ -191,6 +191,30 @@ t.test('QoS 1: unacknowledged messages are redelivered after a reconnect, in ord
   await until(() => sub.position?.offset === 8);
 });
 
+t.test('QoS 1 acks are cumulative and batched: far fewer ack frames than messages', async (t) => {
+  const { hub, url } = await startServer(t);
+  const acks: number[] = [];
+  hub.on('connection', ({ id }) => {
+    // Test-only spy on what the server receives from this connection.
+    const conn = ((hub as any).conns as Map<string, any>).get(id);
+    const receive = conn.receive.bind(conn);
+    conn.receive = (data: string, binary: boolean) => {
+      const f = JSON.parse(data);
+      if (f.op === 'ack') acks.push(f.off);
+      receive(data, binary);
+    };
+  });
+  const client = await connectClient(t, url);
+  const handled: number[] = [];
+  const sub = client.subscribe('jobs.k', (m) => void handled.push(m.offset), { qos: 1 });
+  await sub.ready;
+  for (let i = 0; i < 200; i++) await hub.publish('jobs.k', i);
+  await until(() => acks.at(-1) === 200);
+  t.equal(handled.length, 200);
+  t.ok(acks.length <= 20, `${acks.length} ack frames for 200 messages`);
+  t.same([...acks].sort((a, b) => a - b), acks, 'acks only move forward');
+});
+
 t.test('QoS 1: a handler that throws still counts the message as processed (handlerError), so it is not redelivered', async (t) => {
   const { hub, url } = await startServer(t);
   const client = await connectClient(t, url);
