@@ -21,6 +21,8 @@ interface Corkable {
 // chains are done) uncorks every corked socket, so all frames a socket got meanwhile leave in one
 // writev syscall instead of one each. The syscall per frame is what dominates fan-out CPU.
 const corked: WsTransport[] = [];
+const TEXT = { binary: false };
+const ignore = (): void => {};
 let flushScheduled = false;
 
 function flushCorked(): void {
@@ -34,7 +36,14 @@ export class WsTransport implements Transport {
   private readonly socket: Corkable | undefined;
   private corked = false;
 
-  constructor(private readonly ws: WebSocket) {
+  /**
+   * @param flushAt bytes queued on a corked socket at which it is written out at once, so a burst
+   *   in one turn never looks like a slow consumer (keep it well below `limits.queueHighWaterBytes`).
+   */
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly flushAt = 64 * 1024,
+  ) {
     this.socket = (ws as unknown as { _socket?: Corkable })._socket;
   }
 
@@ -50,11 +59,13 @@ export class WsTransport implements Transport {
       }
     }
     // Text frames: a Buffer prepared once for many sockets is sent without another copy.
-    this.ws.send(frame, { binary: false });
+    this.ws.send(frame, TEXT);
+    if (this.corked && this.ws.bufferedAmount >= this.flushAt) this.uncork();
   }
 
-  /** Sends what was coalesced since the socket was corked. @internal */
+  /** Sends what was coalesced since the socket was corked (idempotent). @internal */
   uncork(): void {
+    if (!this.corked) return;
     this.corked = false;
     this.socket!.uncork();
   }
@@ -76,11 +87,13 @@ export class WsTransport implements Transport {
 
 /** Connects an open `ws` socket to the hub for the rest of its life. */
 export function bindSocket(hub: Switchyard, ws: WebSocket, user: unknown): void {
-  const input = hub.accept(new WsTransport(ws), user);
+  // Coalesce at most a quarter of the high-water mark (64 KiB by default) per socket and turn.
+  const flushAt = Math.max(1024, Math.min(64 * 1024, hub.options.limits.queueHighWaterBytes >> 2));
+  const input = hub.accept(new WsTransport(ws, flushAt), user);
   ws.on('message', (data, isBinary) => {
     input.receive(isBinary ? '' : data.toString(), isBinary);
   });
   ws.on('close', (code) => input.closed(code));
   // A socket error is followed by 'close'; listening keeps it from becoming an uncaught exception.
-  ws.on('error', () => {});
+  ws.on('error', ignore);
 }

@@ -42,7 +42,12 @@ async function startNode(engine: 'memory' | 'redis', prefix: string): Promise<{ 
 /** A raw protocol connection: cheaper than the SDK, so the bench process is not the bottleneck. */
 async function open(url: string, onFrame: (text: string) => void): Promise<WebSocket> {
   const ws = new WebSocket(url, ['switchyard.v1']);
-  ws.on('message', (d) => onFrame(d.toString()));
+  ws.on('message', (d) => {
+    const text = d.toString();
+    // Answer heartbeats, or a run slower than two heartbeat intervals would be cut off.
+    if (text === '{"op":"ping"}') ws.send('{"op":"pong"}');
+    else onFrame(text);
+  });
   await new Promise<void>((resolve, reject) => {
     ws.once('error', reject);
     ws.on('message', function welcome(d) {
@@ -69,14 +74,21 @@ async function measure(name: string, nodes: string[]): Promise<{ name: string; p
 async function run(name: string, nodes: string[]): Promise<{ name: string; published: number; delivered: number }> {
   const ch = `bench.c${Math.random().toString(36).slice(2, 8)}`;
   let delivered = 0;
+  const perSub = new Array<number>(SUBSCRIBERS).fill(0);
+  // Anything but messages (drop notices, gaps, closes) is reported: it would explain a shortfall.
+  const other: string[] = [];
   const sockets: WebSocket[] = [];
   for (let i = 0; i < SUBSCRIBERS; i++) {
     let ok: () => void = () => {};
     const subscribed = new Promise<void>((r) => (ok = r));
     const ws = await open(nodes[i % nodes.length], (text) => {
-      if (text.startsWith('{"op":"msg"')) delivered++;
-      else if (text.startsWith('{"op":"ok","id":1')) ok();
+      if (text.startsWith('{"op":"msg"')) {
+        delivered++;
+        perSub[i]++;
+      } else if (text.startsWith('{"op":"ok","id":1')) ok();
+      else other.push(`sub ${i}: ${text.slice(0, 120)}`);
     });
+    ws.on('close', (code) => other.push(`sub ${i}: closed ${code}`));
     ws.send(JSON.stringify({ op: 'sub', id: 1, ch }));
     await subscribed;
     sockets.push(ws);
@@ -108,7 +120,9 @@ async function run(name: string, nodes: string[]): Promise<{ name: string; publi
   while (delivered < total * SUBSCRIBERS && Date.now() < end) await new Promise((r) => setTimeout(r, 2));
   const all = performance.now() - t0;
   for (const ws of sockets) ws.terminate();
-  if (delivered < total * SUBSCRIBERS) throw new Error(`${name}: only ${delivered} of ${total * SUBSCRIBERS} delivered`);
+  if (delivered < total * SUBSCRIBERS) {
+    throw new Error(`${name}: only ${delivered} of ${total * SUBSCRIBERS} delivered; per subscriber ${perSub.join(',')}; ${other.slice(0, 10).join(' | ')}`);
+  }
   return { name, published: (total / published) * 1000, delivered: (total * SUBSCRIBERS / all) * 1000 };
 }
 

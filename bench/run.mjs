@@ -1,6 +1,6 @@
 // switchyard vs raw ws vs Socket.IO 4, same machine, same run. `npm run bench` (about 4 min) or
 // `npm run bench -- --quick` (about 1 min). Options: --only=fanout,burst,channels,latency,idle,qos1
-// --servers=ws,switchyard,socketio --json=<file>. Prints a Markdown table and the targets.
+// --servers=ws,switchyard,socketio --fanout=100,1000,5000 --json=<file>. Prints a Markdown table and the targets.
 // Each server runs in its own process; subscribers run in two more processes (bench/client-worker.mjs).
 import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ const NAMES = { switchyard: 'switchyard', ws: 'raw ws', socketio: 'Socket.IO 4' 
 const S = QUICK
   ? { fanout: [100, 1000, 5000], deliveries: 100_000, latencyMs: 3_000, idle: 1_000, channelsDeliveries: 100_000 }
   : { fanout: [100, 1000, 5000], deliveries: 400_000, latencyMs: 6_000, idle: 2_000, channelsDeliveries: 300_000 };
+if (opt('fanout')) S.fanout = opt('fanout').split(',').map(Number);
 const PAYLOAD = 64;
 
 const log = (s) => process.stderr.write(s + '\n');

@@ -122,7 +122,7 @@ process.on('message', async (m) => {
     await new Promise((r) => setTimeout(r, 200));
     global.gc?.();
     const mem = process.memoryUsage();
-    process.send({ type: 'stats', rss: mem.rss, heapUsed: mem.heapUsed, cpu: process.cpuUsage(), connections: sockets.size });
+    process.send({ type: 'stats', rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, arrayBuffers: mem.arrayBuffers, cpu: process.cpuUsage(), connections: sockets.size });
   } else if (m.cmd === 'saturate') {
     await saturate(m);
     process.send({ type: 'published' });
