@@ -42,6 +42,12 @@ export interface HistoryQuery {
   since?: Position;
   /** Most messages to return (default 100, at most `limits.maxHistoryLimit`). */
   limit?: number;
+  /**
+   * Read on behalf of this user (e.g. in an HTTP route serving a logged-in user): the `authorize`
+   * hook runs with action `history` and this user, and a denial rejects with 107 FORBIDDEN.
+   * Without it the read is the server's own and is not authorized.
+   */
+  asUser?: unknown;
 }
 
 /** A history read on the server. */
@@ -223,12 +229,16 @@ export class Switchyard extends EventEmitter<HubEvents> {
   }
 
   /**
-   * Reads a channel's history. Rejects with 103 for an invalid channel and 112 when the
-   * channel's rule keeps no history.
+   * Reads a channel's history. Rejects with 103 for an invalid channel, 112 when the channel's
+   * rule keeps no history, and 107 when `asUser` is given and `authorize` denies.
    */
   async history(channel: string, query: HistoryQuery = {}): Promise<HistoryPage> {
     const err = checkChannel(channel, false, this.options.limits.maxChannelBytes);
     if (err) throw new SwitchyardError('BAD_CHANNEL', err);
+    if (typeof query !== 'object' || query === null) throw optionError('history query', 'an object {since?, limit?, asUser?}', query);
+    if ('asUser' in query && !(await this.authorizedFor('history', channel, query.asUser, 'server'))) {
+      throw new SwitchyardError('FORBIDDEN', `history of ${channel} denied`);
+    }
     const text = await this.historyText(channel, query.since, query.limit);
     const parsed = JSON.parse(text) as { messages: Array<{ off: number; data: unknown }>; position: Position; complete: boolean };
     return { messages: parsed.messages.map((m) => ({ offset: m.off, data: m.data })), position: parsed.position, complete: parsed.complete };
@@ -327,11 +337,15 @@ export class Switchyard extends EventEmitter<HubEvents> {
 
   /** Runs `authorize`; a throw denies. @internal */
   async authorized(action: AuthorizeRequest['action'], channel: string, conn: Connection): Promise<boolean> {
+    return this.authorizedFor(action, channel, conn.user, conn.id);
+  }
+
+  private async authorizedFor(action: AuthorizeRequest['action'], channel: string, user: unknown, connectionId: string): Promise<boolean> {
     const hook = this.userOptions.authorize;
     if (!hook) return true;
     if (!(channel.includes('*') || channel.includes('>')) && !this.rule(channel).authorize) return true;
     try {
-      return (await hook({ action, channel, user: conn.user, connectionId: conn.id })) === true;
+      return (await hook({ action, channel, user, connectionId })) === true;
     } catch (err) {
       this.log('warn', { err: err instanceof Error ? err.message : String(err), action, channel }, 'authorize hook threw; denied');
       return false;

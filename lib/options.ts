@@ -70,7 +70,7 @@ export interface AuthorizeRequest {
   channel: string;
   /** What `authenticate` returned for this connection (undefined without `authenticate`). */
   user: unknown;
-  /** Connection id. */
+  /** Connection id; `'server'` for `hub.history(channel, { asUser })`. */
   connectionId: string;
 }
 

@@ -167,3 +167,13 @@ t.test('a channel rule with authorize: false skips the hook; other channels stil
   t.equal((await c.reply(3)).code, ERRORS.FORBIDDEN.code, 'patterns always ask');
   t.same(asked, ['private.news', 'public.*']);
 });
+
+t.test('hub.history({ asUser }) runs authorize for that user; without it the server reads freely', async (t) => {
+  const hub = new Switchyard({ authorize: (req) => (req.user as { admin?: boolean } | undefined)?.admin === true });
+  t.teardown(() => hub.close());
+  await hub.publish('audit', 'entry');
+  t.equal((await hub.history('audit')).messages.length, 1, "the server's own read");
+  t.equal((await hub.history('audit', { asUser: { admin: true } })).messages.length, 1);
+  await t.rejects(hub.history('audit', { asUser: { admin: false } }), { code: ERRORS.FORBIDDEN.code });
+  await t.rejects(hub.history('audit', { asUser: undefined }), { code: ERRORS.FORBIDDEN.code }, 'an explicit anonymous user is checked too');
+});
