@@ -86,7 +86,7 @@ async function run(name: string, nodes: string[]): Promise<{ name: string; publi
         delivered++;
         perSub[i]++;
       } else if (text.startsWith('{"op":"ok","id":1')) ok();
-      else other.push(`sub ${i}: ${text.slice(0, 120)}`);
+      else if (!text.startsWith('{"op":"welcome"')) other.push(`sub ${i}: ${text.slice(0, 120)}`);
     });
     ws.on('close', (code) => other.push(`sub ${i}: closed ${code}`));
     ws.send(JSON.stringify({ op: 'sub', id: 1, ch }));
@@ -121,7 +121,9 @@ async function run(name: string, nodes: string[]): Promise<{ name: string; publi
   const all = performance.now() - t0;
   for (const ws of sockets) ws.terminate();
   if (delivered < total * SUBSCRIBERS) {
-    throw new Error(`${name}: only ${delivered} of ${total * SUBSCRIBERS} delivered; per subscriber ${perSub.join(',')}; ${other.slice(0, 10).join(' | ')}`);
+    const short = perSub.flatMap((n, i) => (n < total ? [`sub ${i}: ${n}`] : []));
+    const notes = other.filter((o) => short.some((x) => o.startsWith(x.split(':')[0] + ':')));
+    throw new Error(`${name}: only ${delivered} of ${total * SUBSCRIBERS} delivered; short: ${short.join(', ')}; their other frames: ${notes.slice(0, 10).join(' | ') || 'none'}`);
   }
   return { name, published: (total / published) * 1000, delivered: (total * SUBSCRIBERS / all) * 1000 };
 }
