@@ -11,9 +11,44 @@ import type { OutgoingFrame, Transport } from '../lib/transport.js';
 const CLOSE_HANDSHAKE_MS = 2_000;
 
 /** The TCP socket under a `ws` socket (ws keeps it in `_socket`; it has no public accessor). */
-interface Corkable {
+interface RawSocket {
   cork(): void;
   uncork(): void;
+  write(chunk: Uint8Array): boolean;
+}
+
+/** The parts of ws's (internal) Sender that say whether it holds frames back (deflate, blobs). */
+interface SenderState {
+  _bufferedBytes: number;
+  _queue: unknown[];
+}
+
+// Framing once: a server frame is unmasked, so the complete WebSocket frame (header + payload) of
+// a message is the same bytes for every socket. Fan-out sends one Buffer to many sockets in a
+// row, so remembering the last one framed is enough.
+let lastPayload: Uint8Array | undefined;
+let lastFramed: Buffer | undefined;
+
+/** The complete WebSocket text frame (FIN, opcode 1, no mask) around `payload`. */
+export function textFrame(payload: Uint8Array): Buffer {
+  if (payload === lastPayload) return lastFramed!;
+  const n = payload.length;
+  const head = n < 126 ? 2 : n < 65_536 ? 4 : 10;
+  const out = Buffer.allocUnsafe(head + n);
+  out[0] = 0x81;
+  if (n < 126) out[1] = n;
+  else if (n < 65_536) {
+    out[1] = 126;
+    out.writeUInt16BE(n, 2);
+  } else {
+    out[1] = 127;
+    out.writeUInt32BE(Math.floor(n / 2 ** 32), 2);
+    out.writeUInt32BE(n >>> 0, 6);
+  }
+  out.set(payload, head);
+  lastPayload = payload;
+  lastFramed = out;
+  return out;
 }
 
 // Write coalescing: the first frame a socket gets in an event-loop turn corks it, and one
@@ -33,7 +68,8 @@ function flushCorked(): void {
 
 /** Wraps a `ws` socket as a {@link Transport}. */
 export class WsTransport implements Transport {
-  private readonly socket: Corkable | undefined;
+  private readonly socket: RawSocket | undefined;
+  private readonly sender: SenderState | undefined;
   private corked = false;
 
   /**
@@ -44,7 +80,10 @@ export class WsTransport implements Transport {
     private readonly ws: WebSocket,
     private readonly flushAt = 64 * 1024,
   ) {
-    this.socket = (ws as unknown as { _socket?: Corkable })._socket;
+    const internals = ws as unknown as { _socket?: RawSocket; _sender?: SenderState };
+    this.socket = internals._socket;
+    // Pre-framed bytes may bypass ws only when no extension (permessage-deflate) transforms frames.
+    this.sender = ws.extensions === '' && internals._sender && Array.isArray(internals._sender._queue) ? internals._sender : undefined;
   }
 
   send(frame: OutgoingFrame): void {
@@ -58,8 +97,11 @@ export class WsTransport implements Transport {
         process.nextTick(flushCorked);
       }
     }
-    // Text frames: a Buffer prepared once for many sockets is sent without another copy.
-    this.ws.send(frame, TEXT);
+    // A Buffer prepared once for many sockets is framed once and written as is, in one write, when
+    // ws holds nothing back (otherwise ws sends it, keeping frames in order).
+    const sender = this.sender;
+    if (sender !== undefined && typeof frame !== 'string' && sender._bufferedBytes === 0 && sender._queue.length === 0) this.socket!.write(textFrame(frame));
+    else this.ws.send(frame, TEXT);
     if (this.corked && this.ws.bufferedAmount >= this.flushAt) this.uncork();
   }
 
