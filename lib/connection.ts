@@ -8,7 +8,7 @@ import { CLOSE, capCloseReason } from './close-codes.js';
 import { SubState, Subscription, type DeliveryTarget } from './delivery.js';
 import { ERRORS, SwitchyardError, type ErrorName } from './errors.js';
 import type { Switchyard as Hub } from './hub.js';
-import type { AckFrame, ClientFrame, HistFrame, PubFrame, SubFrame, UnsubFrame } from './protocol.js';
+import type { AckFrame, ClientFrame, HistFrame, PresenceFrame, PubFrame, SubFrame, UnsubFrame } from './protocol.js';
 import type { ConnectionInput, OutgoingFrame, Transport } from './transport.js';
 import { validateFrame } from './validate.js';
 
@@ -133,6 +133,9 @@ export class Connection implements DeliveryTarget, ConnectionInput {
       case 'hist':
         pending = this.history(f);
         break;
+      case 'presence':
+        pending = this.presence(f);
+        break;
       case 'pong':
         break;
     }
@@ -159,6 +162,7 @@ export class Connection implements DeliveryTarget, ConnectionInput {
     if ((f.qos === 1 || f.since) && rule && rule.history === false) {
       return this.sendError('HISTORY_DISABLED', `[SUB-7] ${f.ch} keeps no history, so QoS 1 and recovery are unavailable`, f.id);
     }
+    if (f.presence && !rule!.presence) return this.sendError('PRESENCE_DISABLED', `[PRES-2] ${f.ch} has no presence; add a channel rule with presence: true`, f.id);
     const sub = new Subscription(this, f.ch, pattern, f.qos ?? 0, limits.inflightWindow);
     // Reserve the name now so a second sub for it is refused while this one is pending.
     this.subs.set(f.ch, sub);
@@ -174,6 +178,9 @@ export class Connection implements DeliveryTarget, ConnectionInput {
         this.sendJson({ op: 'ok', id: f.id, res: {} });
         return;
       }
+      // [PRES-1] a member from before the reply, so whoever got the reply finds itself listed.
+      if (rule!.presence) await this.hub.presenceTracker.join(sub, this.id, this.user);
+      if (!sub.active) return;
       const state = await this.hub.storage.state(f.ch);
       if (!sub.active) return;
       const cap = rule!.history === false ? 0 : rule!.history.recoveryCap;
@@ -187,6 +194,7 @@ export class Connection implements DeliveryTarget, ConnectionInput {
       sub.epoch = state.epoch;
       sub.lastSent = sub.acked = recovered ? since.offset : state.offset;
       this.sendJson({ op: 'ok', id: f.id, res: { recovered, position: { offset: state.offset, epoch: state.epoch } } });
+      if (rule!.presence) this.hub.presenceTracker.announce(sub, f.presence === true);
       this.hub.startCatchUp(sub);
     } catch (err) {
       if (this.subs.get(f.ch) === sub) this.subs.delete(f.ch);
@@ -243,6 +251,13 @@ export class Connection implements DeliveryTarget, ConnectionInput {
   private async history(f: HistFrame): Promise<void> {
     if (!(await this.hub.authorized('history', f.ch, this))) throw new SwitchyardError('FORBIDDEN', `[HIST-4] history of ${f.ch} denied`);
     const text = await this.hub.historyText(f.ch, f.since, f.limit);
+    if (this.open) this.send('{"op":"ok","id":' + f.id + ',"res":' + text + '}');
+  }
+
+  private async presence(f: PresenceFrame): Promise<void> {
+    if (!(await this.hub.authorized('presence', f.ch, this))) throw new SwitchyardError('FORBIDDEN', `[PRES-4] presence of ${f.ch} denied`);
+    if (!this.hub.rule(f.ch).presence) throw new SwitchyardError('PRESENCE_DISABLED', `[PRES-5] ${f.ch} has no presence; add a channel rule with presence: true`);
+    const text = await this.hub.presenceTracker.membersText(f.ch, this.hub.options.limits.maxPresenceMembers);
     if (this.open) this.send('{"op":"ok","id":' + f.id + ',"res":' + text + '}');
   }
 

@@ -142,10 +142,49 @@ export interface Broker {
   close(): Promise<void>;
 }
 
+/** One member of a channel's presence as a {@link PresenceStore} keeps it. */
+export interface StoredPresenceMember {
+  /** The member connection's id. */
+  connectionId: string;
+  /** JSON text of the member's info, or undefined when the hub has no `presenceInfo` hook. */
+  info: string | undefined;
+}
+
+/** A page of a channel's members. */
+export interface PresenceMembers {
+  /** At most the `limit` asked for, in no particular order. */
+  members: StoredPresenceMember[];
+  /** True when the channel has more members than were returned. */
+  truncated: boolean;
+}
+
+/**
+ * Who is subscribed to each presence channel. The hub calls `join` once a subscribe to a
+ * presence channel succeeded and `leave` on unsubscribe or disconnect, always for a connection
+ * of its own node, and once per (channel, connection) pair. Join/leave events are fanned out
+ * by the hub to its local subscribers; the store only answers "who is there".
+ * The hub calls `leave` for a pair only after that pair's `join` resolved.
+ */
+export interface PresenceStore {
+  /** Records `connectionId` as a member of `channel` with `info` (JSON text or undefined). */
+  join(channel: string, connectionId: string, info: string | undefined): Promise<void>;
+  /** Removes the member; resolves even when it was not a member. */
+  leave(channel: string, connectionId: string): Promise<void>;
+  /** Up to `limit` (≥ 1) members of `channel`; `truncated` when there are more. */
+  members(channel: string, limit: number): Promise<PresenceMembers>;
+  /** Releases resources. Idempotent. */
+  close(): Promise<void>;
+}
+
 /** A storage and a broker used together by a hub. */
 export interface Engine {
   readonly storage: Storage;
   readonly broker: Broker;
+  /**
+   * Presence state (optional). Default: an in-memory store local to the hub, so with a
+   * multi-node engine each node then sees only its own members (see docs/presence.md).
+   */
+  readonly presence?: PresenceStore;
   /**
    * True when `storage.append` already publishes on the broker atomically (so bus order equals
    * offset order) and the hub must not call `broker.publish` itself. Default false: the hub

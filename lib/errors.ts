@@ -33,7 +33,7 @@ export const ERRORS = {
   UNKNOWN_OP: {
     code: 102,
     message: 'unknown frame op',
-    solve: 'Use one of the ops listed in docs/protocol.md (sub, unsub, pub, ack, hist, pong).',
+    solve: 'Use one of the ops listed in docs/protocol.md (sub, unsub, pub, ack, hist, presence, pong).',
   },
   BAD_CHANNEL: {
     code: 103,
@@ -104,6 +104,11 @@ export const ERRORS = {
     code: 116,
     message: 'no such HTTP API endpoint or method',
     solve: 'Use one of the endpoints and methods listed in docs/http-api.md (POST publish, POST batch, GET history, GET channels, GET health).',
+  },
+  PRESENCE_DISABLED: {
+    code: 117,
+    message: 'channel does not track presence',
+    solve: 'Add a channel rule with presence: true for this channel pattern; presence works on exact channel names only.',
   },
   BAD_OPTIONS: {
     code: 150,

@@ -12,7 +12,9 @@ import type { BrokerMessage, Engine, Position, Storage } from './engine.js';
 import { memoryEngine } from './engine-memory.js';
 import { optionError, SwitchyardError } from './errors.js';
 import { matchesPattern, resolveOptions, type AuthorizeRequest, type Logger, type ResolvedOptions, type SwitchyardOptions } from './options.js';
-import { msgFrameText, type PublishResult } from './protocol.js';
+import { msgFrameText, type PresenceResult, type PublishResult } from './protocol.js';
+import { PresenceTracker } from './presence.js';
+import { MemoryPresence } from './presence-memory.js';
 import { countBy, newCounters, type HubCounters, type HubMetrics } from './metrics.js';
 import { Router } from './router.js';
 import type { AuthRequest, ConnectionInput, Transport } from './transport.js';
@@ -50,6 +52,15 @@ export interface HistoryQuery {
   asUser?: unknown;
 }
 
+/** Options of {@link Switchyard.presence}. */
+export interface PresenceQuery {
+  /**
+   * Ask on behalf of this user: the `authorize` hook runs with action `presence` and this user,
+   * and a denial rejects with 107 FORBIDDEN. Without it the read is the server's own.
+   */
+  asUser?: unknown;
+}
+
 /** A history read on the server. */
 export interface HistoryPage {
   messages: Array<{ offset: number; data: unknown }>;
@@ -61,6 +72,7 @@ export interface HistoryPage {
 interface ResolvedRule {
   clientPublish: boolean;
   authorize: boolean;
+  presence: boolean;
   history: ResolvedOptions['history'] | false;
 }
 
@@ -76,6 +88,8 @@ export class Switchyard extends EventEmitter<HubEvents> {
   /** Counters since the hub started. */
   readonly counters: HubCounters = newCounters();
   private readonly engine: Engine;
+  /** @internal */
+  readonly presenceTracker: PresenceTracker;
   private readonly userOptions: SwitchyardOptions;
   private readonly router = new Router<Subscription>();
   private readonly conns = new Map<string, Connection>();
@@ -99,6 +113,11 @@ export class Switchyard extends EventEmitter<HubEvents> {
       interrupted: () => this.busInterrupted(),
     });
     this.ready.catch(() => {});
+    const log = (level: keyof Logger, obj: object, msg: string): void => this.log(level, obj, msg);
+    this.presenceTracker = new PresenceTracker(this.engine.presence ?? new MemoryPresence(), options.presenceInfo, this.options.limits.maxPresenceInfoBytes, log);
+    if (options.engine && !options.engine.presence && this.options.channels.some((c) => c.presence)) {
+      this.log('warn', {}, 'presence channels with an engine that has no presence store: each node sees only its own members');
+    }
     this.heartbeatDue = performance.now() + this.options.heartbeatInterval;
     // One timer for the whole hub: a short tick for congested connections, a heartbeat round
     // every heartbeatInterval. Nothing is scheduled per connection or per message.
@@ -244,6 +263,23 @@ export class Switchyard extends EventEmitter<HubEvents> {
     return { messages: parsed.messages.map((m) => ({ offset: m.off, data: m.data })), position: parsed.position, complete: parsed.complete };
   }
 
+  /**
+   * Who is subscribed to a presence channel right now: at most `limits.maxPresenceMembers`
+   * members (`truncated` says when there are more). Rejects with 103 for an invalid channel,
+   * 117 when the channel's rule has no `presence: true`, 107 when `asUser` is given and
+   * `authorize` denies, and 201 when the presence store is unreachable.
+   */
+  async presence(channel: string, query: PresenceQuery = {}): Promise<PresenceResult> {
+    const err = checkChannel(channel, false, this.options.limits.maxChannelBytes);
+    if (err) throw new SwitchyardError('BAD_CHANNEL', err);
+    if (typeof query !== 'object' || query === null) throw optionError('presence query', 'an object {asUser?}', query);
+    if ('asUser' in query && !(await this.authorizedFor('presence', channel, query.asUser, 'server'))) {
+      throw new SwitchyardError('FORBIDDEN', `presence of ${channel} denied`);
+    }
+    if (!this.rule(channel).presence) throw new SwitchyardError('PRESENCE_DISABLED', `${channel} has no presence; add a channel rule with presence: true`);
+    return this.presenceTracker.members(channel, this.options.limits.maxPresenceMembers);
+  }
+
   /** Current position of a channel's stream (creates the stream, with a new epoch, if it has none). */
   async position(channel: string): Promise<Position> {
     const err = checkChannel(channel, false, this.options.limits.maxChannelBytes);
@@ -317,6 +353,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
     clearInterval(this.timer);
     await this.engine.broker.close().catch(() => {});
     await this.engine.storage.close().catch(() => {});
+    await this.presenceTracker.store.close().catch(() => {});
     this.emit('close');
   }
 
@@ -328,8 +365,8 @@ export class Switchyard extends EventEmitter<HubEvents> {
     if (r) return r;
     const found = this.options.channels.find((c) => matchesPattern(c.match, channel));
     r = found
-      ? { clientPublish: found.clientPublish, authorize: found.authorize, history: found.history }
-      : { clientPublish: false, authorize: true, history: this.options.history };
+      ? { clientPublish: found.clientPublish, authorize: found.authorize, presence: found.presence, history: found.history }
+      : { clientPublish: false, authorize: true, presence: false, history: this.options.history };
     if (this.ruleCache.size >= RULE_CACHE_MAX) this.ruleCache.clear();
     this.ruleCache.set(channel, r);
     return r;
@@ -408,6 +445,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
     if (!sub.active) return;
     sub.active = false;
     this.router.remove(sub.channel, sub.pattern, sub);
+    this.presenceTracker.remove(sub);
     const n = this.interest.get(sub.channel);
     if (n === undefined) return;
     if (n > 1) this.interest.set(sub.channel, n - 1);

@@ -11,7 +11,7 @@
  * @module switchyard
  */
 export { Switchyard } from './hub.js';
-export type { AuthOutcome, HistoryPage, HistoryQuery, HubEvents, PublishOptions } from './hub.js';
+export type { AuthOutcome, HistoryPage, HistoryQuery, HubEvents, PresenceQuery, PublishOptions } from './hub.js';
 export { prometheusText, type HubCounters, type HubMetrics } from './metrics.js';
 export type { AuthorizeRequest, ChannelRule, HistoryOptions, Limits, Logger, SwitchyardOptions } from './options.js';
 export { DEFAULT_HISTORY, DEFAULT_LIMITS } from './options.js';
@@ -27,5 +27,6 @@ export type { AuthRequest, ConnectionInput, OutgoingFrame, Transport } from './t
 export { MemoryStorage, type MemoryStorageOptions } from './history-memory.js';
 export { LocalBroker } from './broker-local.js';
 export { memoryEngine } from './engine-memory.js';
+export { MemoryPresence } from './presence-memory.js';
 export { Router } from './router.js';
 export { validateFrame, type FrameCheck, type FrameLimits, type FrameRejection } from './validate.js';

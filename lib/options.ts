@@ -37,6 +37,16 @@ export interface Limits {
   inflightWindow: number;
   /** Most messages one history request returns (default 1,000). */
   maxHistoryLimit: number;
+  /**
+   * Most members one presence request returns (default 1,000); a longer list is cut and carries
+   * `truncated: true`. Bounds the size of a presence reply whatever the audience.
+   */
+  maxPresenceMembers: number;
+  /**
+   * Largest JSON of one member's `presenceInfo` result, in bytes (default 1,024). A larger result
+   * makes that connection's subscribe to presence channels fail with 200 and is logged.
+   */
+  maxPresenceInfoBytes: number;
 }
 
 /** History kept for a channel. */
@@ -62,11 +72,17 @@ export interface ChannelRule {
    * channels to skip the hook on their hot path. Pattern subscriptions always run the hook.
    */
   authorize?: boolean;
+  /**
+   * Whether these channels track presence (default false): every connection with an exact
+   * subscription is a member, clients may ask who is there and receive join/leave events.
+   * Applies to exact channels only; pattern subscriptions never join. See docs/presence.md.
+   */
+  presence?: boolean;
 }
 
 /** What an `authorize` hook is asked. */
 export interface AuthorizeRequest {
-  action: 'subscribe' | 'publish' | 'history';
+  action: 'subscribe' | 'publish' | 'history' | 'presence';
   channel: string;
   /** What `authenticate` returned for this connection (undefined without `authenticate`). */
   user: unknown;
@@ -98,7 +114,8 @@ export interface SwitchyardOptions {
    */
   authenticate?: (req: AuthRequest) => unknown;
   /**
-   * Runs on every subscribe (including resubscribes during recovery), publish and history read.
+   * Runs on every subscribe (including resubscribes during recovery), publish, history read and
+   * presence request.
    * Return true to allow. A throw or rejection denies and is logged. Default: allow.
    */
   authorize?: (req: AuthorizeRequest) => boolean | Promise<boolean>;
@@ -116,6 +133,14 @@ export interface SwitchyardOptions {
   closeTimeout?: number;
   /** Logger (default: none). */
   logger?: Logger;
+  /**
+   * What other clients see about a member of a presence channel: called once per connection with
+   * what `authenticate` returned; its result (a JSON value of at most
+   * `limits.maxPresenceInfoBytes`) is the member's `info`. Default: no info, so the user object,
+   * which may hold secrets, is never exposed. A throw, a non-JSON result or an oversized one
+   * fails that connection's subscribes to presence channels with 200 and is logged.
+   */
+  presenceInfo?: (user: unknown) => unknown;
 }
 
 /** Default limits. */
@@ -132,6 +157,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxDepth: 32,
   inflightWindow: 256,
   maxHistoryLimit: 1_000,
+  maxPresenceMembers: 1_000,
+  maxPresenceInfoBytes: 1_024,
 });
 
 /** Default history. */
@@ -141,13 +168,14 @@ export const DEFAULT_HISTORY: Readonly<Required<HistoryOptions>> = Object.freeze
 export interface ResolvedOptions {
   limits: Limits;
   history: Required<HistoryOptions>;
-  channels: Array<{ match: string; clientPublish: boolean; authorize: boolean; history: Required<HistoryOptions> | false }>;
+  channels: Array<{ match: string; clientPublish: boolean; authorize: boolean; presence: boolean; history: Required<HistoryOptions> | false }>;
   heartbeatInterval: number;
   closeTimeout: number;
 }
 
 const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
-const KNOWN = new Set(['engine', 'history', 'channels', 'authenticate', 'authorize', 'allowedOrigins', 'limits', 'heartbeatInterval', 'closeTimeout', 'logger']);
+const KNOWN = new Set(['engine', 'history', 'channels', 'authenticate', 'authorize', 'allowedOrigins', 'limits', 'heartbeatInterval', 'closeTimeout', 'logger', 'presenceInfo']);
+const RULE_KEYS = ['match', 'clientPublish', 'history', 'authorize', 'presence'];
 
 function resolveHistory(path: string, h: unknown, base: Required<HistoryOptions>): Required<HistoryOptions> {
   if (h === undefined) return base;
@@ -189,18 +217,20 @@ export function resolveOptions(o: SwitchyardOptions): ResolvedOptions {
       if (err) throw optionError(`${p}.match`, `a channel or pattern (${err})`, r.match);
       if (r.clientPublish !== undefined && typeof r.clientPublish !== 'boolean') throw optionError(`${p}.clientPublish`, 'a boolean', r.clientPublish);
       if (r.authorize !== undefined && typeof r.authorize !== 'boolean') throw optionError(`${p}.authorize`, 'a boolean', r.authorize);
+      if (r.presence !== undefined && typeof r.presence !== 'boolean') throw optionError(`${p}.presence`, 'a boolean', r.presence);
       for (const k of Object.keys(r)) {
-        if (!['match', 'clientPublish', 'history', 'authorize'].includes(k)) throw optionError(`${p}.${k}`, 'one of match, clientPublish, history, authorize (unknown key)', (r as unknown as Record<string, unknown>)[k]);
+        if (!RULE_KEYS.includes(k)) throw optionError(`${p}.${k}`, `one of ${RULE_KEYS.join(', ')} (unknown key)`, (r as unknown as Record<string, unknown>)[k]);
       }
       channels.push({
         match: r.match,
         clientPublish: r.clientPublish ?? false,
         authorize: r.authorize ?? true,
+        presence: r.presence ?? false,
         history: r.history === false ? false : resolveHistory(`${p}.history`, r.history, history),
       });
     });
   }
-  for (const k of ['authenticate', 'authorize'] as const) {
+  for (const k of ['authenticate', 'authorize', 'presenceInfo'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'function') throw optionError(k, 'a function', o[k]);
   }
   const ao = o.allowedOrigins;

@@ -24,6 +24,8 @@ export interface SubFrame {
   ch: string;
   qos?: QoS;
   since?: Position;
+  /** [PRES-2] Also receive `join`/`leave` events of the channel's presence (default false). */
+  presence?: boolean;
 }
 /** [UNSUB] Stop a subscription. */
 export interface UnsubFrame {
@@ -53,13 +55,19 @@ export interface HistFrame {
   since?: Position;
   limit?: number;
 }
+/** [PRES] Who is subscribed to a presence channel right now. */
+export interface PresenceFrame {
+  op: 'presence';
+  id: number;
+  ch: string;
+}
 /** [PONG] Answer to a server `ping`. */
 export interface PongFrame {
   op: 'pong';
 }
 
 /** Any valid client→server frame. */
-export type ClientFrame = SubFrame | UnsubFrame | PubFrame | AckFrame | HistFrame | PongFrame;
+export type ClientFrame = SubFrame | UnsubFrame | PubFrame | AckFrame | HistFrame | PresenceFrame | PongFrame;
 
 // ---- server → client ----
 
@@ -96,11 +104,39 @@ export interface HistoryResult {
   /** False when `since` was given but history no longer covers it (messages are then from the earliest kept). */
   complete: boolean;
 }
+/** One member of a presence channel, as `hub.presence()` and the client SDK return it. */
+export interface PresenceMember {
+  /** The member's connection id (the `cid` of its `welcome`). */
+  connectionId: string;
+  /** What the server's `presenceInfo` hook returned for the member; absent without the hook. */
+  info?: unknown;
+}
+/** Members of a presence channel, as `hub.presence()` and the client SDK return them. */
+export interface PresenceResult {
+  /** At most `limits.maxPresenceMembers` members, in no particular order. */
+  members: PresenceMember[];
+  /** True when the channel has more members than listed. */
+  truncated: boolean;
+}
+/** One member of a presence channel on the wire. */
+export interface PresenceMemberWire {
+  /** The member's connection id. */
+  cid: string;
+  /** What the server's `presenceInfo` hook returned for the member; absent without the hook. */
+  info?: unknown;
+}
+/** Result of a presence request. */
+export interface PresenceResultWire {
+  /** At most `limits.maxPresenceMembers` members, in no particular order. */
+  members: PresenceMemberWire[];
+  /** True when the channel has more members than listed. */
+  truncated: boolean;
+}
 /** Successful reply to a request. */
 export interface OkFrame {
   op: 'ok';
   id: number;
-  res?: SubscribeResult | PublishResult | HistoryResult | Record<string, never>;
+  res?: SubscribeResult | PublishResult | HistoryResult | PresenceResultWire | Record<string, never>;
 }
 /** Error reply (with `id`) or connection-level error (without). */
 export interface ErrFrame {
@@ -131,13 +167,25 @@ export interface GapFrame {
   ch: string;
   position: Position;
 }
+/** [PRES-7] A connection joined presence channel `ch`. */
+export interface JoinFrame {
+  op: 'join';
+  ch: string;
+  m: PresenceMemberWire;
+}
+/** [PRES-7] A connection left presence channel `ch`. */
+export interface LeaveFrame {
+  op: 'leave';
+  ch: string;
+  m: { cid: string };
+}
 /** Heartbeat; the client answers `pong`. */
 export interface PingFrame {
   op: 'ping';
 }
 
 /** Any server→client frame. */
-export type ServerFrame = WelcomeFrame | OkFrame | ErrFrame | MsgFrame | DropFrame | GapFrame | PingFrame;
+export type ServerFrame = WelcomeFrame | OkFrame | ErrFrame | MsgFrame | DropFrame | GapFrame | JoinFrame | LeaveFrame | PingFrame;
 
 /** Builds the JSON text of a `msg` frame around an already-serialized payload (no re-encoding). */
 export function msgFrameText(channel: string, offset: number, epoch: string, payload: string, pattern?: string): string {

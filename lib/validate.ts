@@ -100,7 +100,10 @@ export function validateFrame(data: string, binary: boolean, limits: FrameLimits
       if (isPattern(f.ch as string) && (f.qos === 1 || has(f, 'since'))) {
         return reject('QOS_UNSUPPORTED', '[SUB-4] QoS 1 and recovery need an exact channel');
       }
+      if (has(f, 'presence') && typeof f.presence !== 'boolean') return reject('BAD_FRAME', '[PRES-2] presence must be a boolean');
+      if (f.presence === true && isPattern(f.ch as string)) return reject('PRESENCE_DISABLED', '[PRES-2] presence events need an exact channel');
       const frame: ClientFrame = { op: 'sub', id: id!, ch: f.ch as string, qos: f.qos === 1 ? 1 : 0 };
+      if (f.presence === true) frame.presence = true;
       if (has(f, 'since')) frame.since = { offset: (f.since as { offset: number }).offset, epoch: (f.since as { epoch: string }).epoch };
       return { frame };
     }
@@ -145,6 +148,13 @@ export function validateFrame(data: string, binary: boolean, limits: FrameLimits
       if (has(f, 'limit')) frame.limit = f.limit as number;
       if (has(f, 'since')) frame.since = { offset: (f.since as { offset: number }).offset, epoch: (f.since as { epoch: string }).epoch };
       return { frame };
+    }
+    case 'presence': {
+      const bad = needsId();
+      if (bad) return bad;
+      const chErr = checkChannel(f.ch, false, limits.maxChannelBytes);
+      if (chErr) return reject('BAD_CHANNEL', chErr.replace('[CH', '[PRES-3] [CH'));
+      return { frame: { op: 'presence', id: id!, ch: f.ch as string } };
     }
     case 'pong':
       return { frame: { op: 'pong' } };

@@ -10,7 +10,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { CLOSE, shouldReconnect } from '../close-codes.js';
 import type { Position } from '../engine.js';
-import { SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, type HistoryResult, type PublishResult, type QoS, type SubscribeResult } from '../protocol.js';
+import { SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, type HistoryResult, type PresenceResult, type PresenceResultWire, type PublishResult, type QoS, type SubscribeResult } from '../protocol.js';
 import { backoffDelay } from './backoff.js';
 import { Subscription, type Message, type MessageHandler, type SubscribeOptions, type SubscriptionHost } from './subscription.js';
 
@@ -18,7 +18,7 @@ export { Subscription } from './subscription.js';
 export type { Discontinuity, Message, MessageHandler, SubscribeOptions, SubscriptionEvents } from './subscription.js';
 export { CLOSE, shouldReconnect } from '../close-codes.js';
 export type { Position } from '../engine.js';
-export type { HistoryResult, PublishResult, QoS, SubscribeResult } from '../protocol.js';
+export type { HistoryResult, PresenceMember, PresenceResult, PublishResult, QoS, SubscribeResult } from '../protocol.js';
 
 /** The subset of the WebSocket API the client uses (browsers' WebSocket and `ws` both fit). */
 export interface WebSocketLike {
@@ -335,6 +335,10 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
       case 'gap':
         this.subs.get(f.ch)?.gap(f.position);
         break;
+      case 'join':
+      case 'leave':
+        this.subs.get(f.ch)?.presenceEvent(f.op, f.m);
+        break;
       case 'welcome':
         this.welcomed = true;
         this.heartbeat = f.hb;
@@ -353,6 +357,7 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
     const frame: Record<string, unknown> = { op: 'sub', ch: sub.channel };
     if (sub.qos === 1) frame.qos = 1;
     if (since) frame.since = since;
+    if (sub.presenceEvents) frame.presence = true;
     try {
       // The replay follows the reply immediately: the subscription must learn the result before it sees them.
       await this.request<SubscribeResult>(frame, undefined, (res) => {
@@ -375,7 +380,10 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
     if (this.subs.has(channel)) throw new TypeError(`switchyard client: already subscribed to ${channel}; unsubscribe first`);
     const qos = options.qos ?? 0;
     if (qos !== 0 && qos !== 1) throw new TypeError('switchyard client: qos must be 0 or 1');
-    const sub = new Subscription<T>(this, channel, handler, qos, options.since);
+    const presence = options.presence ?? false;
+    if (typeof presence !== 'boolean') throw new TypeError('switchyard client: presence must be a boolean');
+    if (presence && (channel.includes('*') || channel.includes('>'))) throw new TypeError('switchyard client: presence events need an exact channel');
+    const sub = new Subscription<T>(this, channel, handler, qos, options.since, presence);
     this.subs.set(channel, sub);
     if (this.state === 'connected') void this.sendSubscribe(sub);
     return sub;
@@ -461,6 +469,19 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
     if (options.since) frame.since = options.since;
     if (options.limit !== undefined) frame.limit = options.limit;
     return this.request<HistoryResult>(frame);
+  }
+
+  /**
+   * Who is subscribed to a presence channel right now: at most the server's
+   * `limits.maxPresenceMembers` members, `truncated` when there are more. Rejects with a
+   * `ClientError`: 117 when the channel has no presence, 107 when `authorize` denies.
+   */
+  async presence(channel: string): Promise<PresenceResult> {
+    const res = await this.request<PresenceResultWire>({ op: 'presence', ch: channel });
+    return {
+      members: res.members.map((m) => ('info' in m ? { connectionId: m.cid, info: m.info } : { connectionId: m.cid })),
+      truncated: res.truncated === true,
+    };
   }
 
   /** Closes the connection for good (no reconnect). Pending requests reject. */

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import type { Position } from '../engine.js';
-import type { QoS, SubscribeResult } from '../protocol.js';
+import type { PresenceMember, PresenceResult, QoS, SubscribeResult } from '../protocol.js';
 
 /** A message as the application's handler sees it. */
 export interface Message<T = unknown> {
@@ -39,6 +39,12 @@ export interface SubscribeOptions {
   qos?: QoS;
   /** Resume after this position (e.g. one your app persisted); missed messages are replayed first. */
   since?: Position;
+  /**
+   * Also receive `join`/`leave` events of the channel's presence (default false). The channel's
+   * server rule needs `presence: true` (else the subscription is refused with 117); exact
+   * channels only. Events are not replayed after a reconnect: re-read `presence()` on `subscribed`.
+   */
+  presence?: boolean;
 }
 
 /** Events of a {@link Subscription}. */
@@ -53,6 +59,10 @@ export interface SubscriptionEvents {
   error: (err: Error) => void;
   /** The handler threw; the message still counts as processed. */
   handlerError: (err: unknown, message: Message) => void;
+  /** A connection joined the channel's presence (only with `presence: true`; includes this client's own join). */
+  join: (member: PresenceMember) => void;
+  /** A connection left the channel's presence (only with `presence: true`). */
+  leave: (member: { connectionId: string }) => void;
 }
 
 /** Internal hooks the client gives each subscription. */
@@ -60,6 +70,7 @@ export interface SubscriptionHost {
   sendAck(channel: string, offset: number): void;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   remove(sub: Subscription<any>): void;
+  presence(channel: string): Promise<PresenceResult>;
 }
 
 /** A live subscription returned by `client.subscribe()`. */
@@ -86,6 +97,8 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     private readonly handler: MessageHandler<T>,
     readonly qos: QoS,
     since: Position | undefined,
+    /** Whether this subscription asked for presence events. */
+    readonly presenceEvents = false,
   ) {
     super();
     this.pattern = channel.includes('*') || channel.includes('>');
@@ -101,6 +114,21 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     this.active = false;
     this.queue.length = 0;
     this.host.remove(this);
+  }
+
+  /**
+   * Who is subscribed to the channel right now (see `Client.presence`). Works whether or not
+   * this subscription asked for events; rejects with the server's error (e.g. 117, 107).
+   */
+  presence(): Promise<PresenceResult> {
+    return this.host.presence(this.channel);
+  }
+
+  /** @internal A presence event for this subscription. */
+  presenceEvent(kind: 'join' | 'leave', m: { cid?: unknown; info?: unknown }): void {
+    if (!this.active || !this.presenceEvents || typeof m?.cid !== 'string') return;
+    if (kind === 'leave') this.emit('leave', { connectionId: m.cid });
+    else this.emit('join', 'info' in m ? { connectionId: m.cid, info: m.info } : { connectionId: m.cid });
   }
 
   /** @internal Position to resume from when (re)subscribing. */

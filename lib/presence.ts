@@ -1,0 +1,174 @@
+/**
+ * Presence on the hub's side: joins a connection when its subscribe to a presence channel
+ * succeeds, leaves it when the subscription ends, tells the subscriptions that asked for
+ * events, and builds member lists. Who is a member is kept by a {@link PresenceStore}; this
+ * file decides when to call it and what the wire sees. `docs/protocol.md` [PRES-n].
+ * @module
+ */
+import type { Subscription } from './delivery.js';
+import type { PresenceMembers, PresenceStore } from './engine.js';
+import { SwitchyardError } from './errors.js';
+import type { PresenceResult } from './protocol.js';
+
+type Log = (level: 'warn' | 'error', obj: object, msg: string) => void;
+
+interface Member {
+  connectionId: string;
+  info: string | undefined;
+  /** The join event went out, so the end of this membership is announced as a leave. */
+  announced: boolean;
+}
+
+/** Serializes one member once; both the join event and member lists splice this text. */
+function memberText(connectionId: string, info: string | undefined): string {
+  return '{"cid":' + JSON.stringify(connectionId) + (info === undefined ? '' : ',"info":' + info) + '}';
+}
+
+/** @internal The hub's presence bookkeeping. */
+export class PresenceTracker {
+  private readonly joined = new Map<Subscription, Member>();
+  /** Subscriptions that asked for join/leave events, per channel. */
+  private readonly watchers = new Map<string, Set<Subscription>>();
+  /** Info text per connection (keyed by the delivery target): the hook runs once per connection. */
+  private readonly infos = new WeakMap<object, Promise<string | undefined>>();
+  private readonly queue: string[][] = [];
+  private flushing = false;
+
+  constructor(
+    readonly store: PresenceStore,
+    private readonly hook: ((user: unknown) => unknown) | undefined,
+    private readonly maxInfoBytes: number,
+    private readonly log: Log,
+  ) {}
+
+  private info(target: object, user: unknown): Promise<string | undefined> {
+    let p = this.infos.get(target);
+    if (!p) {
+      p = this.computeInfo(user);
+      this.infos.set(target, p);
+      // A failure is not remembered, so a fixed hook helps the connection's next subscribe.
+      p.catch(() => this.infos.delete(target));
+    }
+    return p;
+  }
+
+  private async computeInfo(user: unknown): Promise<string | undefined> {
+    if (!this.hook) return undefined;
+    let text: string | undefined;
+    try {
+      const v = await this.hook(user);
+      if (v === undefined) return undefined;
+      text = JSON.stringify(v);
+      if (text === undefined) throw new TypeError(`returned ${typeof v}, not a JSON value`);
+    } catch (err) {
+      this.log('error', { err: err instanceof Error ? err.message : String(err) }, 'presenceInfo hook failed');
+      throw new SwitchyardError('INTERNAL', 'presenceInfo hook failed');
+    }
+    if (text.length > this.maxInfoBytes || Buffer.byteLength(text) > this.maxInfoBytes) {
+      this.log('error', { bytes: Buffer.byteLength(text), max: this.maxInfoBytes }, 'presenceInfo result larger than limits.maxPresenceInfoBytes');
+      throw new SwitchyardError('INTERNAL', 'presenceInfo result too large');
+    }
+    return text;
+  }
+
+  /**
+   * Makes `sub`'s connection a member of its channel. Rejects with 200 when the info hook fails
+   * and 201 when the store does. Joins nothing when the subscription ended meanwhile.
+   */
+  async join(sub: Subscription, connectionId: string, user: unknown): Promise<void> {
+    const info = await this.info(sub.target, user);
+    if (!sub.active) return;
+    try {
+      await this.store.join(sub.channel, connectionId, info);
+    } catch (err) {
+      this.log('error', { err: err instanceof Error ? err.message : String(err), channel: sub.channel }, 'presence join failed');
+      this.leaveQuietly(sub.channel, connectionId);
+      throw new SwitchyardError('ENGINE_UNAVAILABLE', 'presence not stored');
+    }
+    // Unsubscribed or disconnected while the store worked: undo, nobody was told.
+    if (!sub.active) return this.leaveQuietly(sub.channel, connectionId);
+    this.joined.set(sub, { connectionId, info, announced: false });
+  }
+
+  /**
+   * After the subscribe reply: registers `sub` for events when `watch`, then tells every
+   * watcher (the new one included) about the join.
+   */
+  announce(sub: Subscription, watch: boolean): void {
+    if (!sub.active) return;
+    if (watch) {
+      let set = this.watchers.get(sub.channel);
+      if (!set) this.watchers.set(sub.channel, (set = new Set()));
+      set.add(sub);
+    }
+    const m = this.joined.get(sub);
+    if (!m) return;
+    m.announced = true;
+    if (this.watchers.has(sub.channel)) this.broadcast(sub.channel, '{"op":"join","ch":"' + sub.channel + '","m":' + memberText(m.connectionId, m.info) + '}');
+  }
+
+  /** A subscription ended (unsubscribe, refusal, disconnect): leave and tell the watchers. */
+  remove(sub: Subscription): void {
+    const set = this.watchers.get(sub.channel);
+    if (set?.delete(sub) && set.size === 0) this.watchers.delete(sub.channel);
+    const m = this.joined.get(sub);
+    if (!m) return;
+    this.joined.delete(sub);
+    this.leaveQuietly(sub.channel, m.connectionId);
+    if (m.announced && this.watchers.has(sub.channel)) {
+      this.broadcast(sub.channel, '{"op":"leave","ch":"' + sub.channel + '","m":{"cid":' + JSON.stringify(m.connectionId) + '}}');
+    }
+  }
+
+  private leaveQuietly(channel: string, connectionId: string): void {
+    this.store.leave(channel, connectionId).catch((err: unknown) => {
+      this.log('warn', { err: err instanceof Error ? err.message : String(err), channel }, 'presence leave failed');
+    });
+  }
+
+  private broadcast(channel: string, text: string): void {
+    // A send can close a slow connection, whose leave would broadcast from inside this loop:
+    // queue instead of recursing, so a cascade of closes stays flat.
+    this.queue.push([channel, text]);
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      for (let i = 0; i < this.queue.length; i++) {
+        const [ch, t] = this.queue[i];
+        const set = this.watchers.get(ch);
+        if (!set) continue;
+        const frame = Buffer.from(t); // serialized once, the same bytes for every watcher
+        for (const sub of set) sub.target.send(frame);
+      }
+    } finally {
+      this.queue.length = 0;
+      this.flushing = false;
+    }
+  }
+
+  private async page(channel: string, limit: number): Promise<PresenceMembers> {
+    try {
+      return await this.store.members(channel, limit);
+    } catch (err) {
+      this.log('error', { err: err instanceof Error ? err.message : String(err), channel }, 'presence read failed');
+      throw new SwitchyardError('ENGINE_UNAVAILABLE', 'presence not readable');
+    }
+  }
+
+  /** The JSON text of a [PRES-6] result, member texts spliced without re-encoding. */
+  async membersText(channel: string, limit: number): Promise<string> {
+    const { members, truncated } = await this.page(channel, limit);
+    let text = '{"members":[';
+    for (let i = 0; i < members.length && i < limit; i++) text += (i ? ',' : '') + memberText(members[i].connectionId, members[i].info);
+    return text + '],"truncated":' + (truncated || members.length > limit) + '}';
+  }
+
+  /** Members as the server API returns them. */
+  async members(channel: string, limit: number): Promise<PresenceResult> {
+    const { members, truncated } = await this.page(channel, limit);
+    return {
+      members: members.slice(0, limit).map((m) => (m.info === undefined ? { connectionId: m.connectionId } : { connectionId: m.connectionId, info: JSON.parse(m.info) as unknown })),
+      truncated: truncated || members.length > limit,
+    };
+  }
+}
