@@ -1,6 +1,6 @@
 // switchyard vs raw ws vs Socket.IO 4, same machine, same run. `npm run bench` (about 4 min) or
 // `npm run bench -- --quick` (about 1 min). Options: --only=fanout,burst,channels,latency,idle,qos1
-// --servers=ws,switchyard,socketio --fanout=100,1000,5000 --json=<file>. Prints a Markdown table and the targets.
+// --servers=ws,switchyard,socketio --fanout=100,1000,5000 --repeat=3 --json=<file>. Prints a Markdown table and the targets.
 // Each server runs in its own process; subscribers run in two more processes (bench/client-worker.mjs).
 import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -13,6 +13,8 @@ const QUICK = argv.includes('--quick');
 const ONLY = new Set((opt('only') ?? 'fanout,burst,channels,latency,idle,qos1').split(','));
 const KINDS = (opt('servers') ?? 'ws,switchyard,socketio').split(',');
 const WORKERS = 2;
+// --repeat=N: each figure is the median of N interleaved runs (default 1; 3 for the published table).
+const REPEAT = Math.max(1, Number(opt('repeat') ?? 1));
 const NAMES = { switchyard: 'switchyard', ws: 'raw ws', socketio: 'Socket.IO 4' };
 const S = QUICK
   ? { fanout: [100, 1000, 5000], deliveries: 100_000, latencyMs: 3_000, idle: 1_000, channelsDeliveries: 100_000 }
@@ -191,6 +193,34 @@ async function idle(kind, n) {
 
 // ------------------------------------------------------------------------------------------
 
+/** Per-field median of several runs' results. */
+function median(runs) {
+  const out = {};
+  for (const key of Object.keys(runs[0])) {
+    const v = runs.map((r) => r[key]);
+    if (typeof v[0] !== 'number') out[key] = v.some(Boolean);
+    else {
+      v.sort((a, b) => a - b);
+      out[key] = v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    }
+  }
+  return out;
+}
+
+/** Runs `fn` for every server kind, REPEAT times interleaved (drift hits all kinds alike); medians. */
+async function each(label, fn) {
+  const runs = Object.fromEntries(KINDS.map((k) => [k, []]));
+  for (let rep = 0; rep < REPEAT; rep++) {
+    for (const k of KINDS) {
+      log(`${label}: ${k}${REPEAT > 1 ? ` (run ${rep + 1}/${REPEAT})` : ''}`);
+      const r = await fn(k);
+      if (r.incomplete) log(`  ${k}: only ${r.deliveries} deliveries arrived`);
+      runs[k].push(r);
+    }
+  }
+  return Object.fromEntries(KINDS.map((k) => [k, median(runs[k])]));
+}
+
 const rows = [];
 const results = {};
 const fmt = (v, d = 2) => (v === undefined || Number.isNaN(v) ? '-' : v >= 1000 ? Math.round(v).toLocaleString('en-US') : v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : d));
@@ -206,59 +236,44 @@ log(`bench: ${QUICK ? 'quick' : 'full'} run, servers ${KINDS.join(', ')}, ${cpus
 try {
   if (ONLY.has('fanout')) {
     for (const subs of S.fanout) {
-      const r = {};
-      for (const k of KINDS) {
-        log(`fan-out ${subs} subscribers: ${k}`);
-        r[k] = await throughput(k, subs, 1, S.deliveries);
-        if (r[k].incomplete) log(`  ${k}: only ${r[k].deliveries} deliveries arrived`);
-      }
+      const r = await each(`fan-out ${subs} subscribers`, (k) => throughput(k, subs, 1, S.deliveries));
       row(`fan-out 1 channel × ${subs.toLocaleString('en-US')}`, 'deliveries/s', Object.fromEntries(KINDS.map((k) => [k, r[k].perSec])), 'higher');
       row(`fan-out 1 channel × ${subs.toLocaleString('en-US')}`, 'server CPU µs/delivery', Object.fromEntries(KINDS.map((k) => [k, r[k].cpuUs])), 'lower');
     }
   }
   if (ONLY.has('burst')) {
-    const r = {};
-    for (const k of KINDS) {
-      log(`fan-out 1,000 subscribers, 10 publishes per event-loop turn: ${k}`);
-      r[k] = await throughput(k, 1000, 1, S.deliveries, [], 0, 10);
-    }
+    const r = await each('fan-out 1,000 subscribers, 10 publishes per event-loop turn', (k) => throughput(k, 1000, 1, S.deliveries, [], 0, 10));
     row('fan-out 1 channel × 1,000, bursts of 10', 'deliveries/s', Object.fromEntries(KINDS.map((k) => [k, r[k].perSec])), 'higher');
     row('fan-out 1 channel × 1,000, bursts of 10', 'server CPU µs/delivery', Object.fromEntries(KINDS.map((k) => [k, r[k].cpuUs])), 'lower');
   }
   if (ONLY.has('channels')) {
-    const r = {};
-    for (const k of KINDS) {
-      log(`1,000 subscribers over 100 channels: ${k}`);
-      r[k] = await throughput(k, 1000, 100, S.channelsDeliveries);
-    }
+    const r = await each('1,000 subscribers over 100 channels', (k) => throughput(k, 1000, 100, S.channelsDeliveries));
     row('100 channels × 10 subscribers', 'deliveries/s', Object.fromEntries(KINDS.map((k) => [k, r[k].perSec])), 'higher');
     row('100 channels × 10 subscribers', 'server CPU µs/delivery', Object.fromEntries(KINDS.map((k) => [k, r[k].cpuUs])), 'lower');
   }
   if (ONLY.has('latency')) {
-    const r = {};
-    for (const k of KINDS) {
-      log(`latency at 10,000 deliveries/s: ${k}`);
-      r[k] = await latency(k);
-    }
+    const r = await each('latency at 10,000 deliveries/s', (k) => latency(k));
     for (const [key, name] of [['p50', 'latency p50 ms'], ['p99', 'latency p99 ms'], ['p999', 'latency p99.9 ms'], ['cpuUs', 'server CPU µs/delivery']]) {
       row('10,000 deliveries/s (1,000 subs, 100 ch.)', name, Object.fromEntries(KINDS.map((k) => [k, r[k][key]])), 'lower');
     }
   }
   if (ONLY.has('idle')) {
-    const r = {};
-    for (const k of KINDS) {
-      log(`${S.idle} idle subscribed connections: ${k}`);
-      r[k] = await idle(k, S.idle);
-    }
+    const r = await each(`${S.idle} idle subscribed connections`, (k) => idle(k, S.idle));
     const label = `${S.idle.toLocaleString('en-US')} idle subscribed connections`;
     row(label, 'RSS KB/connection', Object.fromEntries(KINDS.map((k) => [k, r[k].rssKB])), 'lower');
     row(label, 'heap KB/connection', Object.fromEntries(KINDS.map((k) => [k, r[k].heapKB])), 'lower');
     row(label, 'connects/s (incl. subscribe)', Object.fromEntries(KINDS.map((k) => [k, r[k].connectsPerSec])), 'higher');
   }
   if (ONLY.has('qos1') && KINDS.includes('switchyard')) {
-    log('QoS 1 vs QoS 0 fan-out to 1,000: switchyard');
-    const q0 = await throughput('switchyard', 1000, 1, S.deliveries, ['--history-deep'], 0);
-    const q1 = await throughput('switchyard', 1000, 1, S.deliveries, ['--history-deep'], 1);
+    const q = { 0: [], 1: [] };
+    for (let rep = 0; rep < REPEAT; rep++) {
+      for (const qos of [0, 1]) {
+        log(`QoS ${qos} fan-out to 1,000: switchyard${REPEAT > 1 ? ` (run ${rep + 1}/${REPEAT})` : ''}`);
+        q[qos].push(await throughput('switchyard', 1000, 1, S.deliveries, ['--history-deep'], qos));
+      }
+    }
+    const q0 = median(q[0]);
+    const q1 = median(q[1]);
     results['qos1'] = { q0, q1 };
     rows.push(`| fan-out 1 channel × 1,000, QoS 1 | server CPU µs/delivery | ${fmt(q1.cpuUs)} (QoS 0: ${fmt(q0.cpuUs)}) | | | QoS 1 ÷ QoS 0 = ${(q1.cpuUs / q0.cpuUs).toFixed(2)} | | lower |`);
     rows.push(`| fan-out 1 channel × 1,000, QoS 1 | deliveries/s | ${fmt(q1.perSec)} (QoS 0: ${fmt(q0.perSec)}) | | | | | higher |`);
@@ -267,6 +282,30 @@ try {
   stopAll();
 }
 const header = `| scenario | metric | switchyard | raw ws | Socket.IO 4 | switchyard ÷ ws | switchyard ÷ Socket.IO | better |\n|---|---|---:|---:|---:|---:|---:|---|`;
-process.stdout.write(`${header}\n${rows.join('\n')}\n\n${QUICK ? 'quick' : 'full'} run, ${((Date.now() - started) / 1000).toFixed(0)} s, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}\n`);
+process.stdout.write(`${header}\n${rows.join('\n')}\n\n${QUICK ? 'quick' : 'full'} run${REPEAT > 1 ? `, medians of ${REPEAT}` : ''}, ${((Date.now() - started) / 1000).toFixed(0)} s, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}\n`);
+// The targets of issue 6, checked against this run.
+const targets = [];
+function target(name, key, kind, op, limit) {
+  const r = results[key];
+  if (!r || r.switchyard === undefined || r[kind] === undefined) return;
+  const ratio = r.switchyard / r[kind];
+  const met = op === '<=' ? ratio <= limit : ratio >= limit;
+  targets.push(`| ${name} | ${op} ${limit} × ${NAMES[kind]} | ${ratio.toFixed(2)} | ${met ? 'met' : 'missed'} |`);
+}
+const F1000 = 'fan-out 1 channel × 1,000';
+target('server CPU per delivery, fan-out to 1,000', `${F1000} / server CPU µs/delivery`, 'ws', '<=', 1.0);
+target('server CPU per delivery, fan-out to 1,000', `${F1000} / server CPU µs/delivery`, 'socketio', '<=', 0.75);
+target('deliveries/s at saturation, fan-out to 1,000', `${F1000} / deliveries/s`, 'ws', '>=', 1.0);
+target('deliveries/s at saturation, fan-out to 1,000, bursts of 10', `${F1000}, bursts of 10 / deliveries/s`, 'ws', '>=', 1.0);
+target('p99 latency at 10,000 deliveries/s', '10,000 deliveries/s (1,000 subs, 100 ch.) / latency p99 ms', 'ws', '<=', 1.1);
+const idleKey = `${S.idle.toLocaleString('en-US')} idle subscribed connections`;
+target('RSS per idle subscribed connection', `${idleKey} / RSS KB/connection`, 'ws', '<=', 1.3);
+target('RSS per idle subscribed connection', `${idleKey} / RSS KB/connection`, 'socketio', '<=', 0.75);
+target('connects per second', `${idleKey} / connects/s (incl. subscribe)`, 'socketio', '>=', 1.2);
+if (results.qos1) {
+  const ratio = results.qos1.q1.cpuUs / results.qos1.q0.cpuUs;
+  targets.push(`| QoS 1 CPU per delivery, fan-out to 1,000 | <= 1.3 × QoS 0 | ${ratio.toFixed(2)} | ${ratio <= 1.3 ? 'met' : 'missed'} |`);
+}
+if (targets.length) process.stdout.write(`\n| target | required | measured | |\n|---|---|---:|---|\n${targets.join('\n')}\n`);
 const out = opt('json');
 if (out) writeFileSync(out, JSON.stringify(results, null, 2));
