@@ -9,7 +9,9 @@ import { redisEngine } from '../adapters/redis/index.js';
 const engine = process.env.ENGINE === 'redis' ? redisEngine({ url: process.env.REDIS_URL, keyPrefix: process.env.KEY_PREFIX }) : undefined;
 const hub = new Switchyard({
   engine,
-  channels: [{ match: 'bench.>', clientPublish: true }],
+  // History large enough that a subscriber that starts behind (it joins as publishing starts)
+  // catches up from the store instead of being told it missed messages.
+  channels: [{ match: 'bench.>', clientPublish: true, history: { size: 10_000, ttl: 300_000 } }],
   limits: { publishesPerSecond: 1_000_000, queueHighWaterBytes: 64 * 1024 * 1024, maxQueuedBytes: 128 * 1024 * 1024 },
 });
 const server = createServer((_req, res) => res.writeHead(404).end());
