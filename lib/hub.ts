@@ -95,6 +95,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
   private readonly conns = new Map<string, Connection>();
   private readonly congestedConns = new Set<Connection>();
   private readonly interest = new Map<string, number>();
+  private readonly interestReady = new Map<string, Promise<void>>();
   private readonly ruleCache = new Map<string, ResolvedRule>();
   private readonly ready: Promise<void>;
   private readonly timer: ReturnType<typeof setInterval>;
@@ -337,6 +338,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
   }
 
   private async shutdown(): Promise<void> {
+    this.presenceTracker.muted = true;
     const conns = [...this.conns.values()];
     const allClosed = new Promise<void>((resolve) => {
       this.onEmpty = resolve;
@@ -400,7 +402,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
       res = await this.engine.storage.append(channel, payload, idempotencyKey === undefined ? retention : { ...retention, idempotencyKey });
     } catch (err) {
       this.log('error', { err: err instanceof Error ? err.message : String(err), channel }, 'storage append failed');
-      throw new SwitchyardError('ENGINE_UNAVAILABLE', 'message not stored');
+      throw new SwitchyardError('ENGINE_UNAVAILABLE', 'publish not acknowledged');
     }
     if (res.duplicate) return { offset: res.offset, epoch: res.epoch, duplicate: true };
     this.counters.published++;
@@ -437,7 +439,20 @@ export class Switchyard extends EventEmitter<HubEvents> {
     this.router.add(sub.channel, sub.pattern, sub);
     const n = this.interest.get(sub.channel) ?? 0;
     this.interest.set(sub.channel, n + 1);
-    if (n === 0) await this.engine.broker.subscribe(sub.channel);
+    let ready = this.interestReady.get(sub.channel);
+    if (n === 0 || !ready) {
+      ready = this.engine.broker.subscribe(sub.channel);
+      ready.catch(() => {});
+      this.interestReady.set(sub.channel, ready);
+    }
+    // Every subscriber waits for the broker subscription, not only the first: reading the
+    // stream's position before the bus delivers would leave a window of unseen messages.
+    try {
+      await ready;
+    } catch (err) {
+      this.log('error', { err: err instanceof Error ? err.message : String(err), channel: sub.channel }, 'broker subscribe failed');
+      throw new SwitchyardError('ENGINE_UNAVAILABLE', `could not subscribe to ${sub.channel} on the broker`);
+    }
   }
 
   /** Removes a subscription (idempotent). @internal */
@@ -451,6 +466,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
     if (n > 1) this.interest.set(sub.channel, n - 1);
     else {
       this.interest.delete(sub.channel);
+      this.interestReady.delete(sub.channel);
       this.engine.broker.unsubscribe(sub.channel).catch(() => {});
     }
   }

@@ -33,6 +33,11 @@ export class PresenceTracker {
   private readonly infos = new WeakMap<object, Promise<string | undefined>>();
   private readonly queue: string[][] = [];
   private flushing = false;
+  /**
+   * Set while the hub shuts down: every member is about to leave, and announcing each leave to
+   * every other closing watcher would cost members × watchers sends for nobody.
+   */
+  muted = false;
 
   constructor(
     readonly store: PresenceStore,
@@ -127,6 +132,7 @@ export class PresenceTracker {
   }
 
   private broadcast(channel: string, text: string): void {
+    if (this.muted) return;
     // A send can close a slow connection, whose leave would broadcast from inside this loop:
     // queue instead of recursing, so a cascade of closes stays flat.
     this.queue.push([channel, text]);

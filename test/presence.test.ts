@@ -316,3 +316,15 @@ t.test('a subscription that ends after joining but before its reply leaves witho
   t.equal(watcher.t.of('leave').length, 0, 'no leave for a join nobody heard of');
   t.equal(leaver.t.of('ok').length, 0);
 });
+
+t.test('hub.close() sends no leave events to the watchers it is closing', async (t) => {
+  const hub = new Switchyard(rooms);
+  const cs = [fakeClient(hub), fakeClient(hub), fakeClient(hub)];
+  for (const c of cs) await sub(c, 1, 'room.1', { presence: true });
+  // A cooperative peer completes the close handshake right away, which ends its subscriptions.
+  await hub.close();
+  for (const c of cs) {
+    t.equal(c.t.closedWith?.code, 1001);
+    t.equal(c.t.of('leave').length, 0);
+  }
+});
