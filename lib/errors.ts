@@ -123,7 +123,7 @@ export const ERRORS = {
   ENGINE_UNAVAILABLE: {
     code: 201,
     message: 'storage or broker backend unavailable',
-    solve: 'The message was not stored and not acknowledged; retry when the backend (e.g. Redis) is back.',
+    solve: 'The request was not acknowledged; a publish may or may not have been stored. Retry with the same idempotency key (the SDK does for QoS 1) when the backend (e.g. Redis) is back.',
   },
   SHUTTING_DOWN: {
     code: 202,

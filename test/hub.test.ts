@@ -1,6 +1,7 @@
 // Core hub behaviour over fake sockets: fan-out, rules, authorization, the public API's validation.
 import t from 'tap';
 import { Switchyard } from '../lib/hub.js';
+import { memoryEngine } from '../lib/engine-memory.js';
 import { ERRORS } from '../lib/errors.js';
 import type { AuthorizeRequest } from '../lib/options.js';
 import { FakeTransport, fakeClient } from './helpers/fake-transport.js';
@@ -176,4 +177,33 @@ t.test('hub.history({ asUser }) runs authorize for that user; without it the ser
   t.equal((await hub.history('audit', { asUser: { admin: true } })).messages.length, 1);
   await t.rejects(hub.history('audit', { asUser: { admin: false } }), { code: ERRORS.FORBIDDEN.code });
   await t.rejects(hub.history('audit', { asUser: undefined }), { code: ERRORS.FORBIDDEN.code }, 'an explicit anonymous user is checked too');
+});
+
+t.test('a broker that cannot subscribe refuses the subscription with 201, and a retry can succeed', async (t) => {
+  const engine = memoryEngine();
+  let failing = true;
+  const broker = engine.broker;
+  const flaky = {
+    start: broker.start.bind(broker),
+    publish: broker.publish.bind(broker),
+    unsubscribe: broker.unsubscribe.bind(broker),
+    close: broker.close.bind(broker),
+    subscribe: async (ch: string) => {
+      if (failing) throw new Error('bus down');
+      return broker.subscribe(ch);
+    },
+  };
+  const hub = new Switchyard({ engine: { storage: engine.storage, broker: flaky } });
+  t.teardown(() => hub.close());
+  const c = fakeClient(hub);
+  c.send({ op: 'sub', id: 1, ch: 'x' });
+  c.send({ op: 'sub', id: 2, ch: 'y' });
+  t.equal((await c.reply(1)).code, ERRORS.ENGINE_UNAVAILABLE.code);
+  t.equal((await c.reply(2)).code, ERRORS.ENGINE_UNAVAILABLE.code);
+  t.same(hub.channels(), [], 'nothing left routed');
+  failing = false;
+  c.send({ op: 'sub', id: 3, ch: 'x' });
+  t.equal((await c.reply(3)).op, 'ok');
+  await hub.publish('x', 'now');
+  t.equal(c.t.of('msg').at(-1)?.data, 'now');
 });
