@@ -9,6 +9,6 @@ import { Client, type ClientOptions, type WebSocketConstructor } from '../lib/cl
 export * from '../lib/client/index.js';
 
 /** Connects to a switchyard endpoint, using `ws` unless `options.WebSocket` is given. */
-export function connect(url: string, options: ClientOptions = {}): Client {
+export function connect(url: string | readonly string[], options: ClientOptions = {}): Client {
   return new Client(url, { WebSocket: WebSocket as unknown as WebSocketConstructor, ...options });
 }

@@ -161,12 +161,16 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
     token: ClientOptions['token'];
   };
 
-  constructor(
-    readonly url: string,
-    options: ClientOptions = {},
-  ) {
+  /** Every endpoint given to {@link connect}; reconnects try them in turn. */
+  readonly urls: readonly string[];
+  private urlIndex = 0;
+
+  constructor(url: string | readonly string[], options: ClientOptions = {}) {
     super();
-    if (typeof url !== 'string' || !/^wss?:\/\//.test(url)) throw new TypeError(`switchyard client: url must start with ws:// or wss:// (got ${String(url)})`);
+    const urls = typeof url === 'string' ? [url] : Array.isArray(url) ? [...url] : [];
+    if (urls.length === 0) throw new TypeError(`switchyard client: url must be a ws:// or wss:// URL or a non-empty array of them (got ${String(url)})`);
+    for (const u of urls) if (typeof u !== 'string' || !/^wss?:\/\//.test(u)) throw new TypeError(`switchyard client: url must start with ws:// or wss:// (got ${String(u)})`);
+    this.urls = urls;
     const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!WS) throw new TypeError('switchyard client: no WebSocket implementation; pass options.WebSocket (in Node import from "switchyard/client", which supplies ws)');
     const r = options.reconnect ?? true;
@@ -228,9 +232,17 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
     };
   }
 
+  /** The endpoint of the current (or next) connection attempt. */
+  get url(): string {
+    return this.urls[this.urlIndex];
+  }
+
   private scheduleReconnect(): void {
     if (this.state === 'closed' || this.o.reconnect === false) return;
     this.setState('reconnecting');
+    // With several endpoints (nodes of a cluster) each attempt goes to the next one, so a dead
+    // node costs one attempt; every node serves the same streams, so recovery works on any.
+    this.urlIndex = (this.urlIndex + 1) % this.urls.length;
     const delay = backoffDelay(this.attempt++, this.o.reconnect.minDelay, this.o.reconnect.maxDelay);
     this.reconnectTimer = setTimeout(() => void this.open(), delay);
   }
@@ -493,7 +505,11 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
   }
 }
 
-/** Connects to a switchyard endpoint, e.g. `connect('ws://localhost:3000/realtime')`. */
-export function connect(url: string, options: ClientOptions = {}): Client {
+/**
+ * Connects to a switchyard endpoint, e.g. `connect('ws://localhost:3000/realtime')`, or to any of
+ * several nodes of a cluster (`connect(['ws://a/realtime', 'ws://b/realtime'])`): each reconnect
+ * tries the next URL. Throws a TypeError for an invalid URL or option.
+ */
+export function connect(url: string | readonly string[], options: ClientOptions = {}): Client {
   return new Client(url, options);
 }

@@ -170,3 +170,30 @@ t.test('the client validates its options', async (t) => {
   t.throws(() => connect('ws://127.0.0.1:1/', { timeout: -1, reconnect: false }), /timeout must be a positive integer/);
   t.throws(() => connect('ws://127.0.0.1:1/', { token: 5 as never, reconnect: false }), /token must be/);
 });
+
+t.test('with several URLs the client moves to the next node when its node shuts down', async (t) => {
+  const a = await startServer(t);
+  const b = await startServer(t);
+  const c = connect([a.url, b.url], { reconnect: { minDelay: 10, maxDelay: 50 } });
+  t.teardown(() => c.close());
+  await once(c, 'connected');
+  t.equal(c.url, a.url);
+  t.equal(a.hub.connectionCount, 1);
+  const col = collector();
+  const sub = c.subscribe('news', col.handler);
+  await sub.ready;
+  const moved = once(c, 'connected');
+  // Two separate memory engines here, so b cannot recover a's stream: the resubscribe on b
+  // answers recovered: false (a shared Redis engine would recover; see test/redis/cluster.test.ts).
+  const resubscribed = once<{ recovered: boolean }>(sub, 'subscribed');
+  await a.hub.close();
+  await moved;
+  t.equal(c.url, b.url);
+  t.equal(b.hub.connectionCount, 1);
+  t.equal((await resubscribed).recovered, false);
+  await b.hub.publish('news', 'from b');
+  await col.wait(1);
+  t.equal(col.got[0].data, 'from b');
+  t.throws(() => connect([]), /non-empty array/);
+  t.throws(() => connect(['ws://ok', 'http://bad']), /ws:\/\/ or wss:\/\//);
+});
