@@ -170,6 +170,10 @@ export class Connection implements DeliveryTarget, ConnectionInput {
       if (!(await this.hub.authorized('subscribe', f.ch, this))) {
         throw new SwitchyardError('FORBIDDEN', `[SUB-8] subscribe to ${f.ch} denied`);
       }
+      // Join/leave events reveal the member list, so asking for them needs the presence right too.
+      if (f.presence && !(await this.hub.authorized('presence', f.ch, this))) {
+        throw new SwitchyardError('FORBIDDEN', `[PRES-4] presence events of ${f.ch} denied`);
+      }
       if (!sub.active) return;
       await this.hub.addSubscription(sub);
       if (!sub.active) return;

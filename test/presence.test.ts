@@ -154,7 +154,12 @@ t.test('the presence request runs authorize with action "presence"; a denial get
   t.match(denied.msg, /PRES-4/);
   t.equal((await members(vip, 1, 'room.1')).op, 'ok', 'a member is not required to read the list');
   const req = asked.filter((r) => r.action === 'presence');
-  t.same(req.map((r) => [r.channel, r.user, r.connectionId]), [['room.1', { vip: false }, cid(pleb)], ['room.1', { vip: true }, cid(vip)]]);
+  t.same(req.map((r) => [r.channel, r.user, r.connectionId]), [['room.1', { vip: false }, cid(pleb)], ['room.1', { vip: true }, cid(vip)]], 'asked once per request; a plain subscribe does not ask for the presence right');
+  const events = await sub(pleb, 3, 'room.2', { presence: true });
+  t.equal(events.code, ERRORS.FORBIDDEN.code, 'join/leave events reveal the list: asking for them needs the presence right too');
+  t.match(events.msg, /PRES-4/);
+  t.same((await hub.presence('room.2')).members, [], 'the refused subscribe joined nothing');
+  t.equal((await sub(vip, 2, 'room.2', { presence: true })).op, 'ok');
   await t.rejects(hub.presence('room.1', { asUser: { vip: false } }), { code: ERRORS.FORBIDDEN.code });
   t.equal((await hub.presence('room.1', { asUser: { vip: true } })).members.length, 1);
   t.equal((await hub.presence('room.1')).members.length, 1, 'the server reads without authorize');

@@ -41,8 +41,9 @@ export interface SubscribeOptions {
   since?: Position;
   /**
    * Also receive `join`/`leave` events of the channel's presence (default false). The channel's
-   * server rule needs `presence: true` (else the subscription is refused with 117); exact
-   * channels only. Events are not replayed after a reconnect: re-read `presence()` on `subscribed`.
+   * server rule needs `presence: true` (else the subscription is refused with 117) and the
+   * server's `authorize` must allow action `presence` (else 107); exact channels only. Events
+   * are not replayed after a reconnect: re-read `presence()` on `subscribed`.
    */
   presence?: boolean;
 }

@@ -83,6 +83,7 @@ t.test('presence errors reach the client: 117 without presence, 107 when authori
   t.equal(refused.active, false);
   t.throws(() => c.subscribe('room.*', () => {}, { presence: true }), TypeError, 'patterns are refused before anything is sent');
   await t.rejects(mallory.presence('room.1'), { code: 107 });
+  await t.rejects(mallory.subscribe('room.1', () => {}, { presence: true }).ready, { code: 107 }, 'nor ask for the events that reveal the list');
   await mallory.subscribe('room.1', () => {}).ready;
   t.equal((await c.presence('room.1')).members.length, 1, 'mallory may subscribe (and is listed) but not read presence');
 });
