@@ -24,7 +24,7 @@ function onData(text) {
   }
 }
 
-function open(kind, port, ch, qos) {
+function open(kind, port, ch, qos, ackDelay) {
   return new Promise((resolve, reject) => {
     let ws;
     if (kind === 'ws') ws = new WebSocket(`ws://127.0.0.1:${port}/?ch=${ch}`, { perMessageDeflate: false });
@@ -51,13 +51,13 @@ function open(kind, port, ch, qos) {
         if (s.startsWith('{"op":"msg"')) {
           onData(s);
           if (qos === 1) {
-            // Cumulative acks, batched like the SDK does (one per 20 ms per channel).
+            // Cumulative acks, batched like the SDK does (one per 20 ms per channel by default).
             const i = s.indexOf('"off":');
             lastOff = parseInt(s.slice(i + 6, i + 26), 10);
             ackTimer ??= setTimeout(() => {
               ackTimer = undefined;
               if (ws.readyState === 1) ws.send(`{"op":"ack","ch":"${ch}","off":${lastOff}}`);
-            }, 20);
+            }, ackDelay);
           }
         } else if (s.startsWith('{"op":"welcome"')) ws.send(JSON.stringify(qos === 1 ? { op: 'sub', id: 1, ch, qos: 1 } : { op: 'sub', id: 1, ch }));
         else if (s.startsWith('{"op":"ok"')) resolve();
@@ -76,7 +76,7 @@ process.on('message', async (m) => {
     const lanes = Array.from({ length: Math.min(m.concurrency, m.channels.length) }, async () => {
       while (next < m.channels.length) {
         const ch = m.channels[next++];
-        await open(m.kind, m.port, ch, m.qos ?? 0);
+        await open(m.kind, m.port, ch, m.qos ?? 0, m.ackDelay ?? 20);
       }
     });
     try {

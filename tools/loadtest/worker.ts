@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { Client, type WebSocketConstructor } from '../../lib/client/index.js';
 import type { ClientPlan } from './audience.js';
-import { StreamChecker, type Pos } from './checker.js';
+import { addCounts, StreamChecker, type Pos } from './checker.js';
 import { bump, emptyTotals, histogram, type WorkerProgress, type WorkerResult } from './stats.js';
 
 /** Data a worker starts with. */
@@ -174,14 +174,7 @@ function run(input: WorkerInput): void {
         totals.clients++;
         if (!s.connected) totals.neverConnected++;
         if (!s.subscribed) totals.neverSubscribed++;
-        const c = s.checker.finish(m.positions[s.plan.channel]);
-        const q = totals.qos[s.plan.qos];
-        q.expected += c.expected;
-        q.delivered += c.delivered;
-        q.lostSilent += c.lostSilent;
-        q.lostSignalled += c.lostSignalled;
-        q.duplicated += c.duplicated;
-        q.outOfOrder += c.outOfOrder;
+        addCounts(totals.qos[s.plan.qos], s.checker.finish(m.positions[s.plan.channel]));
       }
       port.postMessage({ type: 'result', result: { totals, connectLatency, deliveryLatency } } satisfies FromWorker);
       for (const s of sims) s.client?.close();
