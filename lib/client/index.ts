@@ -15,7 +15,7 @@ import { backoffDelay } from './backoff.js';
 import { Subscription, type Message, type MessageHandler, type SubscribeOptions, type SubscriptionHost } from './subscription.js';
 
 export { Subscription } from './subscription.js';
-export type { Discontinuity, Message, MessageHandler, SubscribeOptions, SubscriptionEvents } from './subscription.js';
+export type { Discontinuity, Message, MessageHandler, SubscribeOptions, SubscriptionEvents, SubscriptionHost } from './subscription.js';
 export { CLOSE, shouldReconnect } from '../close-codes.js';
 export type { Position } from '../engine.js';
 export type { HistoryResult, PresenceMember, PresenceResult, PublishResult, QoS, SubscribeResult } from '../protocol.js';
