@@ -215,7 +215,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
     }
     this.conns.set(conn.id, conn);
     this.counters.connectionsAccepted++;
-    conn.sendJson({ op: 'welcome', v: 1, cid: conn.id, hb: this.options.heartbeatInterval });
+    conn.sendJson({ op: 'welcome', v: 1, cid: conn.id, hb: this.options.heartbeatInterval, win: this.options.limits.inflightWindow });
     this.emit('connection', { id: conn.id, user });
     return conn;
   }

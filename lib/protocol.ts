@@ -79,6 +79,8 @@ export interface WelcomeFrame {
   cid: string;
   /** Heartbeat interval in ms: the client treats the server as dead after about twice this. */
   hb: number;
+  /** The server's QoS 1 in-flight window per subscription (`limits.inflightWindow`): ack before it fills. */
+  win?: number;
 }
 /** Result of a subscribe. */
 export interface SubscribeResult {

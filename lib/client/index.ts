@@ -116,7 +116,11 @@ interface QueuedPublish {
 /** Server errors after which a QoS 1 publish is retried with the same id: nothing was stored, or the node is going away. */
 const RETRYABLE_PUBLISH_CODES = new Set([201, 202]);
 
-const ACK_DELAY_MS = 20;
+/**
+ * Acks are batched for this long (one cumulative frame per channel), unless half of the server's
+ * in-flight window is processed first: then they go at once so the window never fills.
+ */
+const ACK_DELAY_MS = 100;
 
 function base64url(s: string): string {
   const bytes = new TextEncoder().encode(s);
@@ -147,6 +151,10 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
   private readonly pending = new Map<number, Pending>();
   private readonly outbox: QueuedPublish[] = [];
   private readonly acks = new Map<string, number>();
+  /** Last offset acknowledged per channel, to send early once half the in-flight window is processed. */
+  private readonly ackedUpTo = new Map<string, number>();
+  /** The server's `limits.inflightWindow`, from `welcome` (protocol v1 servers that omit it: 256). */
+  private inflightWindow = 256;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private watchdog: ReturnType<typeof setTimeout> | undefined;
@@ -354,6 +362,7 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
       case 'welcome':
         this.welcomed = true;
         this.heartbeat = f.hb;
+        if (Number.isSafeInteger(f.win) && f.win > 0) this.inflightWindow = f.win;
         this.attempt = 0;
         this.armWatchdog();
         this.setState('connected');
@@ -406,17 +415,27 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
     if (this.subs.get(sub.channel) !== sub) return;
     this.subs.delete(sub.channel);
     this.acks.delete(sub.channel);
+    this.ackedUpTo.delete(sub.channel);
     if (this.state === 'connected') this.request({ op: 'unsub', ch: sub.channel }).catch(() => {});
   }
 
-  /** @internal Batches cumulative acks: one frame per channel per {@link ACK_DELAY_MS}. */
+  /** @internal Batches cumulative acks: one frame per channel per {@link ACK_DELAY_MS}, or sooner at half the window. */
   sendAck(channel: string, offset: number): void {
     this.acks.set(channel, offset);
-    this.ackTimer ??= setTimeout(() => {
-      this.ackTimer = undefined;
-      for (const [ch, off] of this.acks) this.sendRaw({ op: 'ack', ch, off });
-      this.acks.clear();
-    }, ACK_DELAY_MS);
+    let last = this.ackedUpTo.get(channel);
+    if (last === undefined) this.ackedUpTo.set(channel, (last = offset - 1));
+    if (offset - last >= this.inflightWindow / 2) {
+      this.flushAcks();
+      return;
+    }
+    this.ackTimer ??= setTimeout(() => this.flushAcks(), ACK_DELAY_MS);
+  }
+
+  private flushAcks(): void {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    for (const [ch, off] of this.acks) if (this.sendRaw({ op: 'ack', ch, off })) this.ackedUpTo.set(ch, off);
+    this.acks.clear();
   }
 
   /**

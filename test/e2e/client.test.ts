@@ -197,3 +197,26 @@ t.test('with several URLs the client moves to the next node when its node shuts 
   t.throws(() => connect([]), /non-empty array/);
   t.throws(() => connect(['ws://ok', 'http://bad']), /ws:\/\/ or wss:\/\//);
 });
+
+t.test('QoS 1 acks go out at half the announced in-flight window, so a keeping-up client never stalls', async (t) => {
+  const s = await startServer(t, { limits: { inflightWindow: 8 } });
+  const acks: number[] = [];
+  // Records the ack frames the SDK sends, on a real ws socket.
+  class SpyWebSocket extends WebSocket {
+    override send(data: any, ...rest: any[]): void {
+      const f = JSON.parse(String(data));
+      if (f.op === 'ack') acks.push(f.off);
+      (super.send as any)(data, ...rest);
+    }
+  }
+  const c = connect(s.url, { WebSocket: SpyWebSocket as any, reconnect: false });
+  t.teardown(() => c.close());
+  await once(c, 'connected');
+  const col = collector();
+  await c.subscribe('q', col.handler, { qos: 1 }).ready;
+  await Promise.all(Array.from({ length: 64 }, (_, i) => s.hub.publish('q', i)));
+  await col.wait(64);
+  t.same(col.got.map((m) => m.offset), Array.from({ length: 64 }, (_, i) => i + 1));
+  const steps = acks.map((a, i) => a - (i ? acks[i - 1] : 0));
+  t.ok(Math.max(...steps) <= 4, `no ack covers more than half the window (steps ${steps.join(',')})`);
+});
