@@ -162,7 +162,8 @@ export interface PresenceMembers {
  * Who is subscribed to each presence channel. The hub calls `join` once a subscribe to a
  * presence channel succeeded and `leave` on unsubscribe or disconnect, always for a connection
  * of its own node, and once per (channel, connection) pair. Join/leave events are fanned out
- * by the hub to its local subscribers; the store only answers "who is there".
+ * by the hub to its local subscribers; the store only answers "who is there" (and, with the
+ * optional `watch`, reports other nodes' joins and leaves).
  * The hub calls `leave` for a pair only after that pair's `join` resolved.
  */
 export interface PresenceStore {
@@ -174,6 +175,27 @@ export interface PresenceStore {
   members(channel: string, limit: number): Promise<PresenceMembers>;
   /** Releases resources. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Optional, for stores shared by several nodes: the hub calls this once, at construction,
+   * with the sink that receives joins and leaves made on OTHER nodes (never this node's own:
+   * the hub announces those itself). Without it, events stay per node.
+   */
+  watch?(sink: PresenceSink): void;
+  /**
+   * Optional companion of {@link PresenceStore.watch}: the hub calls `interest(channel, true)`
+   * when a channel gets its first local event watcher and `interest(channel, false)` when its
+   * last one ends, so a store delivers remote events only for channels someone here watches.
+   * Failures are the store's to log and retry; the hub does not wait.
+   */
+  interest?(channel: string, watching: boolean): void;
+}
+
+/** Receives presence events from other nodes (see {@link PresenceStore.watch}). */
+export interface PresenceSink {
+  /** `member` joined `channel` on another node. */
+  join(channel: string, member: StoredPresenceMember): void;
+  /** `connectionId` left `channel` on another node, or its node died. */
+  leave(channel: string, connectionId: string): void;
 }
 
 /** A storage and a broker used together by a hub. */

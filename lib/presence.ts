@@ -24,6 +24,10 @@ function memberText(connectionId: string, info: string | undefined): string {
   return '{"cid":' + JSON.stringify(connectionId) + (info === undefined ? '' : ',"info":' + info) + '}';
 }
 
+// Channel names are validated to need no escaping in JSON.
+const joinText = (channel: string, connectionId: string, info: string | undefined) => '{"op":"join","ch":"' + channel + '","m":' + memberText(connectionId, info) + '}';
+const leaveText = (channel: string, connectionId: string) => '{"op":"leave","ch":"' + channel + '","m":{"cid":' + JSON.stringify(connectionId) + '}}';
+
 /** @internal The hub's presence bookkeeping. */
 export class PresenceTracker {
   private readonly joined = new Map<Subscription, Member>();
@@ -44,7 +48,17 @@ export class PresenceTracker {
     private readonly hook: ((user: unknown) => unknown) | undefined,
     private readonly maxInfoBytes: number,
     private readonly log: Log,
-  ) {}
+  ) {
+    // Other nodes' events reach the same watchers through the same serialize-once path.
+    store.watch?.({
+      join: (channel, m) => {
+        if (this.watchers.has(channel)) this.broadcast(channel, joinText(channel, m.connectionId, m.info));
+      },
+      leave: (channel, connectionId) => {
+        if (this.watchers.has(channel)) this.broadcast(channel, leaveText(channel, connectionId));
+      },
+    });
+  }
 
   private info(target: object, user: unknown): Promise<string | undefined> {
     let p = this.infos.get(target);
@@ -103,25 +117,31 @@ export class PresenceTracker {
     if (!sub.active) return;
     if (watch) {
       let set = this.watchers.get(sub.channel);
-      if (!set) this.watchers.set(sub.channel, (set = new Set()));
+      if (!set) {
+        this.watchers.set(sub.channel, (set = new Set()));
+        this.store.interest?.(sub.channel, true);
+      }
       set.add(sub);
     }
     const m = this.joined.get(sub);
     if (!m) return;
     m.announced = true;
-    if (this.watchers.has(sub.channel)) this.broadcast(sub.channel, '{"op":"join","ch":"' + sub.channel + '","m":' + memberText(m.connectionId, m.info) + '}');
+    if (this.watchers.has(sub.channel)) this.broadcast(sub.channel, joinText(sub.channel, m.connectionId, m.info));
   }
 
   /** A subscription ended (unsubscribe, refusal, disconnect): leave and tell the watchers. */
   remove(sub: Subscription): void {
     const set = this.watchers.get(sub.channel);
-    if (set?.delete(sub) && set.size === 0) this.watchers.delete(sub.channel);
+    if (set?.delete(sub) && set.size === 0) {
+      this.watchers.delete(sub.channel);
+      this.store.interest?.(sub.channel, false);
+    }
     const m = this.joined.get(sub);
     if (!m) return;
     this.joined.delete(sub);
     this.leaveQuietly(sub.channel, m.connectionId);
     if (m.announced && this.watchers.has(sub.channel)) {
-      this.broadcast(sub.channel, '{"op":"leave","ch":"' + sub.channel + '","m":{"cid":' + JSON.stringify(m.connectionId) + '}}');
+      this.broadcast(sub.channel, leaveText(sub.channel, m.connectionId));
     }
   }
 

@@ -19,11 +19,13 @@ import type { Engine } from '../../lib/engine.js';
 import { optionError } from '../../lib/errors.js';
 import { RedisBroker } from './broker.js';
 import { RedisConnection, type RedisClientLike, type RedisLogger } from './connection.js';
+import { RedisPresence } from './presence.js';
 import { RedisStorage } from './storage.js';
 
 export { RedisBroker } from './broker.js';
+export { RedisPresence } from './presence.js';
 export { RedisStorage } from './storage.js';
-export { RedisUnavailableError, type RedisClientLike, type RedisLogger } from './connection.js';
+export { RedisUnavailableError, type RedisClientLike, type RedisConnection, type RedisLogger } from './connection.js';
 export { escapeGlob, patternToGlob } from './glob.js';
 
 /** Options of {@link redisEngine}. */
@@ -63,6 +65,19 @@ export interface RedisEngineOptions {
    * failover to replicas; streams then survive restarts and clients recover across them.
    */
   restartIsDataLoss?: boolean;
+  /**
+   * Presence: a node's members count as gone once its liveness key, refreshed every
+   * `presenceRefresh` ms, has not been refreshed for this long, ms (default 15,000). Other
+   * nodes then stop listing them and announce their leave (docs/presence.md). Lower means
+   * ghosts vanish sooner but a process stalled (GC, CPU starvation) for longer than this
+   * briefly loses its members; it stores them again at its next refresh.
+   */
+  presenceTtl?: number;
+  /**
+   * How often each node refreshes its presence liveness key and looks for dead nodes, ms
+   * (default 5,000). Must be less than `presenceTtl` (at most half is advisable).
+   */
+  presenceRefresh?: number;
   /** Receives connection errors (node-redis reports every failed reconnect). Default: silent. */
   logger?: RedisLogger;
 }
@@ -73,14 +88,16 @@ const posInt = (v: unknown): v is number => typeof v === 'number' && Number.isSa
  * Creates a Redis {@link Engine} for `new Switchyard({ engine })`.
  * @throws SwitchyardError (150 BAD_OPTIONS) for invalid options or a client with an offline queue.
  */
-export function redisEngine(options: RedisEngineOptions = {}): Engine & { storage: RedisStorage; broker: RedisBroker } {
+export function redisEngine(options: RedisEngineOptions = {}): Engine & { storage: RedisStorage; broker: RedisBroker; presence: RedisPresence } {
   if (typeof options !== 'object' || options === null) throw optionError('redisEngine options', 'an object', options);
-  const { url = 'redis://127.0.0.1:6379', client, keyPrefix = 'switchyard:', dedupWindow = 120_000, streamIdleTtl = 86_400_000, connectTimeout = 5_000, restartIsDataLoss = true, logger } = options;
+  const { url = 'redis://127.0.0.1:6379', client, keyPrefix = 'switchyard:', dedupWindow = 120_000, streamIdleTtl = 86_400_000, connectTimeout = 5_000, restartIsDataLoss = true, presenceTtl = 15_000, presenceRefresh = 5_000, logger } = options;
   if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) throw optionError('url', 'a redis:// or rediss:// URL', url);
   if (typeof keyPrefix !== 'string' || /[{}]/.test(keyPrefix)) throw optionError('keyPrefix', 'a string without "{" or "}" (they would break hash tags)', keyPrefix);
   if (!posInt(dedupWindow)) throw optionError('dedupWindow', 'a positive integer of milliseconds', dedupWindow);
   if (!posInt(streamIdleTtl)) throw optionError('streamIdleTtl', 'a positive integer of milliseconds', streamIdleTtl);
   if (!posInt(connectTimeout)) throw optionError('connectTimeout', 'a positive integer of milliseconds', connectTimeout);
+  if (!posInt(presenceTtl)) throw optionError('presenceTtl', 'a positive integer of milliseconds', presenceTtl);
+  if (!posInt(presenceRefresh) || presenceRefresh >= presenceTtl) throw optionError('presenceRefresh', `a positive integer of milliseconds below presenceTtl (${presenceTtl})`, presenceRefresh);
   if (typeof restartIsDataLoss !== 'boolean') throw optionError('restartIsDataLoss', 'true or false', restartIsDataLoss);
   if (client !== undefined) {
     if (typeof client !== 'object' || client === null || typeof client.duplicate !== 'function') throw optionError('client', 'a node-redis client (createClient())', client);
@@ -93,6 +110,7 @@ export function redisEngine(options: RedisEngineOptions = {}): Engine & { storag
   return {
     storage: new RedisStorage(conn, keyPrefix, dedupWindow, streamIdleTtl, restartIsDataLoss),
     broker: new RedisBroker(conn, keyPrefix),
+    presence: new RedisPresence(conn, keyPrefix, { ttl: presenceTtl, refresh: presenceRefresh }, logger),
     appendPublishes: true,
   };
 }

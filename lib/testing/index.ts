@@ -1,5 +1,5 @@
 /**
- * `switchyard/testing`: the conformance suites every storage and broker adapter runs. They
+ * `switchyard/testing`: the conformance suites every storage, broker and presence adapter runs. They
  * are runner-agnostic: pass your runner's test function and a factory; assertions use
  * `node:assert`. See docs/storage-adapters.md.
  *
@@ -13,3 +13,4 @@
 export type { Capabilities, TestFunction } from './common.js';
 export { storageConformance, type StorageConformanceOptions, type StorageFactoryOptions } from './storage.js';
 export { brokerConformance, type BrokerConformanceOptions } from './broker.js';
+export { presenceConformance, type PresenceCapabilities, type PresenceConformanceOptions } from './presence.js';

@@ -1,0 +1,369 @@
+/**
+ * {@link PresenceStore} on Redis: the member list of a channel is shared by every node, and
+ * joins/leaves made on one node reach the event watchers of the others.
+ *
+ * Keys (all under the engine's keyPrefix):
+ *   `{channel}:p`  hash  connectionId -> "<nodeId>|<info JSON or empty>", same hash tag as the
+ *                        channel's storage keys; Redis deletes it with its last field
+ *   `n:<nodeId>`   string liveness key of a node, PX = presenceTtl, refreshed every presenceRefresh
+ *   `n:<nodeId>:c` set   channels where that node has members (what to clean when it dies)
+ *   `nodes`        set   node ids that may still own members
+ * Events travel on the pub/sub channel `p:<channel>`, subscribed only while a local
+ * subscription watches the channel: "j\n<node>\n<cid>\n<info>" or "l\n<node>\n<cid>".
+ *
+ * A member whose node key is gone is never listed: `members()` skips it and deletes it, and a
+ * periodic sweep on every node removes all members of a node whose key expired. Each removal
+ * publishes one leave (the delete and the publish are one script, so two nodes cleaning up
+ * the same member announce it once).
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import type { PresenceMembers, PresenceSink, PresenceStore, StoredPresenceMember } from '../../lib/engine.js';
+import { RedisUnavailableError, type RedisConnection, type RedisLogger } from './connection.js';
+import { script, type Script } from './scripts.js';
+
+// HSET and PUBLISH in one step: a watcher that gets the event finds the member in a later list.
+const JOIN = script(`
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1`);
+// Deletes a member only if the given node still owns it (connection ids of two nodes can
+// collide), and announces the leave only if this call deleted it.
+const LEAVE = script(`
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v and string.sub(v, 1, #ARGV[2]) == ARGV[2] then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('PUBLISH', ARGV[3], ARGV[4])
+  return 1
+end
+return 0`);
+
+/** Hash entries asked for per HSCAN call (a hint to Redis, which may return somewhat more). */
+const SCAN_BATCH = 500;
+/** HSCAN calls one `members()` makes at most; past it the page is returned as truncated. */
+const MAX_ROUNDS = 16;
+
+/** Settings of {@link RedisPresence}, validated by `redisEngine()`. */
+export interface RedisPresenceSettings {
+  /** Liveness key TTL, ms: a node silent this long is dead and its members are dropped. */
+  ttl: number;
+  /** How often a node refreshes its liveness key and sweeps for dead nodes, ms (< ttl). */
+  refresh: number;
+}
+
+/** Presence half of the Redis engine. Created by `redisEngine()`. */
+export class RedisPresence implements PresenceStore {
+  /** This node's id: random per store, base64url (never contains "|" or a newline). */
+  readonly nodeId = randomBytes(12).toString('base64url');
+  private sink: PresenceSink | undefined;
+  /** This node's memberships, to re-store them if Redis forgot them (node key had expired). */
+  private readonly own = new Map<string, Map<string, string | undefined>>();
+  /** Channels a local subscription watches, and those the subscriber client is subscribed to. */
+  private readonly wanted = new Set<string>();
+  private readonly subscribed = new Set<string>();
+  /** Per channel, the SUBSCRIBE/UNSUBSCRIBE in flight: run one at a time so the last one wins. */
+  private readonly ops = new Map<string, Promise<void>>();
+  private alive: Promise<void> | undefined;
+  private everAlive = false;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private ticking = false;
+  private closed = false;
+
+  constructor(
+    private readonly conn: RedisConnection,
+    private readonly prefix: string,
+    private readonly settings: RedisPresenceSettings,
+    private readonly logger: RedisLogger | undefined,
+  ) {}
+
+  /** The hash holding `channel`'s members. */
+  key(channel: string): string {
+    return `${this.prefix}{${channel}}:p`;
+  }
+
+  /** The pub/sub channel of `channel`'s presence events. */
+  busChannel(channel: string): string {
+    return `${this.prefix}p:${channel}`;
+  }
+
+  /** The liveness key of node `id`. */
+  nodeKey(id: string): string {
+    return `${this.prefix}n:${id}`;
+  }
+
+  private channelsKey(id: string): string {
+    return `${this.prefix}n:${id}:c`;
+  }
+
+  private get nodesKey(): string {
+    return `${this.prefix}nodes`;
+  }
+
+  private async eval(s: Script, keys: string[], args: string[]): Promise<unknown> {
+    const tail = [String(keys.length), ...keys, ...args];
+    try {
+      return await this.conn.run(['EVALSHA', s.sha, ...tail]);
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return this.conn.run(['EVAL', s.source, ...tail]);
+      throw err;
+    }
+  }
+
+  private warn(err: unknown, msg: string): void {
+    if (!this.closed) this.logger?.warn({ err: err instanceof Error ? err.message : String(err) }, msg);
+  }
+
+  /** Removes `cid` from `channel` if node `owner` still owns it, announcing the leave as `owner`'s. */
+  private remove(channel: string, cid: string, owner: string): Promise<unknown> {
+    return this.eval(LEAVE, [this.key(channel)], [cid, owner + '|', this.busChannel(channel), `l\n${owner}\n${cid}`]);
+  }
+
+  // ------------------------------------------------------------------ liveness
+
+  /** Makes sure this node's liveness key exists and the refresh timer runs. */
+  private ensureAlive(): Promise<void> {
+    if (this.closed) return Promise.reject(new RedisUnavailableError('engine closed'));
+    if (!this.alive) {
+      const p = this.refresh().then(() => {
+        if (this.closed || this.timer) return;
+        this.timer = setInterval(() => void this.tick(), this.settings.refresh);
+        this.timer.unref();
+      });
+      // A failed first refresh (Redis down) is retried by the next join.
+      p.catch(() => {
+        if (this.alive === p) this.alive = undefined;
+      });
+      this.alive = p;
+    }
+    return this.alive;
+  }
+
+  private async refresh(): Promise<void> {
+    const old = await this.conn.run(['SET', this.nodeKey(this.nodeId), '1', 'PX', String(this.settings.ttl), 'GET']);
+    await this.conn.run(['SADD', this.nodesKey, this.nodeId]);
+    // The key had expired (this process stalled longer than the ttl, or Redis lost it): other
+    // nodes may have dropped our members and announced them as left. Store them again.
+    if (old === null && this.everAlive) await this.rejoinAll();
+    this.everAlive = true;
+  }
+
+  private async rejoinAll(): Promise<void> {
+    for (const [channel, members] of [...this.own]) {
+      await this.conn.run(['SADD', this.channelsKey(this.nodeId), channel]);
+      for (const [cid, info] of [...members]) await this.store(channel, cid, info);
+    }
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking || this.closed) return;
+    this.ticking = true;
+    try {
+      await this.refresh();
+      await this.sweep();
+    } catch (err) {
+      this.warn(err, 'presence refresh failed');
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** Finds nodes whose liveness key expired; the node that claims one removes its members. */
+  private async sweep(): Promise<void> {
+    const ids = ((await this.conn.run(['SMEMBERS', this.nodesKey])) as string[]).filter((id) => id !== this.nodeId);
+    const live = await Promise.all(ids.map((id) => this.conn.run(['EXISTS', this.nodeKey(id)])));
+    for (let i = 0; i < ids.length; i++) {
+      if (Number(live[i]) === 1 || this.closed) continue;
+      // SREM answers 1 to one node only: exactly one node does the cleanup.
+      if (Number(await this.conn.run(['SREM', this.nodesKey, ids[i]])) === 1) await this.reapNode(ids[i]);
+    }
+  }
+
+  private async reapNode(id: string): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, channels] = (await this.conn.run(['SSCAN', this.channelsKey(id), cursor, 'COUNT', '100'])) as [string, string[]];
+      cursor = String(next);
+      for (const channel of channels) await this.reapChannel(channel, id);
+    } while (cursor !== '0' && !this.closed);
+    if (!this.closed) await this.conn.run(['DEL', this.channelsKey(id)]);
+  }
+
+  private async reapChannel(channel: string, id: string): Promise<void> {
+    const mark = id + '|';
+    let cursor = '0';
+    do {
+      const [next, flat] = (await this.conn.run(['HSCAN', this.key(channel), cursor, 'COUNT', String(SCAN_BATCH)])) as [string, string[]];
+      cursor = String(next);
+      for (let i = 0; i < flat.length; i += 2) if (flat[i + 1].startsWith(mark)) await this.remove(channel, flat[i], id);
+    } while (cursor !== '0' && !this.closed);
+  }
+
+  // ------------------------------------------------------------------ PresenceStore
+
+  private store(channel: string, cid: string, info: string | undefined): Promise<unknown> {
+    const i = info ?? '';
+    return this.eval(JOIN, [this.key(channel)], [cid, `${this.nodeId}|${i}`, this.busChannel(channel), `j\n${this.nodeId}\n${cid}\n${i}`]);
+  }
+
+  /** {@inheritDoc PresenceStore.join} */
+  async join(channel: string, connectionId: string, info: string | undefined): Promise<void> {
+    await this.ensureAlive();
+    let members = this.own.get(channel);
+    if (!members) {
+      this.own.set(channel, (members = new Map()));
+      // Recorded before the member, so whoever cleans up after this node finds the channel.
+      try {
+        await this.conn.run(['SADD', this.channelsKey(this.nodeId), channel]);
+      } catch (err) {
+        if (members.size === 0 && this.own.get(channel) === members) this.own.delete(channel);
+        throw err;
+      }
+    }
+    members.set(connectionId, info);
+    try {
+      await this.store(channel, connectionId, info);
+    } catch (err) {
+      members.delete(connectionId);
+      throw err;
+    }
+  }
+
+  /** {@inheritDoc PresenceStore.leave} */
+  async leave(channel: string, connectionId: string): Promise<void> {
+    // After close this node counts as gone: its members expire with its liveness key.
+    if (this.closed) return;
+    const members = this.own.get(channel);
+    members?.delete(connectionId);
+    if (members?.size === 0) this.own.delete(channel);
+    await this.remove(channel, connectionId, this.nodeId);
+    if (members?.size === 0 && !this.own.has(channel)) await this.conn.run(['SREM', this.channelsKey(this.nodeId), channel]);
+  }
+
+  /**
+   * {@inheritDoc PresenceStore.members}
+   * Reads the hash in HSCAN batches until `limit` live members are found (at most
+   * {@link MAX_ROUNDS} batches; past that the page says `truncated`). Members of nodes whose
+   * liveness key is gone are skipped and deleted (which announces their leave).
+   */
+  async members(channel: string, limit: number): Promise<PresenceMembers> {
+    // A watcher that lists right after subscribing must not miss events between the list and
+    // the end of our SUBSCRIBE: list only once the subscription is in place.
+    await this.ops.get(channel);
+    const key = this.key(channel);
+    const alive = new Map<string, boolean>([[this.nodeId, true]]);
+    const seen = new Set<string>();
+    const members: StoredPresenceMember[] = [];
+    let more = false;
+    let cursor = '0';
+    let rounds = 0;
+    do {
+      const [next, flat] = (await this.conn.run(['HSCAN', key, cursor, 'COUNT', String(Math.min(SCAN_BATCH, limit + 1))])) as [string, string[]];
+      cursor = String(next);
+      const unknown = new Set<string>();
+      for (let i = 1; i < flat.length; i += 2) {
+        const node = flat[i].slice(0, flat[i].indexOf('|'));
+        if (!alive.has(node)) unknown.add(node);
+      }
+      const ids = [...unknown];
+      const live = await Promise.all(ids.map((id) => this.conn.run(['EXISTS', this.nodeKey(id)])));
+      ids.forEach((id, i) => alive.set(id, Number(live[i]) === 1));
+      for (let i = 0; i < flat.length; i += 2) {
+        const cid = flat[i];
+        const v = flat[i + 1];
+        const bar = v.indexOf('|');
+        if (bar < 0) continue; // not written by this store
+        const node = v.slice(0, bar);
+        if (!alive.get(node)) {
+          this.remove(channel, cid, node).catch((err: unknown) => this.warn(err, 'presence cleanup failed'));
+          continue;
+        }
+        // HSCAN may return an entry twice while Redis resizes the hash.
+        if (seen.has(cid)) continue;
+        seen.add(cid);
+        if (members.length < limit) members.push({ connectionId: cid, info: bar === v.length - 1 ? undefined : v.slice(bar + 1) });
+        else more = true;
+      }
+    } while (cursor !== '0' && !more && ++rounds < MAX_ROUNDS);
+    return { members, truncated: more || cursor !== '0' };
+  }
+
+  // ------------------------------------------------------------------ events
+
+  private readonly onMessage = (raw: string, busChannel: string) => {
+    const sink = this.sink;
+    if (!sink) return;
+    const channel = busChannel.slice(this.prefix.length + 2);
+    const a = raw.indexOf('\n');
+    const b = raw.indexOf('\n', a + 1);
+    if (a !== 1 || b < 0) return;
+    // Our own events were announced locally already.
+    if (raw.slice(a + 1, b) === this.nodeId) return;
+    if (raw[0] === 'l') return sink.leave(channel, raw.slice(b + 1));
+    const c = raw.indexOf('\n', b + 1);
+    if (raw[0] !== 'j' || c < 0) return;
+    sink.join(channel, { connectionId: raw.slice(b + 1, c), info: c === raw.length - 1 ? undefined : raw.slice(c + 1) });
+  };
+
+  // node-redis re-sends its subscriptions after a reconnect; channels whose SUBSCRIBE failed
+  // (Redis was down at the time) are retried here.
+  private readonly onReady = () => {
+    for (const channel of this.wanted) if (!this.subscribed.has(channel)) void this.sync(channel);
+  };
+
+  /** {@inheritDoc PresenceStore.watch} */
+  watch(sink: PresenceSink): void {
+    this.sink = sink;
+    this.conn.sub.on('ready', this.onReady);
+  }
+
+  /** {@inheritDoc PresenceStore.interest} */
+  interest(channel: string, watching: boolean): void {
+    if (this.closed) return;
+    if (watching) this.wanted.add(channel);
+    else this.wanted.delete(channel);
+    void this.sync(channel);
+    // Watcher-only nodes sweep too, so their watchers hear about dead nodes' members.
+    if (watching) this.ensureAlive().catch((err: unknown) => this.warn(err, 'presence refresh failed'));
+  }
+
+  private sync(channel: string): Promise<void> {
+    const p = (this.ops.get(channel) ?? Promise.resolve()).then(() => this.apply(channel)).catch((err: unknown) => this.warn(err, 'presence subscribe failed'));
+    this.ops.set(channel, p);
+    void p.then(() => {
+      if (this.ops.get(channel) === p) this.ops.delete(channel);
+    });
+    return p;
+  }
+
+  private async apply(channel: string): Promise<void> {
+    const want = this.wanted.has(channel) && !this.closed;
+    const sub = this.conn.sub;
+    if (want && !this.subscribed.has(channel)) {
+      await this.conn.start('both');
+      if (!sub.isReady) throw new RedisUnavailableError('subscriber connection is not ready');
+      await sub.subscribe(this.busChannel(channel), this.onMessage);
+      this.subscribed.add(channel);
+    } else if (!want && this.subscribed.has(channel)) {
+      this.subscribed.delete(channel);
+      if (sub.isOpen) await sub.unsubscribe(this.busChannel(channel), this.onMessage);
+    }
+  }
+
+  /**
+   * {@inheritDoc PresenceStore.close}
+   * Stops refreshing and deletes nothing: members still stored (the hub makes its connections
+   * leave before closing the engine) expire with the liveness key.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.sink = undefined;
+    this.conn.sub.off?.('ready', this.onReady);
+    const channels = [...this.subscribed];
+    this.subscribed.clear();
+    this.wanted.clear();
+    this.own.clear();
+    if (this.conn.sub.isOpen) await Promise.all(channels.map((c) => this.conn.sub.unsubscribe(this.busChannel(c), this.onMessage).catch(() => {})));
+  }
+}
