@@ -46,21 +46,32 @@ function open(kind, port, ch, qos, ackDelay) {
     } else {
       let ackTimer;
       let lastOff = 0;
+      let ackedOff = -1;
+      let win = 256;
+      const flush = () => {
+        clearTimeout(ackTimer);
+        ackTimer = undefined;
+        ackedOff = lastOff;
+        if (ws.readyState === 1) ws.send(`{"op":"ack","ch":"${ch}","off":${lastOff}}`);
+      };
       ws.on('message', (d) => {
         const s = d.toString();
         if (s.startsWith('{"op":"msg"')) {
           onData(s);
           if (qos === 1) {
-            // Cumulative acks, batched like the SDK does (one per 20 ms per channel by default).
+            // Cumulative acks, batched like the SDK does: every ackDelay ms (100 by default), or at
+            // once when half of the server's in-flight window was received since the last ack.
             const i = s.indexOf('"off":');
             lastOff = parseInt(s.slice(i + 6, i + 26), 10);
-            ackTimer ??= setTimeout(() => {
-              ackTimer = undefined;
-              if (ws.readyState === 1) ws.send(`{"op":"ack","ch":"${ch}","off":${lastOff}}`);
-            }, ackDelay);
+            if (ackedOff < 0) ackedOff = lastOff - 1;
+            if (lastOff - ackedOff >= win / 2) flush();
+            else ackTimer ??= setTimeout(flush, ackDelay);
           }
-        } else if (s.startsWith('{"op":"welcome"')) ws.send(JSON.stringify(qos === 1 ? { op: 'sub', id: 1, ch, qos: 1 } : { op: 'sub', id: 1, ch }));
-        else if (s.startsWith('{"op":"ok"')) resolve();
+        } else if (s.startsWith('{"op":"welcome"')) {
+          const w = /"win":(\d+)/.exec(s);
+          if (w) win = Number(w[1]);
+          ws.send(JSON.stringify(qos === 1 ? { op: 'sub', id: 1, ch, qos: 1 } : { op: 'sub', id: 1, ch }));
+        } else if (s.startsWith('{"op":"ok"')) resolve();
         else if (s === '{"op":"ping"}') ws.send('{"op":"pong"}');
         else if (s.startsWith('{"op":"err"')) reject(new Error(s));
       });
@@ -76,7 +87,7 @@ process.on('message', async (m) => {
     const lanes = Array.from({ length: Math.min(m.concurrency, m.channels.length) }, async () => {
       while (next < m.channels.length) {
         const ch = m.channels[next++];
-        await open(m.kind, m.port, ch, m.qos ?? 0, m.ackDelay ?? 20);
+        await open(m.kind, m.port, ch, m.qos ?? 0, m.ackDelay ?? 100);
       }
     });
     try {

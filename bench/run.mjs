@@ -1,6 +1,6 @@
 // switchyard vs raw ws vs Socket.IO 4, same machine, same run. `npm run bench` (about 4 min) or
 // `npm run bench -- --quick` (about 1 min). Options: --only=fanout,burst,channels,latency,idle,qos1
-// --servers=ws,switchyard,socketio --fanout=100,1000,5000 --repeat=3 --ack-delay=20 --json=<file>. Prints a Markdown table and the targets.
+// --servers=ws,switchyard,socketio --fanout=100,1000,5000 --repeat=3 --ack-delay=100 --json=<file>. Prints a Markdown table and the targets.
 // Each server runs in its own process; subscribers run in two more processes (bench/client-worker.mjs).
 import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -15,8 +15,8 @@ const KINDS = (opt('servers') ?? 'ws,switchyard,socketio').split(',');
 const WORKERS = 2;
 // --repeat=N: each figure is the median of N interleaved runs (default 1; 3 for the published table).
 const REPEAT = Math.max(1, Number(opt('repeat') ?? 1));
-// --ack-delay=ms: how long QoS 1 subscribers batch their cumulative acks (the SDK uses 20 ms).
-const ACK_DELAY = Math.max(1, Number(opt('ack-delay') ?? 20));
+// --ack-delay=ms: how long QoS 1 subscribers batch their cumulative acks (the SDK uses 100 ms, or acks at half the in-flight window).
+const ACK_DELAY = Math.max(1, Number(opt('ack-delay') ?? 100));
 const NAMES = { switchyard: 'switchyard', ws: 'raw ws', socketio: 'Socket.IO 4' };
 const S = QUICK
   ? { fanout: [100, 1000, 5000], deliveries: 100_000, latencyMs: 3_000, idle: 1_000, channelsDeliveries: 100_000 }
