@@ -23,7 +23,7 @@ import { RedisPresence } from './presence.js';
 import { RedisStorage } from './storage.js';
 
 export { RedisBroker } from './broker.js';
-export { RedisPresence } from './presence.js';
+export { RedisPresence, type RedisPresenceSettings } from './presence.js';
 export { RedisStorage } from './storage.js';
 export { RedisUnavailableError, type RedisClientLike, type RedisConnection, type RedisLogger } from './connection.js';
 export { escapeGlob, patternToGlob } from './glob.js';

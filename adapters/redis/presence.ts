@@ -110,7 +110,8 @@ export class RedisPresence implements PresenceStore {
   }
 
   private warn(err: unknown, msg: string): void {
-    if (!this.closed) this.logger?.warn({ err: err instanceof Error ? err.message : String(err) }, msg);
+    // The hub closes the engine's clients before the store; a refresh in between is no news.
+    if (!this.closed && !(err instanceof RedisUnavailableError && err.message.endsWith('engine closed'))) this.logger?.warn({ err: err instanceof Error ? err.message : String(err) }, msg);
   }
 
   /** Removes `cid` from `channel` if node `owner` still owns it, announcing the leave as `owner`'s. */
@@ -205,7 +206,7 @@ export class RedisPresence implements PresenceStore {
     return this.eval(JOIN, [this.key(channel)], [cid, `${this.nodeId}|${i}`, this.busChannel(channel), `j\n${this.nodeId}\n${cid}\n${i}`]);
   }
 
-  /** {@inheritDoc PresenceStore.join} */
+  /** Stores a member of this node (and this node's liveness key first); announces the join to other nodes. */
   async join(channel: string, connectionId: string, info: string | undefined): Promise<void> {
     await this.ensureAlive();
     let members = this.own.get(channel);
@@ -228,7 +229,7 @@ export class RedisPresence implements PresenceStore {
     }
   }
 
-  /** {@inheritDoc PresenceStore.leave} */
+  /** Removes a member of this node and announces the leave; resolves when it was not a member. */
   async leave(channel: string, connectionId: string): Promise<void> {
     // After close this node counts as gone: its members expire with its liveness key.
     if (this.closed) return;
@@ -240,9 +241,9 @@ export class RedisPresence implements PresenceStore {
   }
 
   /**
-   * {@inheritDoc PresenceStore.members}
+   * Up to `limit` live members of `channel`, in no particular order; `truncated` when there may be more.
    * Reads the hash in HSCAN batches until `limit` live members are found (at most
-   * {@link MAX_ROUNDS} batches; past that the page says `truncated`). Members of nodes whose
+   * 16 batches; past that the page says `truncated`). Members of nodes whose
    * liveness key is gone are skipped and deleted (which announces their leave).
    */
   async members(channel: string, limit: number): Promise<PresenceMembers> {
@@ -310,13 +311,13 @@ export class RedisPresence implements PresenceStore {
     for (const channel of this.wanted) if (!this.subscribed.has(channel)) void this.sync(channel);
   };
 
-  /** {@inheritDoc PresenceStore.watch} */
+  /** Registers the hub's sink for other nodes' joins and leaves. */
   watch(sink: PresenceSink): void {
     this.sink = sink;
     this.conn.sub.on('ready', this.onReady);
   }
 
-  /** {@inheritDoc PresenceStore.interest} */
+  /** Subscribes to (or unsubscribes from) `channel`'s presence events; failures are logged and retried on reconnect. */
   interest(channel: string, watching: boolean): void {
     if (this.closed) return;
     if (watching) this.wanted.add(channel);
@@ -350,7 +351,7 @@ export class RedisPresence implements PresenceStore {
   }
 
   /**
-   * {@inheritDoc PresenceStore.close}
+   * Releases the store. Idempotent.
    * Stops refreshing and deletes nothing: members still stored (the hub makes its connections
    * leave before closing the engine) expire with the liveness key.
    */

@@ -66,6 +66,23 @@ async function twoNodes(t: { teardown(fn: () => unknown): void }, options: Redis
 
 const names = (ms: { info?: unknown }[]) => ms.map((m) => (m.info as { name: string }).name).sort();
 
+t.test('presence timing options are validated with 150 and a hint', async (t) => {
+  const code = (o: RedisEngineOptions) => {
+    try {
+      redisEngine(o);
+      return 'accepted';
+    } catch (err) {
+      return (err as { code: number; message: string }).code + ' ' + (err as Error).message;
+    }
+  };
+  t.match(code({ presenceTtl: 0 }), /^150 .*presenceTtl/);
+  t.match(code({ presenceTtl: 1.5 }), /^150 .*presenceTtl/);
+  t.match(code({ presenceRefresh: -1 }), /^150 .*presenceRefresh/);
+  t.match(code({ presenceTtl: 1_000, presenceRefresh: 1_000 }), /^150 .*below presenceTtl \(1000\)/);
+  t.match(code({ presenceTtl: 4_000 }), /^150 .*presenceRefresh/, 'a ttl below the default refresh needs a shorter refresh');
+  t.equal(code({ presenceTtl: 3_000, presenceRefresh: 1_000 }), 'accepted');
+});
+
 if (!(await needRedis())) t.pass('skipped: Redis is not available');
 else {
   t.test('a watcher on node A sees a client on node B join and leave, and both nodes list members of both', async (t) => {
