@@ -11,12 +11,14 @@ import { catchUp, SubState, type Subscription } from './delivery.js';
 import type { BrokerMessage, Engine, Position, Storage } from './engine.js';
 import { memoryEngine } from './engine-memory.js';
 import { optionError, SwitchyardError } from './errors.js';
-import { matchesPattern, resolveOptions, type AuthorizeRequest, type Logger, type ResolvedOptions, type SwitchyardOptions } from './options.js';
+import { resolveOptions, type AuthorizeRequest, type Logger, type ResolvedOptions, type SwitchyardOptions } from './options.js';
 import { msgFrameText, type PresenceResult, type PublishResult } from './protocol.js';
 import { PresenceTracker } from './presence.js';
 import { MemoryPresence } from './presence-memory.js';
 import { countBy, newCounters, type HubCounters, type HubMetrics } from './metrics.js';
 import { Router } from './router.js';
+import { originAllowed, runAuthenticate, type AuthOutcome } from './admission.js';
+import { ChannelRules, type ResolvedRule } from './channel-rules.js';
 import type { AuthRequest, ConnectionInput, Transport } from './transport.js';
 
 /** Events a hub emits. */
@@ -29,8 +31,7 @@ export interface HubEvents {
   close: () => void;
 }
 
-/** Outcome of {@link Switchyard.authenticate}. */
-export type AuthOutcome = { ok: true; user: unknown } | { ok: false; status: 401 | 403 | 500 | 503; reason: string };
+export type { AuthOutcome } from './admission.js';
 
 /** Options of {@link Switchyard.publish}. */
 export interface PublishOptions {
@@ -69,15 +70,6 @@ export interface HistoryPage {
   complete: boolean;
 }
 
-interface ResolvedRule {
-  clientPublish: boolean;
-  authorize: boolean;
-  presence: boolean;
-  history: ResolvedOptions['history'] | false;
-}
-
-const RULE_CACHE_MAX = 10_000;
-
 /**
  * A switchyard hub. Create one per process, attach it to your HTTP server with an adapter
  * (`switchyard/http`, `switchyard/express`, ...), and publish with {@link Switchyard.publish}.
@@ -96,7 +88,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
   private readonly congestedConns = new Set<Connection>();
   private readonly interest = new Map<string, number>();
   private readonly interestReady = new Map<string, Promise<void>>();
-  private readonly ruleCache = new Map<string, ResolvedRule>();
+  private readonly rules: ChannelRules;
   private readonly ready: Promise<void>;
   private readonly timer: ReturnType<typeof setInterval>;
   private heartbeatDue: number;
@@ -107,6 +99,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
   constructor(options: SwitchyardOptions = {}) {
     super();
     this.options = resolveOptions(options);
+    this.rules = new ChannelRules(this.options);
     this.userOptions = options;
     this.engine = options.engine ?? memoryEngine();
     this.ready = this.engine.broker.start({
@@ -153,22 +146,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
    * Adapters call this before the handshake and answer 403 when it returns false.
    */
   originAllowed(origin: string | undefined, host: string | undefined): boolean {
-    const allowed = this.userOptions.allowedOrigins;
-    if (origin === undefined) return true;
-    if (allowed === '*') return true;
-    if (typeof allowed === 'function') {
-      try {
-        return allowed(origin) === true;
-      } catch {
-        return false;
-      }
-    }
-    if (Array.isArray(allowed)) return allowed.includes(origin);
-    try {
-      return new URL(origin).host === host;
-    } catch {
-      return false;
-    }
+    return originAllowed(this.userOptions.allowedOrigins, origin, host);
   }
 
   /**
@@ -179,27 +157,11 @@ export class Switchyard extends EventEmitter<HubEvents> {
     if (this.closing) return { ok: false, status: 503, reason: 'server shutting down' };
     const hook = this.userOptions.authenticate;
     if (!hook) return { ok: true, user: undefined };
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.options.limits.authTimeout);
-    });
-    try {
-      const user = await Promise.race([Promise.resolve().then(() => hook(req)), timeout]);
-      if (user === 'timeout') return this.authFailed(503, 'authentication timed out');
-      if (user === null || user === undefined || user === false) return this.authFailed(401, 'unauthorized');
-      return { ok: true, user };
-    } catch (err) {
-      if (err instanceof SwitchyardError && err.reason === 'FORBIDDEN') return this.authFailed(403, 'forbidden');
-      this.log('error', { err: err instanceof Error ? err.message : String(err) }, 'authenticate hook threw');
-      return this.authFailed(500, 'authentication failed');
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  private authFailed(status: 401 | 403 | 500 | 503, reason: string): AuthOutcome {
-    countBy(this.counters.authFailures, status);
-    return { ok: false, status, reason };
+    const outcome = await runAuthenticate(hook, req, this.options.limits.authTimeout, (err) =>
+      this.log('error', { err: err instanceof Error ? err.message : String(err) }, 'authenticate hook threw'),
+    );
+    if (!outcome.ok) countBy(this.counters.authFailures, outcome.status);
+    return outcome;
   }
 
   /**
@@ -363,15 +325,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
 
   /** The channel rule that applies to an exact channel. @internal */
   rule(channel: string): ResolvedRule {
-    let r = this.ruleCache.get(channel);
-    if (r) return r;
-    const found = this.options.channels.find((c) => matchesPattern(c.match, channel));
-    r = found
-      ? { clientPublish: found.clientPublish, authorize: found.authorize, presence: found.presence, history: found.history }
-      : { clientPublish: false, authorize: true, presence: false, history: this.options.history };
-    if (this.ruleCache.size >= RULE_CACHE_MAX) this.ruleCache.clear();
-    this.ruleCache.set(channel, r);
-    return r;
+    return this.rules.for(channel);
   }
 
   /** Runs `authorize`; a throw denies. @internal */

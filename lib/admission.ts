@@ -1,0 +1,57 @@
+/**
+ * Admission of a new connection before its WebSocket handshake completes: the `Origin` check
+ * against cross-site WebSocket hijacking, and the `authenticate` hook with its time limit.
+ * Adapters reach these through `hub.originAllowed()` and `hub.authenticate()`.
+ * @module
+ */
+import { SwitchyardError } from './errors.js';
+import type { SwitchyardOptions } from './options.js';
+import type { AuthRequest } from './transport.js';
+
+/** Outcome of authentication: the user, or the HTTP status the upgrade is refused with. */
+export type AuthOutcome = { ok: true; user: unknown } | { ok: false; status: 401 | 403 | 500 | 503; reason: string };
+
+/**
+ * Whether an upgrade's `Origin` is allowed. No Origin (not a browser) is allowed; by default a
+ * browser must come from the same host it connects to. A throwing predicate denies.
+ */
+export function originAllowed(allowed: SwitchyardOptions['allowedOrigins'], origin: string | undefined, host: string | undefined): boolean {
+  if (origin === undefined || allowed === '*') return true;
+  if (typeof allowed === 'function') {
+    try {
+      return allowed(origin) === true;
+    } catch {
+      return false;
+    }
+  }
+  if (Array.isArray(allowed)) return allowed.includes(origin);
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs an `authenticate` hook bounded by `timeoutMs`: a user accepts; `null`/`undefined`/`false`
+ * is 401; a thrown FORBIDDEN is 403; any other throw is 500 (reported to `onError`); a hook
+ * slower than the limit is 503.
+ */
+export async function runAuthenticate(hook: (req: AuthRequest) => unknown, req: AuthRequest, timeoutMs: number, onError: (err: unknown) => void): Promise<AuthOutcome> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  try {
+    const user = await Promise.race([Promise.resolve().then(() => hook(req)), timeout]);
+    if (user === 'timeout') return { ok: false, status: 503, reason: 'authentication timed out' };
+    if (user === null || user === undefined || user === false) return { ok: false, status: 401, reason: 'unauthorized' };
+    return { ok: true, user };
+  } catch (err) {
+    if (err instanceof SwitchyardError && err.reason === 'FORBIDDEN') return { ok: false, status: 403, reason: 'forbidden' };
+    onError(err);
+    return { ok: false, status: 500, reason: 'authentication failed' };
+  } finally {
+    clearTimeout(timer);
+  }
+}
