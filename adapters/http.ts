@@ -146,4 +146,4 @@ export function attachUpgrades(hub: Switchyard, server: Server, options: AttachO
   return { detach: () => void server.off('upgrade', onUpgrade) };
 }
 
-export { httpApi, HTTP_STATUS, type ApiAuthRequest, type HttpApiOptions } from './http-api.js';
+export { httpApi, HTTP_STATUS, type ApiAuthRequest, type HttpApiOptions, type IncomingHttpHeaders } from './http-api.js';
