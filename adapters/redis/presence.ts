@@ -20,7 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PresenceMembers, PresenceSink, PresenceStore, StoredPresenceMember } from '../../lib/engine.js';
 import { RedisUnavailableError, type RedisConnection, type RedisLogger } from './connection.js';
-import { script, type Script } from './scripts.js';
+import { runScript, script, type Script } from './scripts.js';
 
 // HSET and PUBLISH in one step: a watcher that gets the event finds the member in a later list.
 const JOIN = script(`
@@ -99,15 +99,10 @@ export class RedisPresence implements PresenceStore {
     return `${this.prefix}nodes`;
   }
 
-  private async eval(s: Script, keys: string[], args: string[]): Promise<unknown> {
-    const tail = [String(keys.length), ...keys, ...args];
-    try {
-      return await this.conn.run(['EVALSHA', s.sha, ...tail]);
-    } catch (err) {
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return this.conn.run(['EVAL', s.source, ...tail]);
-      throw err;
-    }
+  private eval(s: Script, keys: string[], args: string[]): Promise<unknown> {
+    return runScript(this.conn, s, keys, args);
   }
+
 
   private warn(err: unknown, msg: string): void {
     // The hub closes the engine's clients before the store; a refresh in between is no news.

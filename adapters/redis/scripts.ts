@@ -113,3 +113,15 @@ export interface Script {
 }
 
 export const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
+
+/** Runs `s` by EVALSHA, sending its source once when Redis does not have it cached. */
+export async function runScript(conn: { run(args: string[]): Promise<unknown> }, s: Script, keys: string[], args: string[]): Promise<unknown> {
+  const tail = [String(keys.length), ...keys, ...args];
+  try {
+    return await conn.run(['EVALSHA', s.sha, ...tail]);
+  } catch (err) {
+    // Script caches are empty after a restart or failover: send the source once.
+    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return conn.run(['EVAL', s.source, ...tail]);
+    throw err;
+  }
+}

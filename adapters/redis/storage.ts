@@ -2,7 +2,7 @@
 import type { AppendOptions, AppendResult, ReadResult, Storage, StreamState } from '../../lib/engine.js';
 import { newEpoch } from '../../lib/epoch.js';
 import type { RedisConnection } from './connection.js';
-import { APPEND, READ, script, type Script } from './scripts.js';
+import { APPEND, READ, runScript, script, type Script } from './scripts.js';
 
 const APPEND_SCRIPT = script(APPEND);
 const READ_SCRIPT = script(READ);
@@ -31,16 +31,10 @@ export class RedisStorage implements Storage {
     return `${this.prefix}m:${channel}`;
   }
 
-  private async eval(s: Script, keys: string[], args: string[]): Promise<unknown> {
-    const tail = [String(keys.length), ...keys, ...args];
-    try {
-      return await this.conn.run(['EVALSHA', s.sha, ...tail]);
-    } catch (err) {
-      // Script caches are empty after a restart or failover: send the source once.
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return this.conn.run(['EVAL', s.source, ...tail]);
-      throw err;
-    }
+  private eval(s: Script, keys: string[], args: string[]): Promise<unknown> {
+    return runScript(this.conn, s, keys, args);
   }
+
 
   async append(channel: string, payload: string, options: AppendOptions): Promise<AppendResult> {
     const k = this.keys(channel);

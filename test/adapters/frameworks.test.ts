@@ -8,29 +8,13 @@ import express from 'express';
 import Fastify from 'fastify';
 import Koa from 'koa';
 import t from 'tap';
+import { rawUpgrade } from '../helpers/upgrade.js';
 import { WebSocket } from 'ws';
 import { Switchyard } from '../../lib/hub.js';
 import { apiRouter, attach as attachExpress, runMiddleware } from '../../adapters/express.js';
 import { switchyard as fastifySwitchyard } from '../../adapters/fastify.js';
 import { attach as attachKoa, switchyard as koaSwitchyard } from '../../adapters/koa.js';
 import { once } from '../helpers/server.js';
-
-/** Raw upgrade with extra headers: resolves with the refusal status or 'open'. */
-function upgrade(url: string, headers: Record<string, string> = {}): Promise<number | 'open'> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, ['switchyard.v1'], { headers });
-    ws.on('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      res.resume();
-      ws.terminate();
-    });
-    ws.on('open', () => {
-      resolve('open');
-      ws.close();
-    });
-    ws.on('error', reject);
-  });
-}
 
 const listen = (app: { listen: (port: number, host: string, cb: () => void) => Server }): Promise<Server> =>
   new Promise((resolve) => {
@@ -51,9 +35,9 @@ t.test('fastify', async (t) => {
     await app.register(fastifySwitchyard, { hub });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const url = `ws://127.0.0.1:${portOf(app.server)}/realtime`;
-    t.equal(await upgrade(url, { 'x-blocked': '1' }), 429);
+    t.equal(await rawUpgrade(url, { headers: { 'x-blocked': '1' } }), 429);
     t.equal(authCalls, 0);
-    t.equal(await upgrade(url), 'open');
+    t.equal(await rawUpgrade(url), 'open');
     t.equal(authCalls, 1);
   });
 
@@ -141,9 +125,9 @@ t.test('express', async (t) => {
       await new Promise((r) => server.close(r));
     });
     const url = `ws://127.0.0.1:${portOf(server)}/realtime`;
-    t.equal(await upgrade(url), 401);
-    t.equal(await upgrade(url, { cookie: 'sid=nope' }), 401);
-    t.equal(await upgrade(url, { cookie: 'sid=s1' }), 'open');
+    t.equal(await rawUpgrade(url), 401);
+    t.equal(await rawUpgrade(url, { headers: { cookie: 'sid=nope' } }), 401);
+    t.equal(await rawUpgrade(url, { headers: { cookie: 'sid=s1' } }), 'open');
     t.same(users, [{ name: 'alice' }]);
   });
 
@@ -210,9 +194,9 @@ t.test('koa', async (t) => {
     const login = await fetch(`http://${base}/login`);
     t.same(await login.json(), { hub: true });
     const cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
-    t.equal(await upgrade(`ws://${base}/realtime`), 401);
-    t.equal(await upgrade(`ws://${base}/realtime`, { cookie: 'user=bob' }), 401, 'an unsigned cookie is not trusted');
-    t.equal(await upgrade(`ws://${base}/realtime`, { cookie }), 'open');
+    t.equal(await rawUpgrade(`ws://${base}/realtime`), 401);
+    t.equal(await rawUpgrade(`ws://${base}/realtime`, { headers: { cookie: 'user=bob' } }), 401, 'an unsigned cookie is not trusted');
+    t.equal(await rawUpgrade(`ws://${base}/realtime`, { headers: { cookie } }), 'open');
     t.same(users, [{ name: 'bob' }]);
   });
 

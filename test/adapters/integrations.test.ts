@@ -1,5 +1,6 @@
 // The one adapter suite: identical test bodies run over bare node:http, Express, Fastify and Koa.
 import t from 'tap';
+import { rawUpgrade } from '../helpers/upgrade.js';
 import { WebSocket } from 'ws';
 import { connectClient, once } from '../helpers/server.js';
 import { API_KEY, INTEGRATIONS, MAX_BODY, start } from './integrations.js';
@@ -7,22 +8,6 @@ import { API_KEY, INTEGRATIONS, MAX_BODY, start } from './integrations.js';
 const json = { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` };
 const token = (s: string): string => 'switchyard.token.' + Buffer.from(s).toString('base64url');
 
-/** Opens a raw `ws` upgrade and reports how it ended: the HTTP status of a refusal, or 'open'. */
-function rawUpgrade(url: string, protocols: string[]): Promise<number | 'open'> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, protocols);
-    ws.on('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      res.resume();
-      ws.terminate();
-    });
-    ws.on('open', () => {
-      resolve('open');
-      ws.close();
-    });
-    ws.on('error', reject);
-  });
-}
 
 async function errorOf(res: Response): Promise<{ status: number; code: number; name: string }> {
   const body = (await res.json()) as { error: { code: number; name: string; message: string } };
@@ -42,10 +27,10 @@ for (const name of INTEGRATIONS) {
       const s = await start(t, name);
       let connections = 0;
       s.hub.on('connection', () => connections++);
-      t.equal(await rawUpgrade(s.url, ['switchyard.v1', token('bad')]), 401);
-      t.equal(await rawUpgrade(s.url, ['switchyard.v1']), 401);
-      t.equal(await rawUpgrade(s.url, [token('good')]), 400, 'the switchyard.v1 subprotocol is required');
-      t.equal(await rawUpgrade(s.url, ['switchyard.v1', token('good')]), 'open', 'the same endpoint accepts a good token');
+      t.equal(await rawUpgrade(s.url, { protocols: ['switchyard.v1', token('bad')] }), 401);
+      t.equal(await rawUpgrade(s.url, { protocols: ['switchyard.v1'] }), 401);
+      t.equal(await rawUpgrade(s.url, { protocols: [token('good')] }), 400, 'the switchyard.v1 subprotocol is required');
+      t.equal(await rawUpgrade(s.url, { protocols: ['switchyard.v1', token('good')] }), 'open', 'the same endpoint accepts a good token');
       t.equal(connections, 1);
     });
 

@@ -3,6 +3,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
+import { rawUpgrade } from '../helpers/upgrade.js';
 import WebSocket, { WebSocketServer } from 'ws';
 import { attach } from '../../adapters/http.js';
 import { connect } from '../../adapters/client-node.js';
@@ -10,29 +11,12 @@ import { SwitchyardError } from '../../lib/errors.js';
 import { Switchyard } from '../../lib/hub.js';
 import { connectClient, once, startServer } from '../helpers/server.js';
 
-/** Opens a raw ws connection and resolves with the HTTP status of a refused upgrade, or 101. */
-function upgradeStatus(url: string, options: { protocols?: string[]; headers?: Record<string, string> } = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, options.protocols ?? ['switchyard.v1'], { headers: options.headers });
-    ws.on('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      ws.terminate();
-    });
-    ws.on('open', () => {
-      resolve(101);
-      ws.close();
-    });
-    ws.on('error', (err) => {
-      if (!/Unexpected server response/.test(err.message)) reject(err);
-    });
-  });
-}
 
 t.test('authentication refused before the handshake gets 401 and opens no connection', async (t) => {
   const s = await startServer(t, { authenticate: () => null });
   let connections = 0;
   s.hub.on('connection', () => connections++);
-  t.equal(await upgradeStatus(s.url), 401);
+  t.equal(await rawUpgrade(s.url), 401);
   t.equal(connections, 0);
   t.equal(s.hub.connectionCount, 0);
 });
@@ -44,13 +28,13 @@ t.test('authenticate throwing FORBIDDEN gets 403; throwing anything else gets 50
       throw new Error('database down');
     },
   });
-  t.equal(await upgradeStatus(s.url, { headers: { 'x-role': 'banned' } }), 403);
-  t.equal(await upgradeStatus(s.url), 500);
+  t.equal(await rawUpgrade(s.url, { headers: { 'x-role': 'banned' } }), 403);
+  t.equal(await rawUpgrade(s.url), 500);
 });
 
 t.test('an authenticate slower than limits.authTimeout gets 503', async (t) => {
   const s = await startServer(t, { authenticate: () => new Promise(() => {}), limits: { authTimeout: 50 } });
-  t.equal(await upgradeStatus(s.url), 503);
+  t.equal(await rawUpgrade(s.url), 503);
 });
 
 t.test('the client token reaches authenticate through the subprotocol header, not the URL', async (t) => {
@@ -80,21 +64,21 @@ t.test('a Node client refused with 401 stops instead of retrying', async (t) => 
 
 t.test('Origin: a browser from another site is refused with 403 by default', async (t) => {
   const s = await startServer(t);
-  t.equal(await upgradeStatus(s.url, { headers: { origin: 'https://evil.example' } }), 403);
-  t.equal(await upgradeStatus(s.url, { headers: { origin: `http://127.0.0.1:${s.port}` } }), 101, 'same origin');
-  t.equal(await upgradeStatus(s.url), 101, 'no Origin (not a browser)');
+  t.equal(await rawUpgrade(s.url, { headers: { origin: 'https://evil.example' } }), 403);
+  t.equal(await rawUpgrade(s.url, { headers: { origin: `http://127.0.0.1:${s.port}` } }), 'open', 'same origin');
+  t.equal(await rawUpgrade(s.url), 'open', 'no Origin (not a browser)');
 });
 
 t.test('Origin: allowedOrigins lists the sites that may connect', async (t) => {
   const s = await startServer(t, { allowedOrigins: ['https://app.example'] });
-  t.equal(await upgradeStatus(s.url, { headers: { origin: 'https://app.example' } }), 101);
-  t.equal(await upgradeStatus(s.url, { headers: { origin: 'https://app.example.evil' } }), 403);
+  t.equal(await rawUpgrade(s.url, { headers: { origin: 'https://app.example' } }), 'open');
+  t.equal(await rawUpgrade(s.url, { headers: { origin: 'https://app.example.evil' } }), 403);
 });
 
 t.test('an upgrade without the switchyard.v1 subprotocol gets 400', async (t) => {
   const s = await startServer(t);
-  t.equal(await upgradeStatus(s.url, { protocols: [] }), 400);
-  t.equal(await upgradeStatus(s.url, { protocols: ['graphql-ws'] }), 400);
+  t.equal(await rawUpgrade(s.url, { protocols: [] }), 400);
+  t.equal(await rawUpgrade(s.url, { protocols: ['graphql-ws'] }), 400);
 });
 
 t.test('upgrades for other paths are left to another ws server on the same http server', async (t) => {
