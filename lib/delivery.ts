@@ -66,11 +66,8 @@ export class Subscription {
   }
 
   /** Sends a `drop` notice first if messages were dropped since the last one. */
-  private sendFrame(frame: OutgoingFrame, channel: string): void {
-    if (this.dropped > 0) {
-      this.target.send('{"op":"drop","ch":"' + channel + '","n":' + this.dropped + '}');
-      this.dropped = 0;
-    }
+  private sendFrame(frame: OutgoingFrame): void {
+    if (this.dropped > 0) this.flushDrop();
     this.target.send(frame);
   }
 
@@ -85,7 +82,7 @@ export class Subscription {
       if (this.target.congested) {
         this.dropped++;
         this.target.countDrop();
-      } else this.sendFrame(frame, this.channel);
+      } else this.sendFrame(frame);
       return false;
     }
     if (m.epoch !== this.epoch) {
@@ -119,7 +116,7 @@ export class Subscription {
       this.target.countDrop();
       return false;
     }
-    this.sendFrame(frame, this.channel);
+    this.sendFrame(frame);
     this.lastSent = m.offset;
     return false;
   }

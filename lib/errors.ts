@@ -175,3 +175,8 @@ export function optionError(path: string, expected: string, got: unknown): Switc
   if (shown.length > 60) shown = shown.slice(0, 57) + '...';
   return new SwitchyardError('BAD_OPTIONS', `${path} must be ${expected} (got ${shown})`);
 }
+
+/** The message of anything thrown, for structured logs (hooks may throw non-Errors). */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -8,7 +8,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { checkChannel } from './channel-name.js';
-import { errorName, optionError, SwitchyardError, type ErrorName } from './errors.js';
+import { errorName, optionError, SwitchyardError, type ErrorName, errorMessage } from './errors.js';
 import type { Switchyard } from './hub.js';
 import { exceedsDepth, MAX_ID_LENGTH } from './validate.js';
 
@@ -147,7 +147,7 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
 
   const allow = async (input: ApiInput, action: ApiAuthRequest['action'], channels: string[]): Promise<void> => {
     const ok = await Promise.resolve(authorize?.({ action, channels, headers: input.headers, raw: input.raw }) ?? true).catch((err: unknown) => {
-      hub.log('error', { err: err instanceof Error ? err.message : String(err), action }, 'HTTP API authorize hook threw');
+      hub.log('error', { err: errorMessage(err), action }, 'HTTP API authorize hook threw');
       throw new SwitchyardError('INTERNAL', 'authorize failed');
     });
     if (ok !== true) throw new SwitchyardError('FORBIDDEN', `${action} denied`);
@@ -241,7 +241,7 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
         if (input.path !== '/health' && !(keys.length === 0 || keyOk(input.headers))) throw new SwitchyardError('UNAUTHORIZED');
         return await fn(input);
       } catch (err) {
-        if (!(err instanceof SwitchyardError)) hub.log('error', { err: err instanceof Error ? err.message : String(err) }, 'HTTP API request failed');
+        if (!(err instanceof SwitchyardError)) hub.log('error', { err: errorMessage(err) }, 'HTTP API request failed');
         return errorReply(err);
       }
     },

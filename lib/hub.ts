@@ -10,7 +10,7 @@ import { Connection } from './connection.js';
 import { catchUp, SubState, type Subscription } from './delivery.js';
 import type { BrokerMessage, Engine, Position, Storage } from './engine.js';
 import { memoryEngine } from './engine-memory.js';
-import { optionError, SwitchyardError } from './errors.js';
+import { optionError, SwitchyardError, errorMessage } from './errors.js';
 import { resolveOptions, type AuthorizeRequest, type Logger, type ResolvedOptions, type SwitchyardOptions } from './options.js';
 import { msgFrameText, type PresenceResult, type PublishResult } from './protocol.js';
 import { PresenceTracker } from './presence.js';
@@ -158,7 +158,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
     const hook = this.userOptions.authenticate;
     if (!hook) return { ok: true, user: undefined };
     const outcome = await runAuthenticate(hook, req, this.options.limits.authTimeout, (err) =>
-      this.log('error', { err: err instanceof Error ? err.message : String(err) }, 'authenticate hook threw'),
+      this.log('error', { err: errorMessage(err) }, 'authenticate hook threw'),
     );
     if (!outcome.ok) countBy(this.counters.authFailures, outcome.status);
     return outcome;
@@ -340,7 +340,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
     try {
       return (await hook({ action, channel, user, connectionId })) === true;
     } catch (err) {
-      this.log('warn', { err: err instanceof Error ? err.message : String(err), action, channel }, 'authorize hook threw; denied');
+      this.log('warn', { err: errorMessage(err), action, channel }, 'authorize hook threw; denied');
       return false;
     }
   }
@@ -355,7 +355,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
       await this.ready;
       res = await this.engine.storage.append(channel, payload, idempotencyKey === undefined ? retention : { ...retention, idempotencyKey });
     } catch (err) {
-      this.log('error', { err: err instanceof Error ? err.message : String(err), channel }, 'storage append failed');
+      this.log('error', { err: errorMessage(err), channel }, 'storage append failed');
       throw new SwitchyardError('ENGINE_UNAVAILABLE', 'publish not acknowledged');
     }
     if (res.duplicate) return { offset: res.offset, epoch: res.epoch, duplicate: true };
@@ -363,7 +363,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
     if (!this.engine.appendPublishes) {
       await this.engine.broker.publish({ channel, offset: res.offset, epoch: res.epoch, payload }).catch((err: unknown) => {
         // Stored but not broadcast: subscribers on other nodes detect the gap on the next message.
-        this.log('warn', { err: err instanceof Error ? err.message : String(err), channel }, 'broker publish failed');
+        this.log('warn', { err: errorMessage(err), channel }, 'broker publish failed');
       });
     }
     return { offset: res.offset, epoch: res.epoch };
@@ -404,7 +404,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
     try {
       await ready;
     } catch (err) {
-      this.log('error', { err: err instanceof Error ? err.message : String(err), channel: sub.channel }, 'broker subscribe failed');
+      this.log('error', { err: errorMessage(err), channel: sub.channel }, 'broker subscribe failed');
       throw new SwitchyardError('ENGINE_UNAVAILABLE', `could not subscribe to ${sub.channel} on the broker`);
     }
   }
@@ -435,7 +435,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
       this.counters.gaps++;
       (s.target as Connection).sendJson({ op: 'gap', ch: s.channel, position: notice });
     }).catch((err: unknown) => {
-      this.log('warn', { err: err instanceof Error ? err.message : String(err), channel: sub.channel }, 'catch-up failed; closing for reconnect');
+      this.log('warn', { err: errorMessage(err), channel: sub.channel }, 'catch-up failed; closing for reconnect');
       (sub.target as Connection).close(CLOSE.INSUFFICIENT_STATE, 'could not read history');
     });
   }

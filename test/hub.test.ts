@@ -33,10 +33,7 @@ t.test('unsubscribing stops delivery; hub.channels() counts local subscribers', 
   t.teardown(() => hub.close());
   const a = fakeClient(hub);
   const b = fakeClient(hub);
-  a.send({ op: 'sub', id: 1, ch: 'x' });
-  b.send({ op: 'sub', id: 1, ch: 'x' });
-  b.send({ op: 'sub', id: 2, ch: 'y.*' });
-  await Promise.all([a.reply(1), b.reply(1), b.reply(2)]);
+  await Promise.all([a.subscribe('x'), b.subscribe('x', 'y.*')]);
   t.same(hub.channels(), [{ channel: 'x', subscribers: 2 }]);
   a.send({ op: 'unsub', id: 2, ch: 'x' });
   await a.reply(2);
@@ -206,4 +203,21 @@ t.test('a broker that cannot subscribe refuses the subscription with 201, and a 
   t.equal((await c.reply(3)).op, 'ok');
   await hub.publish('x', 'now');
   t.equal(c.t.of('msg').at(-1)?.data, 'now');
+});
+
+t.test('heartbeats and slow-consumer checks use one timer per hub, not one per connection or message', async (t) => {
+  // Count the timers the hub creates while it is built, 200 connections subscribe and 50 messages fan out.
+  const created: string[] = [];
+  const { setInterval: si, setTimeout: st } = globalThis;
+  globalThis.setInterval = ((...a: Parameters<typeof si>) => (created.push('interval'), si(...a))) as typeof si;
+  globalThis.setTimeout = ((...a: Parameters<typeof st>) => (created.push('timeout'), st(...a))) as typeof st;
+  t.teardown(() => Object.assign(globalThis, { setInterval: si, setTimeout: st }));
+  const hub = new Switchyard();
+  t.teardown(() => hub.close());
+  t.same(created, ['interval'], 'the hub creates one interval');
+  const clients = Array.from({ length: 200 }, () => fakeClient(hub));
+  await Promise.all(clients.map((c) => c.subscribe('x')));
+  for (let i = 0; i < 50; i++) await hub.publish('x', i);
+  t.same(created, ['interval'], '200 connections and 50 messages add no timer');
+  t.equal(clients[0].t.of('msg').length, 50);
 });

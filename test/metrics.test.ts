@@ -10,10 +10,7 @@ t.test('metrics count connections, subscriptions, publishes, bad frames, closes 
   t.equal((await hub.authenticate({ headers: {}, url: '/', raw: null })).ok, false);
   const a = fakeClient(hub);
   const b = fakeClient(hub);
-  a.send({ op: 'sub', id: 1, ch: 'x' });
-  b.send({ op: 'sub', id: 1, ch: 'x' });
-  b.send({ op: 'sub', id: 2, ch: 'y.*' });
-  await Promise.all([a.reply(1), b.reply(1), b.reply(2)]);
+  await Promise.all([a.subscribe('x'), b.subscribe('x', 'y.*')]);
   await hub.publish('x', 1);
   await hub.publish('x', 2);
   let m = hub.metrics();

@@ -17,6 +17,7 @@
  * the same member announce it once).
  * @module
  */
+import { errorMessage } from '../../lib/errors.js';
 import { randomBytes } from 'node:crypto';
 import type { PresenceMembers, PresenceSink, PresenceStore, StoredPresenceMember } from '../../lib/engine.js';
 import { RedisUnavailableError, type RedisConnection, type RedisLogger } from './connection.js';
@@ -106,7 +107,7 @@ export class RedisPresence implements PresenceStore {
 
   private warn(err: unknown, msg: string): void {
     // The hub closes the engine's clients before the store; a refresh in between is no news.
-    if (!this.closed && !(err instanceof RedisUnavailableError && err.message.endsWith('engine closed'))) this.logger?.warn({ err: err instanceof Error ? err.message : String(err) }, msg);
+    if (!this.closed && !(err instanceof RedisUnavailableError && err.message.endsWith('engine closed'))) this.logger?.warn({ err: errorMessage(err) }, msg);
   }
 
   /** Removes `cid` from `channel` if node `owner` still owns it, announcing the leave as `owner`'s. */

@@ -131,3 +131,30 @@ t.test('attach validates its options', async (t) => {
   t.throws(() => attach(hub, server, {} as never), { code: 150 });
   t.throws(() => attach(hub, server, { path: '/x', unhandledUpgradeTimeout: -1 }), { code: 150 });
 });
+
+t.test('the client token never appears in logs, error frames or close reasons', async (t) => {
+  const TOKEN = 'tok-SECRET-7f3a';
+  const logged: string[] = [];
+  const logger = { debug: (o: object, m?: string) => logged.push(JSON.stringify(o) + m), info: (o: object, m?: string) => logged.push(JSON.stringify(o) + m), warn: (o: object, m?: string) => logged.push(JSON.stringify(o) + m), error: (o: object, m?: string) => logged.push(JSON.stringify(o) + m) };
+  let calls = 0;
+  const s = await startServer(t, {
+    logger,
+    authenticate: (req) => {
+      if (++calls === 1) throw new Error('user store down'); // logged, with the hook's message only
+      return req.token === TOKEN ? { id: 1 } : null;
+    },
+    authorize: () => {
+      throw new Error('policy engine down'); // logged and denied
+    },
+  });
+  const frames: string[] = [];
+  t.equal(await rawUpgrade(s.url, { protocols: ['switchyard.v1', 'switchyard.token.' + Buffer.from(TOKEN).toString('base64url')] }), 500);
+  const c = await connectClient(t, s.url, { token: TOKEN });
+  c.on('error', (e) => frames.push(e.message));
+  await t.rejects(c.subscribe('news', () => {}).ready, { code: 107 });
+  const closed = once<{ code: number; reason: string }>(c, 'closed');
+  s.hub.disconnect([...(s.hub as any).conns.keys()][0], 4502, 'bye');
+  frames.push((await closed).reason);
+  t.ok(logged.length >= 2, 'the hook failures were logged');
+  for (const line of [...logged, ...frames]) t.notMatch(line, TOKEN);
+});

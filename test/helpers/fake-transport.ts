@@ -39,15 +39,30 @@ export class FakeTransport implements Transport {
   }
 }
 
+export interface FakeClient {
+  t: FakeTransport;
+  input: ConnectionInput;
+  send: (f: unknown) => void;
+  reply: (id: number) => Promise<any>;
+  /** Subscribes to each channel (fresh request ids) and resolves with the replies, in order. */
+  subscribe: (...channels: string[]) => Promise<any[]>;
+}
+
 /** A connected fake client: send frames as objects, read what the hub sent. */
-export function fakeClient(hub: Switchyard, user?: unknown): { t: FakeTransport; input: ConnectionInput; send: (f: unknown) => void; reply: (id: number) => Promise<any> } {
+export function fakeClient(hub: Switchyard, user?: unknown): FakeClient {
   const t = new FakeTransport();
   const input = hub.accept(t, user);
   t.input = input;
-  return {
-    t,
-    input,
-    send: (f) => input.receive(typeof f === 'string' ? f : JSON.stringify(f), false),
-    reply: (id) => t.next((f) => (f.op === 'ok' || f.op === 'err') && f.id === id),
-  };
+  let nextId = 1000;
+  const send = (f: unknown): void => input.receive(typeof f === 'string' ? f : JSON.stringify(f), false);
+  const reply = (id: number): Promise<any> => t.next((f) => (f.op === 'ok' || f.op === 'err') && f.id === id);
+  const subscribe = (...channels: string[]): Promise<any[]> =>
+    Promise.all(
+      channels.map((ch) => {
+        const id = nextId++;
+        send({ op: 'sub', id, ch });
+        return reply(id);
+      }),
+    );
+  return { t, input, send, reply, subscribe };
 }
