@@ -215,12 +215,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
    * rule keeps no history, and 107 when `asUser` is given and `authorize` denies.
    */
   async history(channel: string, query: HistoryQuery = {}): Promise<HistoryPage> {
-    const err = checkChannel(channel, false, this.options.limits.maxChannelBytes);
-    if (err) throw new SwitchyardError('BAD_CHANNEL', err);
-    if (typeof query !== 'object' || query === null) throw optionError('history query', 'an object {since?, limit?, asUser?}', query);
-    if ('asUser' in query && !(await this.authorizedFor('history', channel, query.asUser, 'server'))) {
-      throw new SwitchyardError('FORBIDDEN', `history of ${channel} denied`);
-    }
+    await this.checkServerRead('history', channel, query, 'an object {since?, limit?, asUser?}');
     const text = await this.historyText(channel, query.since, query.limit);
     const parsed = JSON.parse(text) as { messages: Array<{ off: number; data: unknown }>; position: Position; complete: boolean };
     return { messages: parsed.messages.map((m) => ({ offset: m.off, data: m.data })), position: parsed.position, complete: parsed.complete };
@@ -233,12 +228,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
    * `authorize` denies, and 201 when the presence store is unreachable.
    */
   async presence(channel: string, query: PresenceQuery = {}): Promise<PresenceResult> {
-    const err = checkChannel(channel, false, this.options.limits.maxChannelBytes);
-    if (err) throw new SwitchyardError('BAD_CHANNEL', err);
-    if (typeof query !== 'object' || query === null) throw optionError('presence query', 'an object {asUser?}', query);
-    if ('asUser' in query && !(await this.authorizedFor('presence', channel, query.asUser, 'server'))) {
-      throw new SwitchyardError('FORBIDDEN', `presence of ${channel} denied`);
-    }
+    await this.checkServerRead('presence', channel, query, 'an object {asUser?}');
     if (!this.rule(channel).presence) throw new SwitchyardError('PRESENCE_DISABLED', `${channel} has no presence; add a channel rule with presence: true`);
     return this.presenceTracker.members(channel, this.options.limits.maxPresenceMembers);
   }
@@ -326,6 +316,16 @@ export class Switchyard extends EventEmitter<HubEvents> {
   /** The channel rule that applies to an exact channel. @internal */
   rule(channel: string): ResolvedRule {
     return this.rules.for(channel);
+  }
+
+  /** Validates a server-side read and, when it is made `asUser`, authorizes it for that user. */
+  private async checkServerRead(action: 'history' | 'presence', channel: string, query: { asUser?: unknown }, shape: string): Promise<void> {
+    const err = checkChannel(channel, false, this.options.limits.maxChannelBytes);
+    if (err) throw new SwitchyardError('BAD_CHANNEL', err);
+    if (typeof query !== 'object' || query === null) throw optionError(`${action} query`, shape, query);
+    if ('asUser' in query && !(await this.authorizedFor(action, channel, query.asUser, 'server'))) {
+      throw new SwitchyardError('FORBIDDEN', `${action} of ${channel} denied`);
+    }
   }
 
   /** Runs `authorize`; a throw denies. @internal */

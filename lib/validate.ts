@@ -85,6 +85,11 @@ export function validateFrame(data: string, binary: boolean, limits: FrameLimits
   const rawId = has(f, 'id') ? f.id : undefined;
   const id = isId(rawId) ? rawId : undefined;
   const reject = (error: ErrorName, detail: string): FrameRejection => (id === undefined ? { error, detail } : { error, detail, id });
+  // Every op names its own rule in front of the channel rule that failed, e.g. "[PUB-1] [CH-4] ...".
+  const badChannel = (allowPattern: boolean, rule: string): FrameRejection | undefined => {
+    const e = checkChannel(f.ch, allowPattern, limits.maxChannelBytes);
+    return e === undefined ? undefined : reject('BAD_CHANNEL', `[${rule}] ${e}`);
+  };
   const needsId = (): FrameRejection | undefined =>
     id === undefined ? { error: 'BAD_FRAME', detail: `[FR-5] id must be an integer from 0 to ${MAX_REQUEST_ID}` } : undefined;
 
@@ -92,8 +97,8 @@ export function validateFrame(data: string, binary: boolean, limits: FrameLimits
     case 'sub': {
       const bad = needsId();
       if (bad) return bad;
-      const chErr = checkChannel(f.ch, true, limits.maxChannelBytes);
-      if (chErr) return reject('BAD_CHANNEL', chErr.replace('[CH', '[SUB-1] [CH'));
+      const badCh = badChannel(true, 'SUB-1');
+      if (badCh) return badCh;
       if (has(f, 'qos') && f.qos !== 0 && f.qos !== 1) return reject('BAD_FRAME', '[SUB-2] qos must be 0 or 1');
       const sErr = checkSince(f, 'SUB-3');
       if (sErr) return reject('BAD_FRAME', sErr);
@@ -110,14 +115,14 @@ export function validateFrame(data: string, binary: boolean, limits: FrameLimits
     case 'unsub': {
       const bad = needsId();
       if (bad) return bad;
-      const chErr = checkChannel(f.ch, true, limits.maxChannelBytes);
-      if (chErr) return reject('BAD_CHANNEL', chErr.replace('[CH', '[UNSUB-1] [CH'));
+      const badCh = badChannel(true, 'UNSUB-1');
+      if (badCh) return badCh;
       return { frame: { op: 'unsub', id: id!, ch: f.ch as string } };
     }
     case 'pub': {
       if (has(f, 'id') && id === undefined) return needsId()!;
-      const chErr = checkChannel(f.ch, false, limits.maxChannelBytes);
-      if (chErr) return reject('BAD_CHANNEL', chErr.replace('[CH', '[PUB-1] [CH'));
+      const badCh = badChannel(false, 'PUB-1');
+      if (badCh) return badCh;
       if (!has(f, 'data')) return reject('BAD_FRAME', '[PUB-2] data is required');
       if (has(f, 'mid') && (typeof f.mid !== 'string' || f.mid.length === 0 || f.mid.length > MAX_ID_LENGTH)) {
         return reject('BAD_FRAME', `[PUB-3] mid must be a string of 1-${MAX_ID_LENGTH} chars`);
@@ -129,16 +134,16 @@ export function validateFrame(data: string, binary: boolean, limits: FrameLimits
       return { frame };
     }
     case 'ack': {
-      const chErr = checkChannel(f.ch, false, limits.maxChannelBytes);
-      if (chErr) return reject('BAD_CHANNEL', chErr.replace('[CH', '[ACK-1] [CH'));
+      const badCh = badChannel(false, 'ACK-1');
+      if (badCh) return badCh;
       if (!isOffset(f.off)) return reject('BAD_FRAME', '[ACK-2] off must be a non-negative integer');
       return { frame: { op: 'ack', ch: f.ch as string, off: f.off } };
     }
     case 'hist': {
       const bad = needsId();
       if (bad) return bad;
-      const chErr = checkChannel(f.ch, false, limits.maxChannelBytes);
-      if (chErr) return reject('BAD_CHANNEL', chErr.replace('[CH', '[HIST-1] [CH'));
+      const badCh = badChannel(false, 'HIST-1');
+      if (badCh) return badCh;
       if (has(f, 'limit') && !(isOffset(f.limit) && f.limit >= 1 && f.limit <= limits.maxHistoryLimit)) {
         return reject('BAD_FRAME', `[HIST-2] limit must be an integer from 1 to ${limits.maxHistoryLimit}`);
       }
@@ -152,8 +157,8 @@ export function validateFrame(data: string, binary: boolean, limits: FrameLimits
     case 'presence': {
       const bad = needsId();
       if (bad) return bad;
-      const chErr = checkChannel(f.ch, false, limits.maxChannelBytes);
-      if (chErr) return reject('BAD_CHANNEL', chErr.replace('[CH', '[PRES-3] [CH'));
+      const badCh = badChannel(false, 'PRES-3');
+      if (badCh) return badCh;
       return { frame: { op: 'presence', id: id!, ch: f.ch as string } };
     }
     case 'pong':

@@ -27,17 +27,8 @@ export function coreHub(t: Teardown, options: SwitchyardOptions = {}, clock = ne
   return { hub, clock, engine };
 }
 
-/** Deterministic PRNG (mulberry32) so random schedules replay identically from a seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32) so random schedules replay identically from a seed; shared with the load tester. */
+export { prng } from '../../tools/loadtest/audience.js';
 
 export type Fake = ReturnType<typeof fakeClient>;
 
