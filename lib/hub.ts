@@ -8,7 +8,7 @@ import { checkChannel } from './channel-name.js';
 import { CLOSE } from './close-codes.js';
 import { Connection } from './connection.js';
 import { catchUp, SubState, type Subscription } from './delivery.js';
-import type { BrokerMessage, Engine, Position, Storage } from './engine.js';
+import type { BrokerMessage, Engine, Position, Storage, StoredMessage } from './engine.js';
 import { memoryEngine } from './engine-memory.js';
 import { optionError, SwitchyardError, errorMessage } from './errors.js';
 import { resolveOptions, type AuthorizeRequest, type Logger, type ResolvedOptions, type SwitchyardOptions } from './options.js';
@@ -216,9 +216,8 @@ export class Switchyard extends EventEmitter<HubEvents> {
    */
   async history(channel: string, query: HistoryQuery = {}): Promise<HistoryPage> {
     await this.checkServerRead('history', channel, query, 'an object {since?, limit?, asUser?}');
-    const text = await this.historyText(channel, query.since, query.limit);
-    const parsed = JSON.parse(text) as { messages: Array<{ off: number; data: unknown }>; position: Position; complete: boolean };
-    return { messages: parsed.messages.map((m) => ({ offset: m.off, data: m.data })), position: parsed.position, complete: parsed.complete };
+    const page = await this.readHistory(channel, query.since, query.limit);
+    return { messages: page.messages.map((m) => ({ offset: m.offset, data: JSON.parse(m.payload) })), position: page.position, complete: page.complete };
   }
 
   /**
@@ -369,8 +368,8 @@ export class Switchyard extends EventEmitter<HubEvents> {
     return { offset: res.offset, epoch: res.epoch };
   }
 
-  /** History as the JSON text of a {@link HistoryResult} (payloads spliced, not re-encoded). @internal */
-  async historyText(channel: string, since: Position | undefined, limit: number | undefined): Promise<string> {
+  /** One page of history, payloads as stored. @internal */
+  private async readHistory(channel: string, since: Position | undefined, limit: number | undefined): Promise<{ messages: StoredMessage[]; position: Position; complete: boolean }> {
     if (this.rule(channel).history === false) throw new SwitchyardError('HISTORY_DISABLED', `${channel} keeps no history`);
     const max = this.options.limits.maxHistoryLimit;
     if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 1 && limit <= max)) throw optionError('limit', `an integer from 1 to ${max}`, limit);
@@ -383,9 +382,15 @@ export class Switchyard extends EventEmitter<HubEvents> {
       after = complete ? since.offset : state.earliest - 1;
     } else after = Math.max(state.earliest - 1, state.offset - n);
     const { messages, state: s2 } = await this.engine.storage.read(channel, after, n);
+    return { messages, position: { offset: s2.offset, epoch: s2.epoch }, complete };
+  }
+
+  /** History as the JSON text of a {@link HistoryResult}: stored payloads are spliced in, not re-encoded. @internal */
+  async historyText(channel: string, since: Position | undefined, limit: number | undefined): Promise<string> {
+    const { messages, position, complete } = await this.readHistory(channel, since, limit);
     let text = '{"messages":[';
     for (let i = 0; i < messages.length; i++) text += (i ? ',' : '') + '{"off":' + messages[i].offset + ',"data":' + messages[i].payload + '}';
-    return text + '],"position":' + JSON.stringify({ offset: s2.offset, epoch: s2.epoch }) + ',"complete":' + complete + '}';
+    return text + '],"position":' + JSON.stringify(position) + ',"complete":' + complete + '}';
   }
 
   /** Registers a subscription in the router and declares broker interest. @internal */
