@@ -1,6 +1,6 @@
 /**
- * Node entry of `switchyard/client`: the browser SDK with the `ws` package as its WebSocket.
- * Browsers resolve `switchyard/client` to `lib/client` instead, so `ws` never enters a bundle.
+ * Node entry of `switchyardjs/client`: the browser SDK with the `ws` package as its WebSocket.
+ * Browsers resolve `switchyardjs/client` to `lib/client` instead, so `ws` never enters a bundle.
  * @module
  */
 import WebSocket from 'ws';

@@ -1,8 +1,8 @@
 /**
- * `switchyard/express`: Express 5 integration. The HTTP API is an Express router you mount with
+ * `switchyardjs/express`: Express 5 integration. The HTTP API is an Express router you mount with
  * `app.use(path, ...)`; the WebSocket endpoint attaches to the server `app.listen()` returns
  * (Express routes plain HTTP only, so upgrades are answered by the shared upgrade handler of
- * `switchyard/http`, with the same origin, subprotocol and authentication checks).
+ * `switchyardjs/http`, with the same origin, subprotocol and authentication checks).
  * Express is an optional peer dependency: only this subpath loads it.
  *
  * ```js

@@ -1,11 +1,11 @@
 /**
- * `switchyard/fastify`: a Fastify 5 plugin working together with `@fastify/websocket`.
+ * `switchyardjs/fastify`: a Fastify 5 plugin working together with `@fastify/websocket`.
  *
  * The WebSocket endpoint is a Fastify route. `@fastify/websocket` dispatches every upgrade
  * request through Fastify's router, so the app's `onRequest`, `preValidation` and `preHandler`
  * hooks (auth, rate limiting) run first and can refuse it with a normal reply (401, 429) before
  * any handshake. The route's own `preHandler`, which runs after all of them, takes the raw
- * upgrade and hands it to the upgrade handler of `switchyard/http`, so origin, subprotocol and
+ * upgrade and hands it to the upgrade handler of `switchyardjs/http`, so origin, subprotocol and
  * `authenticate` checks are identical to every other adapter and also happen before the handshake.
  *
  * The hub is available as `fastify.switchyard`; clients are closed (1001) in `preClose` and
@@ -33,7 +33,7 @@ export type { ApiAuthRequest, HttpApiOptions } from './http-api.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The hub mounted by `switchyard/fastify`. */
+    /** The hub mounted by `switchyardjs/fastify`. */
     switchyard: Switchyard;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * `switchyard/http`: mounts a hub on a bare `node:http` (or `https`) server. It answers only
+ * `switchyardjs/http`: mounts a hub on a bare `node:http` (or `https`) server. It answers only
  * upgrade requests for its own path; every other upgrade is left to the server's other
  * listeners (another `ws` server, Vite HMR, a second hub).
  * @module switchyard/http

@@ -1,5 +1,5 @@
 /**
- * `switchyard/koa`: Koa 3 integration. {@link switchyard} is middleware that exposes the hub as
+ * `switchyardjs/koa`: Koa 3 integration. {@link switchyard} is middleware that exposes the hub as
  * `ctx.state.switchyard` and answers the HTTP API; {@link attach} mounts the WebSocket endpoint
  * on the server `app.listen()` returns and, given the app, hands `authenticate` a Koa context
  * (`req.raw`) so it can read `ctx.cookies` (signed with `app.keys`) like your routes do.
@@ -24,7 +24,7 @@ export type { ApiAuthRequest, HttpApiOptions } from './http-api.js';
 
 declare module 'koa' {
   interface DefaultState {
-    /** The hub, set by the `switchyard/koa` middleware. */
+    /** The hub, set by the `switchyardjs/koa` middleware. */
     switchyard?: Switchyard;
   }
 }

@@ -2,7 +2,7 @@
  * The storage and broker contracts. The hub talks only to these; the in-memory engine
  * (`history-memory.ts`, `broker-local.ts`) is the default, the Redis engine lives in
  * `adapters/redis`. `docs/storage-adapters.md` explains how to implement them and
- * `switchyard/testing` holds the conformance suite.
+ * `switchyardjs/testing` holds the conformance suite.
  * @module
  */
 
@@ -56,7 +56,7 @@ export interface ReadResult {
 /**
  * History storage: assigns offsets, keeps a bounded window, remembers idempotency keys.
  *
- * The contract (frozen; `switchyard/testing` `storageConformance` checks every clause):
+ * The contract (frozen; `switchyardjs/testing` `storageConformance` checks every clause):
  * - **Offsets** of a channel are integers 1, 2, 3, … assigned by the store, contiguous and
  *   unique within an epoch, even when several storage instances (one per node) append
  *   concurrently to one shared backend.
@@ -117,7 +117,7 @@ export interface BrokerSink {
 /**
  * Cross-node fan-out with interest-based routing. A node receives only messages of channels
  * it declared interest in, so traffic per node grows with what its clients watch, not with the
- * cluster's total. The contract (`switchyard/testing` `brokerConformance` checks it):
+ * cluster's total. The contract (`switchyardjs/testing` `brokerConformance` checks it):
  * - `subscribe(x)` resolves once interest is in effect: every message published afterwards on
  *   any node to a channel matching `x` reaches this node's sink.
  * - After `unsubscribe(x)` resolves, messages matching only `x` stop arriving (a message in

@@ -72,7 +72,7 @@ export interface HistoryPage {
 
 /**
  * A switchyard hub. Create one per process, attach it to your HTTP server with an adapter
- * (`switchyard/http`, `switchyard/express`, ...), and publish with {@link Switchyard.publish}.
+ * (`switchyardjs/http`, `switchyardjs/express`, ...), and publish with {@link Switchyard.publish}.
  */
 export class Switchyard extends EventEmitter<HubEvents> {
   /** Resolved options (defaults applied). @internal */

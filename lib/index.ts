@@ -2,8 +2,8 @@
  * switchyard: an embeddable realtime messaging backbone for Node.js backends.
  *
  * ```ts
- * import { Switchyard } from 'switchyard';
- * import { attach } from 'switchyard/http';
+ * import { Switchyard } from 'switchyardjs';
+ * import { attach } from 'switchyardjs/http';
  * const hub = new Switchyard();
  * attach(hub, server, { path: '/realtime' });
  * await hub.publish('chat.lobby', { text: 'hi' });

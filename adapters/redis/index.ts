@@ -1,12 +1,12 @@
 /**
- * `switchyard/redis`: the Redis engine. Many hubs (nodes) behind a load balancer share one
+ * `switchyardjs/redis`: the Redis engine. Many hubs (nodes) behind a load balancer share one
  * Redis and act as one: offsets are assigned by Redis atomically together with the cross-node
  * publish, so every node sees every channel in offset order; a client may reconnect to any
  * node and recover from the shared history.
  *
  * ```ts
- * import { Switchyard } from 'switchyard';
- * import { redisEngine } from 'switchyard/redis';
+ * import { Switchyard } from 'switchyardjs';
+ * import { redisEngine } from 'switchyardjs/redis';
  * const hub = new Switchyard({ engine: redisEngine({ url: 'redis://127.0.0.1:6379' }) });
  * ```
  * Needs node-redis (`npm install redis`) and Redis ≥ 6.2. Plain (non-sharded) pub/sub is used,

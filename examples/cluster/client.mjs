@@ -2,7 +2,7 @@
 // discontinuities (if any) the SDK reported. Kill a node while it runs: it reconnects through
 // nginx to the other node and continues without a gap.
 //   node examples/cluster/client.mjs ws://127.0.0.1:8080/realtime
-import { connect } from 'switchyard/client';
+import { connect } from 'switchyardjs/client';
 
 const url = process.argv[2] ?? 'ws://127.0.0.1:8080/realtime';
 const client = connect(url);

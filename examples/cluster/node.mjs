@@ -2,9 +2,9 @@
 // Start two (or more) with different ports; nginx spreads clients over them, no sticky sessions.
 //   PORT=3001 node examples/cluster/node.mjs & PORT=3002 node examples/cluster/node.mjs
 import { createServer } from 'node:http';
-import { Switchyard } from 'switchyard';
-import { attach } from 'switchyard/http';
-import { redisEngine } from 'switchyard/redis';
+import { Switchyard } from 'switchyardjs';
+import { attach } from 'switchyardjs/http';
+import { redisEngine } from 'switchyardjs/redis';
 
 const port = Number(process.env.PORT ?? 3001);
 const host = process.env.HOST ?? '127.0.0.1';

@@ -4,8 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
-import { Switchyard } from 'switchyard';
-import { apiRouter, attach, runMiddleware } from 'switchyard/express';
+import { Switchyard } from 'switchyardjs';
+import { apiRouter, attach, runMiddleware } from 'switchyardjs/express';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const port = Number(process.env.PORT ?? 3000);

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
-import switchyard from 'switchyard/fastify';
+import switchyard from 'switchyardjs/fastify';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const port = Number(process.env.PORT ?? 3000);

@@ -3,8 +3,8 @@
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { Switchyard } from 'switchyard';
-import { attach, httpApi } from 'switchyard/http';
+import { Switchyard } from 'switchyardjs';
+import { attach, httpApi } from 'switchyardjs/http';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const port = Number(process.env.PORT ?? 3000);

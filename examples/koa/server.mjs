@@ -5,8 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import Koa from 'koa';
-import { Switchyard } from 'switchyard';
-import { attach, switchyard } from 'switchyard/koa';
+import { Switchyard } from 'switchyardjs';
+import { attach, switchyard } from 'switchyardjs/koa';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const port = Number(process.env.PORT ?? 3000);

@@ -10,7 +10,7 @@
  * deletes a prefix by offset, so what is kept is always one contiguous range. Idempotency keys
  * live in `idempotency` with an expiry time and are checked under the same lock.
  */
-// In your application: `import type { Storage, … } from 'switchyard';`
+// In your application: `import type { Storage, … } from 'switchyardjs';`
 import type { AppendOptions, AppendResult, ReadResult, Storage, StreamState } from '../../lib/engine.js';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';

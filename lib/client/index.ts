@@ -1,9 +1,9 @@
 /**
- * `switchyard/client`: the client SDK for browsers and Node. Reconnects with full-jitter
+ * `switchyardjs/client`: the client SDK for browsers and Node. Reconnects with full-jitter
  * backoff, resubscribes and recovers every subscription from its last position, retries QoS 1
  * publishes from a bounded offline queue, and de-duplicates deliveries by offset.
  *
- * In Node, `switchyard/client` resolves to an entry that supplies the `ws` package as the
+ * In Node, `switchyardjs/client` resolves to an entry that supplies the `ws` package as the
  * WebSocket implementation; in browsers the global `WebSocket` is used and `ws` never loads.
  * @module switchyard/client
  */
@@ -180,7 +180,7 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
     for (const u of urls) if (typeof u !== 'string' || !/^wss?:\/\//.test(u)) throw new TypeError(`switchyard client: url must start with ws:// or wss:// (got ${String(u)})`);
     this.urls = urls;
     const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (!WS) throw new TypeError('switchyard client: no WebSocket implementation; pass options.WebSocket (in Node import from "switchyard/client", which supplies ws)');
+    if (!WS) throw new TypeError('switchyard client: no WebSocket implementation; pass options.WebSocket (in Node import from "switchyardjs/client", which supplies ws)');
     const r = options.reconnect ?? true;
     if (typeof r !== 'boolean' && (typeof r !== 'object' || r === null)) throw new TypeError('switchyard client: reconnect must be a boolean or {minDelay, maxDelay}');
     const reconnect = r === false ? false : { minDelay: posInt('reconnect.minDelay', r === true ? undefined : r.minDelay, 500), maxDelay: posInt('reconnect.maxDelay', r === true ? undefined : r.maxDelay, 20_000) };

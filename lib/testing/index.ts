@@ -1,11 +1,11 @@
 /**
- * `switchyard/testing`: the conformance suites every storage, broker and presence adapter runs. They
+ * `switchyardjs/testing`: the conformance suites every storage, broker and presence adapter runs. They
  * are runner-agnostic: pass your runner's test function and a factory; assertions use
  * `node:assert`. See docs/storage-adapters.md.
  *
  * ```ts
  * import { test } from 'node:test';
- * import { storageConformance } from 'switchyard/testing';
+ * import { storageConformance } from 'switchyardjs/testing';
  * storageConformance({ test, createStorage: () => new MyStorage(), capabilities: { sharedBackend: true, ttl: true, idempotency: true } });
  * ```
  * @module switchyard/testing

@@ -1,4 +1,4 @@
-// Frameworks are optional peers: `switchyard` and `switchyard/http` (with its HTTP API) must not
+// Frameworks are optional peers: `switchyardjs` and `switchyardjs/http` (with its HTTP API) must not
 // load Express, Fastify or Koa; only their own subpaths do. Checked on the built package (dist),
 // imported by name as a user would, in a fresh process.
 import { execFileSync } from 'node:child_process';
@@ -25,11 +25,11 @@ t.before(() => {
 });
 
 t.test('importing switchyard and switchyard/http loads no web framework', async (t) => {
-  t.same(frameworksLoadedBy(['switchyard', 'switchyard/http']), []);
+  t.same(frameworksLoadedBy(['switchyardjs', 'switchyardjs/http']), []);
 });
 
 t.test('each framework subpath loads only its own framework', async (t) => {
-  t.same(frameworksLoadedBy(['switchyard/express']), ['express']);
-  t.same(frameworksLoadedBy(['switchyard/fastify']), ['fastify-plugin']);
-  t.same(frameworksLoadedBy(['switchyard/koa']), []);
+  t.same(frameworksLoadedBy(['switchyardjs/express']), ['express']);
+  t.same(frameworksLoadedBy(['switchyardjs/fastify']), ['fastify-plugin']);
+  t.same(frameworksLoadedBy(['switchyardjs/koa']), []);
 });
