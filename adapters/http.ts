@@ -97,7 +97,7 @@ export function createUpgradeHandler(hub: Switchyard): (req: IncomingMessage, so
     if (!outcome.ok) return refuseUpgrade(socket, outcome.status, outcome.reason);
     if (socket.destroyed) return;
     socket.removeListener('error', onError);
-    wss.handleUpgrade(req, socket, head, (ws) => bindSocket(hub, ws, outcome.user));
+    wss.handleUpgrade(req, socket, head, (ws) => bindSocket(hub, ws, outcome.user, outcome.identity));
   };
 }
 

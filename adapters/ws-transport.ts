@@ -5,6 +5,7 @@
  */
 import type { WebSocket } from 'ws';
 import type { Switchyard } from '../lib/hub.js';
+import type { Identity } from '../lib/grant.js';
 import type { OutgoingFrame, Transport } from '../lib/transport.js';
 
 /** Milliseconds a peer gets to answer our close frame before the socket is destroyed. */
@@ -128,10 +129,10 @@ export class WsTransport implements Transport {
 }
 
 /** Connects an open `ws` socket to the hub for the rest of its life. */
-export function bindSocket(hub: Switchyard, ws: WebSocket, user: unknown): void {
+export function bindSocket(hub: Switchyard, ws: WebSocket, user: unknown, identity?: Identity): void {
   // Coalesce at most a quarter of the high-water mark (64 KiB by default) per socket and turn.
   const flushAt = Math.max(1024, Math.min(64 * 1024, hub.options.limits.queueHighWaterBytes >> 2));
-  const input = hub.accept(new WsTransport(ws, flushAt), user);
+  const input = hub.accept(new WsTransport(ws, flushAt), user, identity);
   ws.on('message', (data, isBinary) => {
     input.receive(isBinary ? '' : data.toString(), isBinary);
   });

@@ -5,11 +5,12 @@
  * @module
  */
 import { SwitchyardError } from './errors.js';
+import { identityOf, type Identity } from './grant.js';
 import type { SwitchyardOptions } from './options.js';
 import type { AuthRequest } from './transport.js';
 
 /** Outcome of authentication: the user, or the HTTP status the upgrade is refused with. */
-export type AuthOutcome = { ok: true; user: unknown } | { ok: false; status: 401 | 403 | 500 | 503; reason: string };
+export type AuthOutcome = { ok: true; user: unknown; identity?: Identity } | { ok: false; status: 401 | 403 | 500 | 503; reason: string };
 
 /**
  * Whether an upgrade's `Origin` is allowed. No Origin (not a browser) is allowed; by default a
@@ -46,7 +47,9 @@ export async function runAuthenticate(hook: (req: AuthRequest) => unknown, req: 
     const user = await Promise.race([Promise.resolve().then(() => hook(req)), timeout]);
     if (user === 'timeout') return { ok: false, status: 503, reason: 'authentication timed out' };
     if (user === null || user === undefined || user === false) return { ok: false, status: 401, reason: 'unauthorized' };
-    return { ok: true, user };
+    // A grant() carries the user with its expiry and server-side channels; adapters hand both to accept().
+    const identity = identityOf(user);
+    return { ok: true, user: identity.user, identity };
   } catch (err) {
     if (err instanceof SwitchyardError && err.reason === 'FORBIDDEN') return { ok: false, status: 403, reason: 'forbidden' };
     onError(err);

@@ -22,12 +22,16 @@ export const CLOSE = {
   INSUFFICIENT_STATE: 4003,
   /** An unexpected server error. */
   SERVER_ERROR: 4004,
+  /** The connection's credentials expired without a successful refresh: fetch a new token and reconnect. */
+  TOKEN_EXPIRED: 4010,
   /** Too many invalid frames: the client is broken or hostile. */
   TOO_MANY_ERRORS: 4500,
   /** The server rejected the client's protocol version. */
   UNSUPPORTED_PROTOCOL: 4501,
   /** The server closed the connection on purpose (e.g. `hub.disconnect(..., { reconnect: false })`). */
   KICKED: 4502,
+  /** Client side: the app's token provider returned `null` (no credentials); the client stops. Never sent by a server. */
+  NO_TOKEN: 4510,
 } as const;
 
 /** Names of the codes in {@link CLOSE}. */

@@ -8,7 +8,7 @@ import { CLOSE, capCloseReason } from './close-codes.js';
 import { SubState, Subscription, type DeliveryTarget } from './delivery.js';
 import { ERRORS, SwitchyardError, type ErrorName } from './errors.js';
 import type { Switchyard as Hub } from './hub.js';
-import type { AckFrame, ClientFrame, HistFrame, PresenceFrame, PubFrame, SubFrame, UnsubFrame } from './protocol.js';
+import type { AckFrame, ClientFrame, HistFrame, PresenceFrame, PubFrame, QoS, SubFrame, UnsubFrame } from './protocol.js';
 import type { ConnectionInput, OutgoingFrame, Transport } from './transport.js';
 import { validateFrame } from './validate.js';
 
@@ -27,6 +27,12 @@ export class Connection implements DeliveryTarget, ConnectionInput {
   /** `performance.now()` when the queue went above the high-water mark; 0 when below. */
   congestedSince = 0;
   dropped = 0;
+  /** The id `hub.disconnect({user})` and friends find this connection by (the `userId` option). */
+  userKey: string | undefined;
+  /** Channels the server subscribed this connection to ([SSUB-*]); they need no `authorize`. */
+  serverChannels: ReadonlyMap<string, QoS> | undefined;
+  /** The upgrade's url and address, for re-running `authenticate` at refresh without a `refresh` hook. */
+  request: { url: string; remoteAddress?: string } | undefined;
   private badFrames = 0;
   private tokens: number;
   private refilledAt = performance.now();
@@ -34,7 +40,8 @@ export class Connection implements DeliveryTarget, ConnectionInput {
   constructor(
     private readonly hub: Hub,
     readonly transport: Transport,
-    readonly user: unknown,
+    /** What the last authentication (or refresh) returned. */
+    public user: unknown,
   ) {
     this.id = (++nextId).toString(36) + '-' + Math.floor(Math.random() * 0xffffff).toString(36);
     this.tokens = hub.options.limits.publishesPerSecond;
@@ -136,6 +143,9 @@ export class Connection implements DeliveryTarget, ConnectionInput {
       case 'presence':
         pending = this.presence(f);
         break;
+      case 'refresh':
+        pending = this.hub.refreshConnection(this, f);
+        break;
       case 'pong':
         break;
     }
@@ -167,7 +177,8 @@ export class Connection implements DeliveryTarget, ConnectionInput {
     // Reserve the name now so a second sub for it is refused while this one is pending.
     this.subs.set(f.ch, sub);
     try {
-      if (!(await this.hub.authorized('subscribe', f.ch, this))) {
+      // [SSUB-2] a channel the server granted needs no authorize approval.
+      if (!this.serverChannels?.has(f.ch) && !(await this.hub.authorized('subscribe', f.ch, this))) {
         throw new SwitchyardError('FORBIDDEN', `[SUB-8] subscribe to ${f.ch} denied`);
       }
       // Join/leave events reveal the member list, so asking for them needs the presence right too.
@@ -213,6 +224,14 @@ export class Connection implements DeliveryTarget, ConnectionInput {
     this.subs.delete(f.ch);
     this.hub.removeSubscription(sub);
     this.sendJson({ op: 'ok', id: f.id, res: {} });
+  }
+
+  /** [END-1] Ends a subscription from the server side and tells the client why. */
+  endSubscription(sub: Subscription, reason: ErrorName, detail: string): void {
+    if (this.subs.get(sub.channel) !== sub) return;
+    this.subs.delete(sub.channel);
+    this.hub.removeSubscription(sub);
+    this.sendJson({ op: 'end', ch: sub.channel, code: ERRORS[reason].code, msg: detail });
   }
 
   private takeToken(): boolean {

@@ -33,7 +33,7 @@ export const ERRORS = {
   UNKNOWN_OP: {
     code: 102,
     message: 'unknown frame op',
-    solve: 'Use one of the ops listed in docs/protocol.md (sub, unsub, pub, ack, hist, presence, pong).',
+    solve: 'Use one of the ops listed in docs/protocol.md (sub, unsub, pub, ack, hist, presence, refresh, pong).',
   },
   BAD_CHANNEL: {
     code: 103,
@@ -109,6 +109,21 @@ export const ERRORS = {
     code: 117,
     message: 'channel does not track presence',
     solve: 'Add a channel rule with presence: true for this channel pattern; presence works on exact channel names only.',
+  },
+  TOKEN_REJECTED: {
+    code: 120,
+    message: 'refresh token not accepted',
+    solve: 'The refresh (or authenticate) hook refused the token sent in a refresh frame, threw, or took longer than limits.authTimeout. The SDK calls token() again with backoff until the connection expires (4010) and then reconnects; make token() return a currently valid token.',
+  },
+  SUBSCRIPTION_REVOKED: {
+    code: 121,
+    message: 'subscription ended: no longer authorized',
+    solve: 'After a token refresh or hub.refreshUser() the authorize hook denied this subscription (or its server-side channel was withdrawn); subscribe again only once the user is allowed.',
+  },
+  UNSUBSCRIBED_BY_SERVER: {
+    code: 122,
+    message: 'subscription ended by the server',
+    solve: 'The application called hub.unsubscribe() for this user and channel; subscribe again only if the server allows it.',
   },
   BAD_OPTIONS: {
     code: 150,

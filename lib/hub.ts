@@ -20,6 +20,10 @@ import { Router } from './router.js';
 import { originAllowed, runAuthenticate, type AuthOutcome } from './admission.js';
 import { ChannelRules, type ResolvedRule } from './channel-rules.js';
 import type { AuthRequest, ConnectionInput, Transport } from './transport.js';
+import type { Identity } from './grant.js';
+import type { RefreshFrame } from './protocol.js';
+import { ExpiryTable, reauthenticate, serverChannelsWire } from './refresh.js';
+import { CONTROL_CHANNEL, controlMessage, defaultUserId, parseControl, UserIndex, userKey, type ControlMessage } from './revocation.js';
 
 /** Events a hub emits. */
 export interface HubEvents {
@@ -94,6 +98,10 @@ export class Switchyard extends EventEmitter<HubEvents> {
   private heartbeatDue: number;
   private closing: Promise<void> | undefined;
   private onEmpty: (() => void) | undefined;
+  private readonly expiries: ExpiryTable;
+  private readonly users = new UserIndex<Connection>();
+  /** Names this node in control messages, so it skips the ones it sent. */
+  private readonly nodeId = Math.random().toString(36).slice(2, 12);
 
   /** @throws SwitchyardError (code 150) naming the invalid option. */
   constructor(options: SwitchyardOptions = {}) {
@@ -107,6 +115,11 @@ export class Switchyard extends EventEmitter<HubEvents> {
       interrupted: () => this.busInterrupted(),
     });
     this.ready.catch(() => {});
+    // Revocations from other nodes arrive on the reserved control channel of the same broker.
+    this.ready
+      .then(() => this.engine.broker.subscribe(CONTROL_CHANNEL))
+      .catch((err: unknown) => this.log('warn', { err: errorMessage(err) }, 'control channel subscribe failed; revocations from other nodes will not arrive'));
+    this.expiries = new ExpiryTable(this.options.refreshLead);
     const log = (level: keyof Logger, obj: object, msg: string): void => this.log(level, obj, msg);
     this.presenceTracker = new PresenceTracker(this.engine.presence ?? new MemoryPresence(), options.presenceInfo, this.options.limits.maxPresenceInfoBytes, log);
     if (options.engine && !options.engine.presence && this.options.channels.some((c) => c.presence)) {
@@ -161,6 +174,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
       this.log('error', { err: errorMessage(err) }, 'authenticate hook threw'),
     );
     if (!outcome.ok) countBy(this.counters.authFailures, outcome.status);
+    else if (outcome.identity) outcome.identity.request = { url: req.url, remoteAddress: req.remoteAddress };
     return outcome;
   }
 
@@ -168,7 +182,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
    * Hands an open, authenticated socket to the hub. Returns the callbacks the adapter must call
    * for each inbound message and when the socket closes.
    */
-  accept(transport: Transport, user: unknown): ConnectionInput {
+  accept(transport: Transport, user: unknown, identity?: Identity): ConnectionInput {
     const conn = new Connection(this, transport, user);
     if (this.closing) {
       transport.close(CLOSE.GOING_AWAY, 'server shutting down');
@@ -177,7 +191,18 @@ export class Switchyard extends EventEmitter<HubEvents> {
     }
     this.conns.set(conn.id, conn);
     this.counters.connectionsAccepted++;
-    conn.sendJson({ op: 'welcome', v: 1, cid: conn.id, hb: this.options.heartbeatInterval, win: this.options.limits.inflightWindow });
+    conn.userKey = userKey(this.userIdOf(user));
+    this.users.add(conn.userKey, conn);
+    const welcome: Record<string, unknown> = { op: 'welcome', v: 1, cid: conn.id, hb: this.options.heartbeatInterval, win: this.options.limits.inflightWindow };
+    if (identity) {
+      conn.request = identity.request;
+      conn.serverChannels = identity.channels;
+      this.expiries.set(conn, identity.expiresAt);
+      const exp = this.expiries.remaining(conn);
+      if (exp !== undefined) welcome.exp = exp;
+      if (identity.channels?.size) welcome.subs = serverChannelsWire(identity.channels);
+    }
+    conn.sendJson(welcome);
     this.emit('connection', { id: conn.id, user });
     return conn;
   }
@@ -241,17 +266,53 @@ export class Switchyard extends EventEmitter<HubEvents> {
   }
 
   /**
-   * Closes one connection from the server side. `code` decides what the client does next
-   * (docs/protocol.md §4): the default 4502 KICKED is terminal; a 4000–4499 code makes it
-   * reconnect and recover. Returns false when no such connection is open here.
+   * Closes connections from the server side: one connection by id, or every connection of a user
+   * (`{ user: id }`, matched by the `userId` option) on every node of a cluster. `code` decides
+   * what the client does next (docs/protocol.md §4): the default 4502 KICKED is terminal; a
+   * 4000–4499 code makes it reconnect and recover. Returns whether a connection was closed on
+   * this node; other nodes are told through the engine's broker (a broker failure is logged).
+   * @throws SwitchyardError (150) for a code outside 1000, 1001, 4000–4999 or a bad target.
    */
-  disconnect(connectionId: string, code: number = CLOSE.KICKED, reason = 'disconnected by server'): boolean {
+  disconnect(target: string | { user: string | number }, code: number = CLOSE.KICKED, reason = 'disconnected by server'): boolean {
     if (!(Number.isInteger(code) && (code === 1000 || code === 1001 || (code >= 4000 && code <= 4999)))) {
       throw optionError('code', '1000, 1001 or a code from 4000 to 4999 (see docs/protocol.md §4)', code);
     }
-    const c = this.conns.get(connectionId);
-    c?.close(code, reason);
-    return c !== undefined;
+    if (typeof reason !== 'string') throw optionError('reason', 'a string', reason);
+    if (typeof target === 'string') {
+      const c = this.conns.get(target);
+      c?.close(code, reason);
+      if (!c) this.broadcast({ n: this.nodeId, k: 'disconnect', c: target, code, reason }).catch(() => {});
+      return c !== undefined;
+    }
+    const u = this.targetUser(target);
+    const closed = this.disconnectLocal(u, code, reason);
+    this.broadcast({ n: this.nodeId, k: 'disconnect', u, code, reason }).catch(() => {});
+    return closed;
+  }
+
+  /**
+   * Ends `user`'s subscriptions to `channel` (an exact channel or the pattern as subscribed) on
+   * all its connections on every node; each client gets an `end` frame with 122. Resolves once
+   * the other nodes were told; rejects with 201 when the broker is unreachable (this node's
+   * subscriptions are ended anyway), 150 for a bad user id or channel.
+   */
+  async unsubscribe(user: string | number, channel: string): Promise<void> {
+    const u = this.targetUser({ user });
+    const err = checkChannel(channel, true, this.options.limits.maxChannelBytes);
+    if (err) throw optionError('channel', `a channel or pattern (${err})`, channel);
+    this.unsubscribeLocal(u, channel);
+    await this.broadcast({ n: this.nodeId, k: 'unsubscribe', u, ch: channel });
+  }
+
+  /**
+   * Re-runs `authorize` (action `subscribe`) on every subscription of `user`'s connections on
+   * every node and ends the denied ones with 121 — call it after changing a user's rights.
+   * Resolves once the other nodes were told; rejects with 201 when the broker is unreachable.
+   */
+  async refreshUser(user: string | number): Promise<void> {
+    const u = this.targetUser({ user });
+    for (const c of this.users.get(u)) void this.reauthorizeSubscriptions(c);
+    await this.broadcast({ n: this.nodeId, k: 'reauthorize', u });
   }
 
   /** A snapshot of counters and gauges; `prometheusText()` formats it for a scraper. */
@@ -308,6 +369,106 @@ export class Switchyard extends EventEmitter<HubEvents> {
     await this.engine.storage.close().catch(() => {});
     await this.presenceTracker.store.close().catch(() => {});
     this.emit('close');
+  }
+
+  // ---------------------------------------------------------------- identity and revocation
+
+  private userIdOf(user: unknown): string | number | undefined {
+    const hook = this.userOptions.userId;
+    if (!hook) return defaultUserId(user);
+    try {
+      const id = hook(user);
+      return typeof id === 'string' || typeof id === 'number' ? id : undefined;
+    } catch (err) {
+      this.log('warn', { err: errorMessage(err) }, 'userId hook threw; connection cannot be targeted by user');
+      return undefined;
+    }
+  }
+
+  private targetUser(target: unknown): string {
+    const id = typeof target === 'object' && target !== null ? (target as { user?: unknown }).user : undefined;
+    const key = typeof id === 'string' || typeof id === 'number' ? userKey(id) : undefined;
+    if (key === undefined) throw optionError('user', 'a user id: a non-empty string (at most 1024 chars) or a number', id);
+    return key;
+  }
+
+  /** Sends a control message to the other nodes. Rejects with 201 when the broker fails. */
+  private async broadcast(m: ControlMessage): Promise<void> {
+    try {
+      await this.ready;
+      await this.engine.broker.publish(controlMessage(m));
+    } catch (err) {
+      this.log('warn', { err: errorMessage(err), kind: m.k }, 'control message not sent; other nodes were not told');
+      throw new SwitchyardError('ENGINE_UNAVAILABLE', 'other nodes could not be told');
+    }
+  }
+
+  private onControl(payload: string): void {
+    const m = parseControl(payload);
+    if (!m || m.n === this.nodeId) return;
+    if (m.k === 'disconnect') {
+      if (m.c !== undefined) this.conns.get(m.c)?.close(m.code, m.reason);
+      else this.disconnectLocal(m.u!, m.code, m.reason);
+    } else if (m.k === 'unsubscribe') this.unsubscribeLocal(m.u, m.ch);
+    else for (const c of this.users.get(m.u)) void this.reauthorizeSubscriptions(c);
+  }
+
+  private disconnectLocal(user: string, code: number, reason: string): boolean {
+    const conns = this.users.get(user);
+    for (const c of conns) c.close(code, reason);
+    return conns.length > 0;
+  }
+
+  private unsubscribeLocal(user: string, channel: string): void {
+    for (const c of this.users.get(user)) {
+      const sub = c.subs.get(channel);
+      if (sub) c.endSubscription(sub, 'UNSUBSCRIBED_BY_SERVER', `[END-1] ${channel} ended by the server`);
+    }
+  }
+
+  /**
+   * [REF-5] Re-checks every subscription of `conn` against its current user: server-side channels
+   * still granted stay; a server-side channel withdrawn, or a client subscription `authorize` now
+   * denies, ends with 121.
+   */
+  private async reauthorizeSubscriptions(conn: Connection, previousGrant?: ReadonlyMap<string, unknown>): Promise<void> {
+    await Promise.all(
+      [...conn.subs.values()].map(async (sub) => {
+        if (conn.serverChannels?.has(sub.channel)) return;
+        const withdrawn = previousGrant?.has(sub.channel) === true;
+        if (!withdrawn && (await this.authorized('subscribe', sub.channel, conn))) return;
+        conn.endSubscription(sub, 'SUBSCRIPTION_REVOKED', `[END-1] ${sub.channel} is no longer authorized`);
+      }),
+    );
+  }
+
+  /** [REF-2..REF-5] Handles a client's `refresh` frame. @internal */
+  async refreshConnection(conn: Connection, f: RefreshFrame): Promise<void> {
+    const onError = (err: unknown): void => this.log('error', { err: errorMessage(err), connectionId: conn.id }, 'refresh hook threw');
+    const refreshHook = this.userOptions.refresh;
+    const authHook = this.userOptions.authenticate;
+    const user = conn.user;
+    const identity = await reauthenticate(
+      refreshHook
+        ? () => refreshHook({ token: f.token, user, connectionId: conn.id })
+        : () => (authHook ? authHook({ headers: {}, url: conn.request?.url ?? '/', remoteAddress: conn.request?.remoteAddress, token: f.token, raw: undefined }) : user),
+      this.options.limits.authTimeout,
+      onError,
+    );
+    if (!conn.open) return;
+    this.users.delete(conn.userKey, conn);
+    conn.user = identity.user;
+    conn.userKey = userKey(this.userIdOf(identity.user));
+    this.users.add(conn.userKey, conn);
+    const previousGrant = conn.serverChannels;
+    conn.serverChannels = identity.channels;
+    this.expiries.set(conn, identity.expiresAt);
+    const exp = this.expiries.remaining(conn);
+    const res: Record<string, unknown> = { subs: serverChannelsWire(identity.channels) };
+    if (exp !== undefined) res.exp = exp;
+    // The reply goes first so the client knows the new channel list before any `end` frame.
+    conn.sendJson({ op: 'ok', id: f.id, res });
+    await this.reauthorizeSubscriptions(conn, previousGrant);
   }
 
   // ---------------------------------------------------------------- internals used by Connection
@@ -453,6 +614,8 @@ export class Switchyard extends EventEmitter<HubEvents> {
   /** @internal */
   connectionClosed(conn: Connection, code: number): void {
     this.conns.delete(conn.id);
+    this.expiries.delete(conn);
+    this.users.delete(conn.userKey, conn);
     this.congestedConns.delete(conn);
     if (code === CLOSE.SLOW_CONSUMER) this.counters.slowConsumerCloses++;
     countBy(this.counters.closes, code);
@@ -463,6 +626,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
   // ---------------------------------------------------------------- fan-out
 
   private dispatch(m: BrokerMessage): void {
+    if (m.channel === CONTROL_CHANNEL) return this.onControl(m.payload);
     // Serialized once per message for all exact subscribers, and once per distinct pattern
     // (pattern frames name their pattern so a client routes each frame to one subscription).
     let exact: Buffer | undefined;
@@ -492,6 +656,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
   }
 
   private tick(): void {
+    this.expiries.check();
     const now = performance.now();
     const { queueHighWaterBytes, slowConsumerTimeout } = this.options.limits;
     for (const conn of this.congestedConns) {

@@ -29,4 +29,6 @@ export { LocalBroker } from './broker-local.js';
 export { memoryEngine } from './engine-memory.js';
 export { MemoryPresence } from './presence-memory.js';
 export { Router } from './router.js';
+export { grant, AuthGrant, MAX_SERVER_CHANNELS, type GrantOptions, type Identity, type ServerChannel } from './grant.js';
+export type { RefreshRequest } from './refresh.js';
 export { validateFrame, type FrameCheck, type FrameLimits, type FrameRejection } from './validate.js';

@@ -7,6 +7,7 @@ import { checkChannel, MAX_CHANNEL_BYTES } from './channel-name.js';
 import type { Engine } from './engine.js';
 import { optionError } from './errors.js';
 import type { AuthRequest } from './transport.js';
+import type { RefreshRequest } from './refresh.js';
 
 /** Per-connection and per-message limits. Every limit has a safe, non-zero default. */
 export interface Limits {
@@ -141,6 +142,25 @@ export interface SwitchyardOptions {
    * fails that connection's subscribes to presence channels with 200 and is logged.
    */
   presenceInfo?: (user: unknown) => unknown;
+  /**
+   * Re-authenticates an open connection with the token its client sent in a `refresh` frame
+   * (docs/identity.md). Returns like `authenticate`: the user (or a `grant()` with a new expiry and
+   * server-side channels) accepts; `null`/`undefined`/`false` or a throw refuses with 120 and the
+   * connection keeps its old expiry. Limited by `limits.authTimeout`. Default: `authenticate` runs
+   * again with the new token, the original request's `url` and `remoteAddress`, and no headers.
+   */
+  refresh?: (req: RefreshRequest) => unknown;
+  /**
+   * Milliseconds before a connection's expiry at which the server asks its client for a fresh
+   * token (default 30,000); for a token living less than twice this, halfway through its life.
+   */
+  refreshLead?: number;
+  /**
+   * The id under which `hub.disconnect({ user })`, `hub.unsubscribe()` and `hub.refreshUser()` find
+   * a user's connections. Default: the user itself when it is a string or number, else its `id`
+   * property when that is a string or number; a user without an id cannot be targeted.
+   */
+  userId?: (user: unknown) => string | number | undefined;
 }
 
 /** Default limits. */
@@ -171,10 +191,11 @@ export interface ResolvedOptions {
   channels: Array<{ match: string; clientPublish: boolean; authorize: boolean; presence: boolean; history: Required<HistoryOptions> | false }>;
   heartbeatInterval: number;
   closeTimeout: number;
+  refreshLead: number;
 }
 
 const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
-const KNOWN = new Set(['engine', 'history', 'channels', 'authenticate', 'authorize', 'allowedOrigins', 'limits', 'heartbeatInterval', 'closeTimeout', 'logger', 'presenceInfo']);
+const KNOWN = new Set(['engine', 'history', 'channels', 'authenticate', 'authorize', 'allowedOrigins', 'limits', 'heartbeatInterval', 'closeTimeout', 'logger', 'presenceInfo', 'refresh', 'refreshLead', 'userId']);
 const RULE_KEYS = ['match', 'clientPublish', 'history', 'authorize', 'presence'];
 
 function resolveHistory(path: string, h: unknown, base: Required<HistoryOptions>): Required<HistoryOptions> {
@@ -230,7 +251,7 @@ export function resolveOptions(o: SwitchyardOptions): ResolvedOptions {
       });
     });
   }
-  for (const k of ['authenticate', 'authorize', 'presenceInfo'] as const) {
+  for (const k of ['authenticate', 'authorize', 'presenceInfo', 'refresh', 'userId'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'function') throw optionError(k, 'a function', o[k]);
   }
   const ao = o.allowedOrigins;
@@ -247,7 +268,9 @@ export function resolveOptions(o: SwitchyardOptions): ResolvedOptions {
   if (o.logger !== undefined && (typeof o.logger !== 'object' || o.logger === null || typeof o.logger.warn !== 'function')) {
     throw optionError('logger', 'a logger with debug/info/warn/error methods (pino, console)', o.logger);
   }
-  return { limits, history, channels, heartbeatInterval, closeTimeout };
+  const refreshLead = o.refreshLead ?? 30_000;
+  if (!isPosInt(refreshLead)) throw optionError('refreshLead', 'a positive number of milliseconds', refreshLead);
+  return { limits, history, channels, heartbeatInterval, closeTimeout, refreshLead };
 }
 
 /** Whether channel `name` matches rule pattern `pattern` (segment-wise; no regex). */

@@ -61,13 +61,20 @@ export interface PresenceFrame {
   id: number;
   ch: string;
 }
+/** [REF] A fresh token for the open connection, sent when the server asked with a `refresh` frame (or at any time). */
+export interface RefreshFrame {
+  op: 'refresh';
+  id: number;
+  /** The new token, as the server's `refresh` (or `authenticate`) hook expects it. Never logged. */
+  token: string;
+}
 /** [PONG] Answer to a server `ping`. */
 export interface PongFrame {
   op: 'pong';
 }
 
 /** Any valid client→server frame. */
-export type ClientFrame = SubFrame | UnsubFrame | PubFrame | AckFrame | HistFrame | PresenceFrame | PongFrame;
+export type ClientFrame = SubFrame | UnsubFrame | PubFrame | AckFrame | HistFrame | PresenceFrame | RefreshFrame | PongFrame;
 
 // ---- server → client ----
 
@@ -81,6 +88,21 @@ export interface WelcomeFrame {
   hb: number;
   /** The server's QoS 1 in-flight window per subscription (`limits.inflightWindow`): ack before it fills. */
   win?: number;
+  /** [REF-1] Milliseconds until the connection's credentials expire; absent when they do not. */
+  exp?: number;
+  /** [SSUB-1] Channels the server subscribed this connection to; the client subscribes them (with `since` after a reconnect). */
+  subs?: ServerSubscriptionWire[];
+}
+/** [SSUB-1] One server-side channel on the wire. */
+export interface ServerSubscriptionWire {
+  ch: string;
+  qos: QoS;
+}
+/** [REF-4] Result of a refresh: the new expiry and the complete list of server-side channels. */
+export interface RefreshResult {
+  /** Milliseconds until the new credentials expire; absent when they do not. */
+  exp?: number;
+  subs: ServerSubscriptionWire[];
 }
 /** Result of a subscribe. */
 export interface SubscribeResult {
@@ -138,7 +160,7 @@ export interface PresenceResultWire {
 export interface OkFrame {
   op: 'ok';
   id: number;
-  res?: SubscribeResult | PublishResult | HistoryResult | PresenceResultWire | Record<string, never>;
+  res?: SubscribeResult | PublishResult | HistoryResult | PresenceResultWire | RefreshResult | Record<string, never>;
 }
 /** Error reply (with `id`) or connection-level error (without). */
 export interface ErrFrame {
@@ -181,13 +203,25 @@ export interface LeaveFrame {
   ch: string;
   m: { cid: string };
 }
+/** [REF-1] The server asks for a fresh token; the connection is closed with 4010 after `exp` ms without one. */
+export interface RefreshRequestFrame {
+  op: 'refresh';
+  exp: number;
+}
+/** [END-1] The server ended subscription `ch` (121 no longer authorized, 122 `hub.unsubscribe`). */
+export interface EndFrame {
+  op: 'end';
+  ch: string;
+  code: number;
+  msg: string;
+}
 /** Heartbeat; the client answers `pong`. */
 export interface PingFrame {
   op: 'ping';
 }
 
 /** Any server→client frame. */
-export type ServerFrame = WelcomeFrame | OkFrame | ErrFrame | MsgFrame | DropFrame | GapFrame | JoinFrame | LeaveFrame | PingFrame;
+export type ServerFrame = WelcomeFrame | OkFrame | ErrFrame | MsgFrame | DropFrame | GapFrame | JoinFrame | LeaveFrame | RefreshRequestFrame | EndFrame | PingFrame;
 
 /** Builds the JSON text of a `msg` frame around an already-serialized payload (no re-encoding). */
 export function msgFrameText(channel: string, offset: number, epoch: string, payload: string, pattern?: string): string {

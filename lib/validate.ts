@@ -30,6 +30,8 @@ export type FrameCheck = { frame: ClientFrame } | FrameRejection;
 export const MAX_REQUEST_ID = 2 ** 31 - 1;
 /** Longest client message id or epoch accepted ([PUB-3], [SUB-3]). */
 export const MAX_ID_LENGTH = 64;
+/** Longest token a `refresh` frame may carry, in characters ([REF-2]). */
+export const MAX_TOKEN_LENGTH = 8_192;
 /** Bytes a frame may carry beyond `maxMessageBytes` for its envelope (op, ch, ids). */
 export const ENVELOPE_BYTES = 1024;
 
@@ -160,6 +162,14 @@ export function validateFrame(data: string, binary: boolean, limits: FrameLimits
       const badCh = badChannel(false, 'PRES-3');
       if (badCh) return badCh;
       return { frame: { op: 'presence', id: id!, ch: f.ch as string } };
+    }
+    case 'refresh': {
+      const bad = needsId();
+      if (bad) return bad;
+      if (typeof f.token !== 'string' || f.token.length === 0 || f.token.length > MAX_TOKEN_LENGTH) {
+        return reject('BAD_FRAME', `[REF-2] token must be a string of 1-${MAX_TOKEN_LENGTH} chars`);
+      }
+      return { frame: { op: 'refresh', id: id!, token: f.token } };
     }
     case 'pong':
       return { frame: { op: 'pong' } };

@@ -12,9 +12,11 @@ import { CLOSE, shouldReconnect } from '../close-codes.js';
 import type { Position } from '../engine.js';
 import { SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, type HistoryResult, type PresenceResult, type PresenceResultWire, type PublishResult, type QoS, type SubscribeResult } from '../protocol.js';
 import { backoffDelay } from './backoff.js';
+import { fetchToken, runRefresh, type TokenProvider } from './refresh.js';
 import { Subscription, type Message, type MessageHandler, type SubscribeOptions, type SubscriptionHost } from './subscription.js';
 
 export { Subscription } from './subscription.js';
+export type { TokenProvider } from './refresh.js';
 export type { Discontinuity, Message, MessageHandler, SubscribeOptions, SubscriptionEvents, SubscriptionHost } from './subscription.js';
 export { CLOSE, shouldReconnect } from '../close-codes.js';
 export type { Position } from '../engine.js';
@@ -36,8 +38,16 @@ export type WebSocketConstructor = new (url: string, protocols: string[]) => Web
 
 /** Options of {@link connect}. */
 export interface ClientOptions {
-  /** Token for the server's `authenticate` hook (sent in the subprotocol header, never in the URL). A function is called on every (re)connect. */
-  token?: string | (() => string | Promise<string>);
+  /**
+   * Token for the server's `authenticate` hook (sent in the subprotocol header, never in the URL).
+   * A function (the app's `getToken`) is called on every (re)connect and whenever the server asks
+   * for a refresh before the connection's credentials expire; the new token then travels over the
+   * open socket (docs/identity.md). A throw is retried with the reconnect backoff (reported as
+   * `tokenError`); returning `null` means "no credentials" and stops the client (state `closed`,
+   * code 4510 NO_TOKEN). A fixed string cannot be refreshed: an expiring connection then closes
+   * with 4010 and reconnects with the same string.
+   */
+  token?: TokenProvider;
   /** Reconnect after a non-terminal close (default true) with full-jitter backoff between `minDelay` (500 ms) and `maxDelay` (20,000 ms). */
   reconnect?: boolean | { minDelay?: number; maxDelay?: number };
   /** Milliseconds a request (subscribe, QoS 0 publish, history) waits for its reply (default 10,000). */
@@ -65,6 +75,12 @@ export interface ClientEvents {
   closed: (info: { code: number; reason: string }) => void;
   /** A connection-level error frame from the server. */
   error: (err: ClientError) => void;
+  /** The token provider threw or returned a non-string, or the server refused a refreshed token (120); it is retried with backoff. */
+  tokenError: (err: unknown) => void;
+  /** The server accepted a refreshed token; `expiresIn` is the new lifetime in ms (absent: it no longer expires). */
+  refreshed: (info: { expiresIn?: number }) => void;
+  /** The server subscribed this client to a channel (docs/identity.md); listen with `sub.on('message', ...)`. */
+  serverSubscription: (sub: Subscription) => void;
 }
 
 /** An error reply from the server: `code` is from the registry in docs/errors.md. */
@@ -157,10 +173,13 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
   private inflightWindow = 256;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private watchdog: ReturnType<typeof setTimeout> | undefined;
   private lastFrameAt = 0;
   private heartbeat = 0;
   private nextId = 1;
+  /** The socket a refresh is running for, so one `refresh` request starts one loop. */
+  private refreshing: WebSocketLike | undefined;
   private attempt = 0;
   private welcomed = false;
   private readonly o: Required<Omit<ClientOptions, 'token' | 'reconnect' | 'WebSocket'>> & {
@@ -184,7 +203,7 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
     const r = options.reconnect ?? true;
     if (typeof r !== 'boolean' && (typeof r !== 'object' || r === null)) throw new TypeError('switchyard client: reconnect must be a boolean or {minDelay, maxDelay}');
     const reconnect = r === false ? false : { minDelay: posInt('reconnect.minDelay', r === true ? undefined : r.minDelay, 500), maxDelay: posInt('reconnect.maxDelay', r === true ? undefined : r.maxDelay, 20_000) };
-    if (options.token !== undefined && typeof options.token !== 'string' && typeof options.token !== 'function') throw new TypeError('switchyard client: token must be a string or a function returning one');
+    if (options.token !== undefined && typeof options.token !== 'string' && typeof options.token !== 'function') throw new TypeError('switchyard client: token must be a string or a function returning one (or null)');
     this.o = {
       token: options.token,
       reconnect,
@@ -204,13 +223,16 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
 
   private async open(): Promise<void> {
     let protocols = [SUBPROTOCOL];
-    try {
-      const t = typeof this.o.token === 'function' ? await this.o.token() : this.o.token;
-      if (t) protocols = [SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX + base64url(t)];
-    } catch {
-      // A failing token provider is retried like a failed connection.
-    }
+    const t = await fetchToken(this.o.token);
     if (this.state === 'closed') return;
+    if ('none' in t) return this.stop(CLOSE.NO_TOKEN, 'token provider returned null: no credentials');
+    if ('failed' in t) {
+      // Connecting without the token would only be refused: retry the provider with backoff.
+      this.emit('tokenError', t.failed);
+      if (this.o.reconnect === false) return this.stop(CLOSE.NO_TOKEN, 'token provider failed and reconnect is off');
+      return this.scheduleReconnect();
+    }
+    if (t.token) protocols = [SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX + base64url(t.token)];
     let ws: WebSocketLike;
     try {
       ws = new this.o.WebSocket(this.url, protocols);
@@ -259,6 +281,7 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
     if (this.state === 'closed') return;
     this.setState('closed');
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.refreshTimer);
     clearTimeout(this.watchdog);
     clearTimeout(this.ackTimer);
     const err = new ClientError(code, `client closed: ${reason || code}`);
@@ -359,6 +382,19 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
       case 'leave':
         this.subs.get(f.ch)?.presenceEvent(f.op, f.m);
         break;
+      case 'refresh':
+        this.startRefresh();
+        break;
+      case 'end': {
+        // [END-1] the server ended this subscription (121 revoked, 122 hub.unsubscribe).
+        const sub = this.subs.get(f.ch);
+        if (!sub) break;
+        this.subs.delete(f.ch);
+        this.acks.delete(f.ch);
+        this.ackedUpTo.delete(f.ch);
+        sub.ended(new ClientError(f.code, f.msg));
+        break;
+      }
       case 'welcome':
         this.welcomed = true;
         this.heartbeat = f.hb;
@@ -367,10 +403,65 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
         this.armWatchdog();
         this.setState('connected');
         this.emit('connected', { connectionId: f.cid });
+        this.syncServerSubscriptions(Array.isArray(f.subs) ? f.subs : [], false);
         for (const s of this.subs.values()) void this.sendSubscribe(s);
         for (const p of this.outbox) void this.sendQueued(p);
         break;
     }
+  }
+
+  /** Answers the server's `refresh` request once per socket (a second request while one runs is redundant). */
+  private startRefresh(): void {
+    const ws = this.ws;
+    if (!ws || this.refreshing === ws) return;
+    this.refreshing = ws;
+    const reconnect = this.o.reconnect === false ? { minDelay: 500, maxDelay: 20_000 } : this.o.reconnect;
+    void runRefresh(
+      {
+        provider: this.o.token,
+        current: () => this.ws === ws && this.state === 'connected',
+        send: (token) => this.request({ op: 'refresh', token }),
+        done: (res) => {
+          const r = res as { exp?: unknown; subs?: unknown };
+          this.syncServerSubscriptions(Array.isArray(r.subs) ? r.subs : [], true);
+          this.emit('refreshed', typeof r.exp === 'number' ? { expiresIn: r.exp } : {});
+        },
+        failed: (err) => this.emit('tokenError', err),
+        noToken: () => this.close(CLOSE.NO_TOKEN, 'token provider returned null: no credentials'),
+        minDelay: reconnect.minDelay,
+        maxDelay: reconnect.maxDelay,
+      },
+      (ms) => new Promise((resolve) => (this.refreshTimer = setTimeout(resolve, ms))),
+    ).finally(() => {
+      if (this.refreshing === ws) this.refreshing = undefined;
+    });
+  }
+
+  /**
+   * [SSUB-3] Makes the server-side subscriptions match the server's list: new channels become
+   * subscriptions (announced with `serverSubscription`), withdrawn ones end with 121. `subscribeNow`
+   * subscribes new ones at once (after a refresh); after `welcome` the caller resubscribes all.
+   */
+  private syncServerSubscriptions(list: unknown[], subscribeNow: boolean): void {
+    const granted = new Map<string, QoS>();
+    for (const x of list as Array<{ ch?: unknown; qos?: unknown }>) if (typeof x?.ch === 'string') granted.set(x.ch, x.qos === 1 ? 1 : 0);
+    for (const sub of [...this.subs.values()]) {
+      if (!sub.server || granted.has(sub.channel)) continue;
+      this.subs.delete(sub.channel);
+      sub.ended(new ClientError(121, `${sub.channel} is no longer granted by the server`));
+    }
+    for (const [ch, qos] of granted) {
+      if (this.subs.has(ch)) continue;
+      const sub: Subscription<any> = new Subscription(this, ch, (m) => void sub.emit('message', m), qos, undefined, false, true);
+      this.subs.set(ch, sub);
+      this.emit('serverSubscription', sub);
+      if (subscribeNow) void this.sendSubscribe(sub);
+    }
+  }
+
+  /** The subscription of `channel` (a server-side one included), if any. */
+  subscription(channel: string): Subscription | undefined {
+    return this.subs.get(channel);
   }
 
   private async sendSubscribe(sub: Subscription<any>): Promise<void> {
@@ -516,9 +607,12 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
   }
 
   /** Closes the connection for good (no reconnect). Pending requests reject. */
-  close(): void {
+  close(): void;
+  /** @internal Stops with a client-side code (e.g. 4510 NO_TOKEN); the socket closes with 1000. */
+  close(code: number, reason: string): void;
+  close(code = 1000, reason = 'client closed'): void {
     const ws = this.ws;
-    this.stop(1000, 'client closed');
+    this.stop(code, reason);
     this.ws = undefined;
     ws?.close(1000, 'client closed');
   }

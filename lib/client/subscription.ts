@@ -64,6 +64,10 @@ export interface SubscriptionEvents {
   join: (member: PresenceMember) => void;
   /** A connection left the channel's presence (only with `presence: true`). */
   leave: (member: { connectionId: string }) => void;
+  /** A message of a server-side subscription (which has no handler of its own; docs/identity.md). */
+  message: (message: Message) => void;
+  /** The server ended the subscription (121 no longer authorized, 122 `hub.unsubscribe`); it is then inactive. */
+  ended: (err: Error) => void;
 }
 
 /** Internal hooks the client gives each subscription. */
@@ -100,6 +104,8 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     since: Position | undefined,
     /** Whether this subscription asked for presence events. */
     readonly presenceEvents = false,
+    /** Whether the server subscribed this client (a channel from its grant) rather than the app. */
+    readonly server = false,
   ) {
     super();
     this.pattern = channel.includes('*') || channel.includes('>');
@@ -163,6 +169,16 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     this.settle?.reject(err);
     this.settle = undefined;
     if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
+  /** @internal The server ended the subscription. */
+  ended(err: Error): void {
+    if (!this.active) return;
+    this.active = false;
+    this.queue.length = 0;
+    this.settle?.reject(err);
+    this.settle = undefined;
+    this.emit('ended', err);
   }
 
   /** @internal */

@@ -1,0 +1,119 @@
+/**
+ * Connection expiry and in-band token refresh (docs/identity.md, [REF-*] in docs/protocol.md).
+ * A connection whose `authenticate` returned an expiring grant is asked for a fresh token before
+ * it expires; a `refresh` frame re-runs authentication over the open socket, updates the user,
+ * re-checks every subscription and extends the expiry. One table checked from the hub's single
+ * timer replaces per-connection timers, and it is scanned only when its earliest deadline is due.
+ * @module
+ */
+import { CLOSE } from './close-codes.js';
+import type { Connection } from './connection.js';
+import { SwitchyardError } from './errors.js';
+import { identityOf, type Identity } from './grant.js';
+import type { QoS } from './protocol.js';
+
+interface Deadline {
+  /** `Date.now()` at which the server sends `refresh`. */
+  askAt: number;
+  /** `Date.now()` after which an unrefreshed connection is closed with 4010. */
+  expiresAt: number;
+  asked: boolean;
+}
+
+/** When to ask for a refresh: `lead` ms before expiry, or halfway there for a short-lived token. */
+export function refreshAskTime(now: number, expiresAt: number, lead: number): number {
+  return expiresAt - Math.min(lead, Math.max(0, (expiresAt - now) / 2));
+}
+
+/** Expiring connections and their deadlines, driven by the hub's timer. */
+export class ExpiryTable {
+  private readonly deadlines = new Map<Connection, Deadline>();
+  private nextDue = Infinity;
+
+  constructor(private readonly lead: number) {}
+
+  /** Sets (or, with `undefined`, clears) when `conn`'s credentials expire. */
+  set(conn: Connection, expiresAt: number | undefined, now = Date.now()): void {
+    if (expiresAt === undefined) {
+      this.deadlines.delete(conn);
+      return;
+    }
+    const askAt = refreshAskTime(now, expiresAt, this.lead);
+    this.deadlines.set(conn, { askAt, expiresAt, asked: false });
+    this.nextDue = Math.min(this.nextDue, askAt);
+  }
+
+  delete(conn: Connection): void {
+    this.deadlines.delete(conn);
+  }
+
+  /** Milliseconds until `conn` expires, or undefined when it does not. */
+  remaining(conn: Connection, now = Date.now()): number | undefined {
+    const d = this.deadlines.get(conn);
+    return d && Math.max(0, d.expiresAt - now);
+  }
+
+  /** Asks due connections to refresh and closes expired ones. Cheap when nothing is due. */
+  check(now = Date.now()): void {
+    if (now < this.nextDue) return;
+    let next = Infinity;
+    for (const [conn, d] of this.deadlines) {
+      if (!conn.open) {
+        this.deadlines.delete(conn);
+        continue;
+      }
+      if (now >= d.expiresAt) {
+        this.deadlines.delete(conn);
+        conn.close(CLOSE.TOKEN_EXPIRED, 'credentials expired without a refresh');
+        continue;
+      }
+      if (!d.asked && now >= d.askAt) {
+        d.asked = true;
+        // [REF-1] the client has until the expiry to answer.
+        conn.sendJson({ op: 'refresh', exp: d.expiresAt - now });
+      }
+      next = Math.min(next, d.asked ? d.expiresAt : d.askAt);
+    }
+    this.nextDue = next;
+  }
+}
+
+const TIMED_OUT: unique symbol = Symbol('timed out');
+
+/** What a `refresh` hook is given (see `SwitchyardOptions.refresh`). */
+export interface RefreshRequest {
+  /** The new token the client sent. Never logged by switchyard. */
+  readonly token: string;
+  /** The connection's current user (what the last authentication returned). */
+  readonly user: unknown;
+  /** The connection's id. */
+  readonly connectionId: string;
+}
+
+/**
+ * Runs the hook that re-authenticates a connection, bounded by `timeoutMs`. Resolves with the new
+ * identity; rejects with 120 TOKEN_REJECTED when the hook refused, threw or was too slow.
+ */
+export async function reauthenticate(hook: () => unknown, timeoutMs: number, onError: (err: unknown) => void): Promise<Identity> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), timeoutMs)));
+  let value: unknown;
+  try {
+    value = await Promise.race([Promise.resolve().then(hook), timeout]);
+  } catch (err) {
+    if (!(err instanceof SwitchyardError && err.reason === 'FORBIDDEN')) onError(err);
+    throw new SwitchyardError('TOKEN_REJECTED', '[REF-3] the new token was not accepted');
+  } finally {
+    clearTimeout(timer);
+  }
+  if (value === TIMED_OUT) throw new SwitchyardError('TOKEN_REJECTED', '[REF-3] authentication of the new token timed out');
+  if (value === null || value === undefined || value === false) throw new SwitchyardError('TOKEN_REJECTED', '[REF-3] the new token was not accepted');
+  return identityOf(value);
+}
+
+/** Server-side channels on the wire: `[{ch, qos}]` ([SSUB-1]). */
+export function serverChannelsWire(channels: ReadonlyMap<string, QoS> | undefined): Array<{ ch: string; qos: QoS }> {
+  const out: Array<{ ch: string; qos: QoS }> = [];
+  if (channels) for (const [ch, qos] of channels) out.push({ ch, qos });
+  return out;
+}
