@@ -16,9 +16,15 @@ export type ControlMessage =
   | { n: string; k: 'unsubscribe'; u: string; ch: string }
   | { n: string; k: 'reauthorize'; u: string };
 
-/** A control message as a broker message (offset 0 and epoch `ctl`: it is never stored). */
+let sequence = 0;
+
+/**
+ * A control message as a broker message. It is never stored; offset and epoch still differ for
+ * every message, because a broker may drop a message whose (channel, offset, epoch) repeats the
+ * previous one as a duplicate delivery (the Redis broker does).
+ */
 export function controlMessage(m: ControlMessage): BrokerMessage {
-  return { channel: CONTROL_CHANNEL, offset: 0, epoch: 'ctl', payload: JSON.stringify(m) };
+  return { channel: CONTROL_CHANNEL, offset: ++sequence, epoch: 'ctl-' + m.n, payload: JSON.stringify(m) };
 }
 
 const str = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 1024;
