@@ -125,6 +125,46 @@ export const ERRORS = {
     message: 'subscription ended by the server',
     solve: 'The application called hub.unsubscribe() for this user and channel; subscribe again only if the server allows it.',
   },
+  JWT_INVALID: {
+    code: 130,
+    message: 'token is not a valid JWT',
+    solve: 'Send a compact JWS (three base64url parts) signed by your backend; check that the client\'s token() returns the whole token.',
+  },
+  JWT_ALG_NOT_ALLOWED: {
+    code: 131,
+    message: 'token algorithm not allowed',
+    solve: 'The token\'s alg is "none" or not in the algorithms allow-list given to jwtAuth(); sign with an allowed algorithm.',
+  },
+  JWT_EXPIRED: {
+    code: 132,
+    message: 'token expired',
+    solve: 'The exp claim is in the past (beyond clockTolerance); have token() fetch a fresh token.',
+  },
+  JWT_NOT_YET_VALID: {
+    code: 133,
+    message: 'token not yet valid',
+    solve: 'The nbf (or iat) claim is in the future beyond clockTolerance; check the signer\'s clock or raise clockTolerance.',
+  },
+  JWT_WRONG_AUDIENCE: {
+    code: 134,
+    message: 'token audience mismatch',
+    solve: 'The aud claim does not name the audience given to jwtAuth(); mint the token for this service.',
+  },
+  JWT_WRONG_ISSUER: {
+    code: 135,
+    message: 'token issuer mismatch',
+    solve: 'The iss claim is not the issuer given to jwtAuth(); mint the token with the expected issuer.',
+  },
+  JWT_BAD_SIGNATURE: {
+    code: 136,
+    message: 'token signature does not verify',
+    solve: 'The token was signed with another key (or the key id is not in the JWKS); check the key, or wait for the JWKS to list a rotated key.',
+  },
+  JWT_BAD_CLAIMS: {
+    code: 137,
+    message: 'token claims malformed',
+    solve: 'A required claim (sub, exp) is missing, or the channels or capabilities claim has the wrong shape; the message names the claim.',
+  },
   BAD_OPTIONS: {
     code: 150,
     message: 'invalid option',

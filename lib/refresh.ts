@@ -101,7 +101,10 @@ export async function reauthenticate(hook: () => unknown, timeoutMs: number, onE
   try {
     value = await Promise.race([Promise.resolve().then(hook), timeout]);
   } catch (err) {
-    if (!(err instanceof SwitchyardError && err.reason === 'FORBIDDEN')) onError(err);
+    // A registry error (e.g. 132 JWT_EXPIRED from switchyardjs/jwt) is a verdict, not a bug: it is
+    // named in the reply so the client can tell why; anything else is logged and stays opaque.
+    if (err instanceof SwitchyardError) throw new SwitchyardError('TOKEN_REJECTED', `[REF-3] the new token was not accepted (${err.code} ${err.reason})`);
+    onError(err);
     throw new SwitchyardError('TOKEN_REJECTED', '[REF-3] the new token was not accepted');
   } finally {
     clearTimeout(timer);
