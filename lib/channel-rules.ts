@@ -11,6 +11,7 @@ export interface ResolvedRule {
   clientPublish: boolean;
   authorize: boolean;
   presence: boolean;
+  userPresence: boolean;
   history: ResolvedOptions['history'] | false;
 }
 
@@ -23,7 +24,7 @@ export class ChannelRules {
   private readonly fallback: ResolvedRule;
 
   constructor(private readonly options: Pick<ResolvedOptions, 'channels' | 'history'>) {
-    this.fallback = { clientPublish: false, authorize: true, presence: false, history: options.history };
+    this.fallback = { clientPublish: false, authorize: true, presence: false, userPresence: false, history: options.history };
   }
 
   /** The rule for an exact channel: the first whose `match` matches, else the defaults. */
@@ -31,7 +32,7 @@ export class ChannelRules {
     let r = this.cache.get(channel);
     if (r) return r;
     const found = this.options.channels.find((c) => matchesPattern(c.match, channel));
-    r = found ? { clientPublish: found.clientPublish, authorize: found.authorize, presence: found.presence, history: found.history } : this.fallback;
+    r = found ? { clientPublish: found.clientPublish, authorize: found.authorize, presence: found.presence, userPresence: found.userPresence, history: found.history } : this.fallback;
     this.cache.set(channel, r);
     return r;
   }

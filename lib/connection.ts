@@ -173,6 +173,7 @@ export class Connection implements DeliveryTarget, ConnectionInput {
       return this.sendError('HISTORY_DISABLED', `[SUB-7] ${f.ch} keeps no history, so QoS 1 and recovery are unavailable`, f.id);
     }
     if (f.presence && !rule!.presence) return this.sendError('PRESENCE_DISABLED', `[PRES-2] ${f.ch} has no presence; add a channel rule with presence: true`, f.id);
+    if (f.users && !rule!.userPresence) return this.sendError('PRESENCE_DISABLED', `[PRES-8] ${f.ch} has no presence by user; add userPresence: true to its channel rule`, f.id);
     const sub = new Subscription(this, f.ch, pattern, f.qos ?? 0, limits.inflightWindow);
     // Reserve the name now so a second sub for it is refused while this one is pending.
     this.subs.set(f.ch, sub);
@@ -182,7 +183,7 @@ export class Connection implements DeliveryTarget, ConnectionInput {
         throw new SwitchyardError('FORBIDDEN', `[SUB-8] subscribe to ${f.ch} denied`);
       }
       // Join/leave events reveal the member list, so asking for them needs the presence right too.
-      if (f.presence && !(await this.hub.authorized('presence', f.ch, this))) {
+      if ((f.presence || f.users) && !(await this.hub.authorized('presence', f.ch, this))) {
         throw new SwitchyardError('FORBIDDEN', `[PRES-4] presence events of ${f.ch} denied`);
       }
       if (!sub.active) return;
@@ -194,7 +195,7 @@ export class Connection implements DeliveryTarget, ConnectionInput {
         return;
       }
       // [PRES-1] a member from before the reply, so whoever got the reply finds itself listed.
-      if (rule!.presence) await this.hub.presenceTracker.join(sub, this.id, this.user);
+      if (rule!.presence) await this.hub.presenceTracker.join(sub, this.id, this.user, rule!.userPresence ? this.userKey : undefined);
       if (!sub.active) return;
       const state = await this.hub.storage.state(f.ch);
       if (!sub.active) return;
@@ -209,7 +210,7 @@ export class Connection implements DeliveryTarget, ConnectionInput {
       sub.epoch = state.epoch;
       sub.lastSent = sub.acked = recovered ? since.offset : state.offset;
       this.sendJson({ op: 'ok', id: f.id, res: { recovered, position: { offset: state.offset, epoch: state.epoch } } });
-      if (rule!.presence) this.hub.presenceTracker.announce(sub, f.presence === true);
+      if (rule!.presence) this.hub.presenceTracker.announce(sub, f.presence === true, f.users === true);
       this.hub.startCatchUp(sub);
     } catch (err) {
       if (this.subs.get(f.ch) === sub) this.subs.delete(f.ch);
@@ -280,7 +281,9 @@ export class Connection implements DeliveryTarget, ConnectionInput {
   private async presence(f: PresenceFrame): Promise<void> {
     if (!(await this.hub.authorized('presence', f.ch, this))) throw new SwitchyardError('FORBIDDEN', `[PRES-4] presence of ${f.ch} denied`);
     if (!this.hub.rule(f.ch).presence) throw new SwitchyardError('PRESENCE_DISABLED', `[PRES-5] ${f.ch} has no presence; add a channel rule with presence: true`);
-    const text = await this.hub.presenceTracker.membersText(f.ch, this.hub.options.limits.maxPresenceMembers);
+    if (f.users && !this.hub.rule(f.ch).userPresence) throw new SwitchyardError('PRESENCE_DISABLED', `[PRES-9] ${f.ch} has no presence by user; add userPresence: true to its channel rule`);
+    const max = this.hub.options.limits.maxPresenceMembers;
+    const text = f.users ? await this.hub.presenceTracker.usersText(f.ch, max) : await this.hub.presenceTracker.membersText(f.ch, max);
     if (this.open) this.send('{"op":"ok","id":' + f.id + ',"res":' + text + '}');
   }
 

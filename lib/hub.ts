@@ -14,6 +14,7 @@ import { optionError, SwitchyardError, errorMessage } from './errors.js';
 import { resolveOptions, type AuthorizeRequest, type Logger, type ResolvedOptions, type SwitchyardOptions } from './options.js';
 import { msgFrameText, type PresenceResult, type PublishResult } from './protocol.js';
 import { PresenceTracker } from './presence.js';
+import type { PresenceUsersResult } from './user-presence.js';
 import { MemoryPresence } from './presence-memory.js';
 import { countBy, newCounters, type HubCounters, type HubMetrics } from './metrics.js';
 import { Router } from './router.js';
@@ -121,7 +122,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
       .catch((err: unknown) => this.log('warn', { err: errorMessage(err) }, 'control channel subscribe failed; revocations from other nodes will not arrive'));
     this.expiries = new ExpiryTable(this.options.refreshLead);
     const log = (level: keyof Logger, obj: object, msg: string): void => this.log(level, obj, msg);
-    this.presenceTracker = new PresenceTracker(this.engine.presence ?? new MemoryPresence(), options.presenceInfo, this.options.limits.maxPresenceInfoBytes, log);
+    this.presenceTracker = new PresenceTracker(this.engine.presence ?? new MemoryPresence(), options.presenceInfo, this.options.limits.maxPresenceInfoBytes, log, this.options.limits.maxPresenceMembers);
     if (options.engine && !options.engine.presence && this.options.channels.some((c) => c.presence)) {
       this.log('warn', {}, 'presence channels with an engine that has no presence store: each node sees only its own members');
     }
@@ -255,6 +256,19 @@ export class Switchyard extends EventEmitter<HubEvents> {
     await this.checkServerRead('presence', channel, query, 'an object {asUser?}');
     if (!this.rule(channel).presence) throw new SwitchyardError('PRESENCE_DISABLED', `${channel} has no presence; add a channel rule with presence: true`);
     return this.presenceTracker.members(channel, this.options.limits.maxPresenceMembers);
+  }
+
+  /**
+   * Presence by user (docs/presence.md#presence-by-user): at most `limits.maxPresenceMembers`
+   * users, each with its connection count across all nodes. Rejects with 103 for an invalid
+   * channel, 117 when the channel's rule has no `userPresence: true`, 107 when `asUser` is given
+   * and `authorize` denies, and 201 when the presence store is unreachable.
+   */
+  async presenceUsers(channel: string, query: PresenceQuery = {}): Promise<PresenceUsersResult> {
+    await this.checkServerRead('presence', channel, query, 'an object {asUser?}');
+    if (!this.rule(channel).userPresence) throw new SwitchyardError('PRESENCE_DISABLED', `${channel} has no presence by user; add a channel rule with presence: true, userPresence: true`);
+    const { users, truncated } = await this.presenceTracker.users.users(channel, this.options.limits.maxPresenceMembers);
+    return { users: users.map((u) => (u.info === undefined ? { userId: u.userId, connections: u.connections } : { userId: u.userId, connections: u.connections, info: JSON.parse(u.info) as unknown })), truncated };
   }
 
   /** Current position of a channel's stream (creates the stream, with a new epoch, if it has none). */

@@ -31,4 +31,5 @@ export { MemoryPresence } from './presence-memory.js';
 export { Router } from './router.js';
 export { grant, AuthGrant, MAX_SERVER_CHANNELS, type GrantOptions, type Identity, type ServerChannel } from './grant.js';
 export type { RefreshRequest } from './refresh.js';
+export type { PresenceUser, PresenceUsersResult } from './user-presence.js';
 export { validateFrame, type FrameCheck, type FrameLimits, type FrameRejection } from './validate.js';

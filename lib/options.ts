@@ -79,6 +79,13 @@ export interface ChannelRule {
    * Applies to exact channels only; pattern subscriptions never join. See docs/presence.md.
    */
   presence?: boolean;
+  /**
+   * Whether these channels also keep presence by user (default false; needs `presence: true`):
+   * a user with several connections is one member with a connection count, joining with its
+   * first connection and leaving with its last. Users are told apart by the `userId` option;
+   * connections without a user id count only at the connection level. See docs/presence.md.
+   */
+  userPresence?: boolean;
 }
 
 /** What an `authorize` hook is asked. */
@@ -188,7 +195,7 @@ export const DEFAULT_HISTORY: Readonly<Required<HistoryOptions>> = Object.freeze
 export interface ResolvedOptions {
   limits: Limits;
   history: Required<HistoryOptions>;
-  channels: Array<{ match: string; clientPublish: boolean; authorize: boolean; presence: boolean; history: Required<HistoryOptions> | false }>;
+  channels: Array<{ match: string; clientPublish: boolean; authorize: boolean; presence: boolean; userPresence: boolean; history: Required<HistoryOptions> | false }>;
   heartbeatInterval: number;
   closeTimeout: number;
   refreshLead: number;
@@ -196,7 +203,7 @@ export interface ResolvedOptions {
 
 const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
 const KNOWN = new Set(['engine', 'history', 'channels', 'authenticate', 'authorize', 'allowedOrigins', 'limits', 'heartbeatInterval', 'closeTimeout', 'logger', 'presenceInfo', 'refresh', 'refreshLead', 'userId']);
-const RULE_KEYS = ['match', 'clientPublish', 'history', 'authorize', 'presence'];
+const RULE_KEYS = ['match', 'clientPublish', 'history', 'authorize', 'presence', 'userPresence'];
 
 function resolveHistory(path: string, h: unknown, base: Required<HistoryOptions>): Required<HistoryOptions> {
   if (h === undefined) return base;
@@ -239,6 +246,8 @@ export function resolveOptions(o: SwitchyardOptions): ResolvedOptions {
       if (r.clientPublish !== undefined && typeof r.clientPublish !== 'boolean') throw optionError(`${p}.clientPublish`, 'a boolean', r.clientPublish);
       if (r.authorize !== undefined && typeof r.authorize !== 'boolean') throw optionError(`${p}.authorize`, 'a boolean', r.authorize);
       if (r.presence !== undefined && typeof r.presence !== 'boolean') throw optionError(`${p}.presence`, 'a boolean', r.presence);
+      if (r.userPresence !== undefined && typeof r.userPresence !== 'boolean') throw optionError(`${p}.userPresence`, 'a boolean', r.userPresence);
+      if (r.userPresence === true && r.presence !== true) throw optionError(`${p}.userPresence`, 'used together with presence: true', r.userPresence);
       for (const k of Object.keys(r)) {
         if (!RULE_KEYS.includes(k)) throw optionError(`${p}.${k}`, `one of ${RULE_KEYS.join(', ')} (unknown key)`, (r as unknown as Record<string, unknown>)[k]);
       }
@@ -247,6 +256,7 @@ export function resolveOptions(o: SwitchyardOptions): ResolvedOptions {
         clientPublish: r.clientPublish ?? false,
         authorize: r.authorize ?? true,
         presence: r.presence ?? false,
+        userPresence: r.userPresence ?? false,
         history: r.history === false ? false : resolveHistory(`${p}.history`, r.history, history),
       });
     });

@@ -9,6 +9,7 @@ import type { Subscription } from './delivery.js';
 import type { PresenceMembers, PresenceStore } from './engine.js';
 import { SwitchyardError, errorMessage } from './errors.js';
 import type { PresenceResult } from './protocol.js';
+import { UserPresence } from './user-presence.js';
 
 type Log = (level: 'warn' | 'error', obj: object, msg: string) => void;
 
@@ -17,6 +18,8 @@ interface Member {
   info: string | undefined;
   /** The join event went out, so the end of this membership is announced as a leave. */
   announced: boolean;
+  /** The user id under which the connection also counts at the user level (docs/presence.md#presence-by-user). */
+  user?: string;
 }
 
 /** Serializes one member once; both the join event and member lists splice this text. */
@@ -41,20 +44,32 @@ export class PresenceTracker {
    * Set while the hub shuts down: every member is about to leave, and announcing each leave to
    * every other closing watcher would cost members × watchers sends for nobody.
    */
-  muted = false;
+  // (stored on the user-level view, which is muted with it)
+  get muted(): boolean {
+    return this.users.muted;
+  }
+  set muted(v: boolean) {
+    this.users.muted = v;
+  }
+  /** The user-level view, kept in the same store. */
+  readonly users: UserPresence;
 
   constructor(
     readonly store: PresenceStore,
     private readonly hook: ((user: unknown) => unknown) | undefined,
     private readonly maxInfoBytes: number,
     private readonly log: Log,
+    listLimit = 1_000,
   ) {
+    this.users = new UserPresence(store, log, listLimit);
     // Other nodes' events reach the same watchers through the same serialize-once path.
     store.watch?.({
       join: (channel, m) => {
+        if (this.users.remote(channel, true, m.connectionId, m.info)) return;
         if (this.watchers.has(channel)) this.broadcast(channel, joinText(channel, m.connectionId, m.info));
       },
       leave: (channel, connectionId) => {
+        if (this.users.remote(channel, false, connectionId, undefined)) return;
         if (this.watchers.has(channel)) this.broadcast(channel, leaveText(channel, connectionId));
       },
     });
@@ -94,7 +109,7 @@ export class PresenceTracker {
    * Makes `sub`'s connection a member of its channel. Rejects with 200 when the info hook fails
    * and 201 when the store does. Joins nothing when the subscription ended meanwhile.
    */
-  async join(sub: Subscription, connectionId: string, user: unknown): Promise<void> {
+  async join(sub: Subscription, connectionId: string, user: unknown, userKey?: string): Promise<void> {
     const info = await this.info(sub.target, user);
     if (!sub.active) return;
     try {
@@ -104,17 +119,27 @@ export class PresenceTracker {
       this.leaveQuietly(sub.channel, connectionId);
       throw new SwitchyardError('ENGINE_UNAVAILABLE', 'presence not stored');
     }
+    if (userKey !== undefined && sub.active) {
+      try {
+        await this.users.join(sub.channel, userKey, connectionId, info);
+      } catch (err) {
+        this.leaveQuietly(sub.channel, connectionId);
+        throw err;
+      }
+      if (!sub.active) this.users.leave(sub.channel, userKey, connectionId);
+    }
     // Unsubscribed or disconnected while the store worked: undo, nobody was told.
     if (!sub.active) return this.leaveQuietly(sub.channel, connectionId);
-    this.joined.set(sub, { connectionId, info, announced: false });
+    this.joined.set(sub, userKey === undefined ? { connectionId, info, announced: false } : { connectionId, info, announced: false, user: userKey });
   }
 
   /**
    * After the subscribe reply: registers `sub` for events when `watch`, then tells every
    * watcher (the new one included) about the join.
    */
-  announce(sub: Subscription, watch: boolean): void {
+  announce(sub: Subscription, watch: boolean, watchUsers = false): void {
     if (!sub.active) return;
+    if (watchUsers) this.users.watch(sub);
     if (watch) {
       let set = this.watchers.get(sub.channel);
       if (!set) {
@@ -131,6 +156,7 @@ export class PresenceTracker {
 
   /** A subscription ended (unsubscribe, refusal, disconnect): leave and tell the watchers. */
   remove(sub: Subscription): void {
+    this.users.unwatch(sub);
     const set = this.watchers.get(sub.channel);
     if (set?.delete(sub) && set.size === 0) {
       this.watchers.delete(sub.channel);
@@ -140,6 +166,7 @@ export class PresenceTracker {
     if (!m) return;
     this.joined.delete(sub);
     this.leaveQuietly(sub.channel, m.connectionId);
+    if (m.user !== undefined) this.users.leave(sub.channel, m.user, m.connectionId);
     if (m.announced && this.watchers.has(sub.channel)) {
       this.broadcast(sub.channel, leaveText(sub.channel, m.connectionId));
     }
@@ -187,6 +214,14 @@ export class PresenceTracker {
     let text = '{"members":[';
     for (let i = 0; i < members.length && i < limit; i++) text += (i ? ',' : '') + memberText(members[i].connectionId, members[i].info);
     return text + '],"truncated":' + (truncated || members.length > limit) + '}';
+  }
+
+  /** The JSON text of a [PRES-9] result. */
+  async usersText(channel: string, limit: number): Promise<string> {
+    const { users, truncated } = await this.users.users(channel, limit);
+    let text = '{"users":[';
+    users.forEach((u, i) => (text += (i ? ',' : '') + '{"id":' + JSON.stringify(u.userId) + ',"n":' + u.connections + (u.info === undefined ? '' : ',"info":' + u.info) + '}'));
+    return text + '],"truncated":' + truncated + '}';
   }
 
   /** Members as the server API returns them. */

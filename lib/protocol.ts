@@ -26,6 +26,8 @@ export interface SubFrame {
   since?: Position;
   /** [PRES-2] Also receive `join`/`leave` events of the channel's presence (default false). */
   presence?: boolean;
+  /** [PRES-8] Also receive user-level `ujoin`/`uleave` events (default false). */
+  users?: boolean;
 }
 /** [UNSUB] Stop a subscription. */
 export interface UnsubFrame {
@@ -60,6 +62,8 @@ export interface PresenceFrame {
   op: 'presence';
   id: number;
   ch: string;
+  /** [PRES-9] List users (one per user, with a connection count) instead of connections. */
+  users?: boolean;
 }
 /** [REF] A fresh token for the open connection, sent when the server asked with a `refresh` frame (or at any time). */
 export interface RefreshFrame {
@@ -160,7 +164,7 @@ export interface PresenceResultWire {
 export interface OkFrame {
   op: 'ok';
   id: number;
-  res?: SubscribeResult | PublishResult | HistoryResult | PresenceResultWire | RefreshResult | Record<string, never>;
+  res?: SubscribeResult | PublishResult | HistoryResult | PresenceResultWire | PresenceUsersResultWire | RefreshResult | Record<string, never>;
 }
 /** Error reply (with `id`) or connection-level error (without). */
 export interface ErrFrame {
@@ -215,13 +219,30 @@ export interface EndFrame {
   code: number;
   msg: string;
 }
+/** [PRES-8] A user's first connection joined presence channel `ch`. */
+export interface UserJoinFrame {
+  op: 'ujoin';
+  ch: string;
+  u: { id: string; info?: unknown };
+}
+/** [PRES-8] A user's last connection left presence channel `ch`. */
+export interface UserLeaveFrame {
+  op: 'uleave';
+  ch: string;
+  u: { id: string };
+}
+/** [PRES-9] Result of a presence request with `users: true`. */
+export interface PresenceUsersResultWire {
+  users: Array<{ id: string; n: number; info?: unknown }>;
+  truncated: boolean;
+}
 /** Heartbeat; the client answers `pong`. */
 export interface PingFrame {
   op: 'ping';
 }
 
 /** Any server→client frame. */
-export type ServerFrame = WelcomeFrame | OkFrame | ErrFrame | MsgFrame | DropFrame | GapFrame | JoinFrame | LeaveFrame | RefreshRequestFrame | EndFrame | PingFrame;
+export type ServerFrame = WelcomeFrame | OkFrame | ErrFrame | MsgFrame | DropFrame | GapFrame | JoinFrame | LeaveFrame | RefreshRequestFrame | EndFrame | UserJoinFrame | UserLeaveFrame | PingFrame;
 
 /** Builds the JSON text of a `msg` frame around an already-serialized payload (no re-encoding). */
 export function msgFrameText(channel: string, offset: number, epoch: string, payload: string, pattern?: string): string {

@@ -109,8 +109,11 @@ export function validateFrame(data: string, binary: boolean, limits: FrameLimits
       }
       if (has(f, 'presence') && typeof f.presence !== 'boolean') return reject('BAD_FRAME', '[PRES-2] presence must be a boolean');
       if (f.presence === true && isPattern(f.ch as string)) return reject('PRESENCE_DISABLED', '[PRES-2] presence events need an exact channel');
+      if (has(f, 'users') && typeof f.users !== 'boolean') return reject('BAD_FRAME', '[PRES-8] users must be a boolean');
+      if (f.users === true && isPattern(f.ch as string)) return reject('PRESENCE_DISABLED', '[PRES-8] user presence events need an exact channel');
       const frame: ClientFrame = { op: 'sub', id: id!, ch: f.ch as string, qos: f.qos === 1 ? 1 : 0 };
       if (f.presence === true) frame.presence = true;
+      if (f.users === true) frame.users = true;
       if (has(f, 'since')) frame.since = { offset: (f.since as { offset: number }).offset, epoch: (f.since as { epoch: string }).epoch };
       return { frame };
     }
@@ -161,7 +164,8 @@ export function validateFrame(data: string, binary: boolean, limits: FrameLimits
       if (bad) return bad;
       const badCh = badChannel(false, 'PRES-3');
       if (badCh) return badCh;
-      return { frame: { op: 'presence', id: id!, ch: f.ch as string } };
+      if (has(f, 'users') && typeof f.users !== 'boolean') return reject('BAD_FRAME', '[PRES-9] users must be a boolean');
+      return { frame: f.users === true ? { op: 'presence', id: id!, ch: f.ch as string, users: true } : { op: 'presence', id: id!, ch: f.ch as string } };
     }
     case 'refresh': {
       const bad = needsId();

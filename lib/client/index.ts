@@ -10,7 +10,8 @@
 import { EventEmitter } from 'eventemitter3';
 import { CLOSE, shouldReconnect } from '../close-codes.js';
 import type { Position } from '../engine.js';
-import { SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, type HistoryResult, type PresenceResult, type PresenceResultWire, type PublishResult, type QoS, type SubscribeResult } from '../protocol.js';
+import { SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, type HistoryResult, type PresenceResult, type PresenceResultWire, type PresenceUsersResultWire, type PublishResult, type QoS, type SubscribeResult } from '../protocol.js';
+import type { PresenceUsersResult } from '../user-presence.js';
 import { backoffDelay } from './backoff.js';
 import { fetchToken, runRefresh, type TokenProvider } from './refresh.js';
 import { Subscription, type Message, type MessageHandler, type SubscribeOptions, type SubscriptionHost } from './subscription.js';
@@ -21,6 +22,7 @@ export type { Discontinuity, Message, MessageHandler, SubscribeOptions, Subscrip
 export { CLOSE, shouldReconnect } from '../close-codes.js';
 export type { Position } from '../engine.js';
 export type { HistoryResult, PresenceMember, PresenceResult, PublishResult, QoS, SubscribeResult } from '../protocol.js';
+export type { PresenceUser, PresenceUsersResult } from '../user-presence.js';
 
 /** The subset of the WebSocket API the client uses (browsers' WebSocket and `ws` both fit). */
 export interface WebSocketLike {
@@ -382,6 +384,10 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
       case 'leave':
         this.subs.get(f.ch)?.presenceEvent(f.op, f.m);
         break;
+      case 'ujoin':
+      case 'uleave':
+        this.subs.get(f.ch)?.userPresenceEvent(f.op, f.u);
+        break;
       case 'refresh':
         this.startRefresh();
         break;
@@ -452,7 +458,7 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
     }
     for (const [ch, qos] of granted) {
       if (this.subs.has(ch)) continue;
-      const sub: Subscription<any> = new Subscription(this, ch, (m) => void sub.emit('message', m), qos, undefined, false, true);
+      const sub: Subscription<any> = new Subscription(this, ch, (m) => void sub.emit('message', m), qos, undefined, false, false, true);
       this.subs.set(ch, sub);
       this.emit('serverSubscription', sub);
       if (subscribeNow) void this.sendSubscribe(sub);
@@ -470,6 +476,7 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
     if (sub.qos === 1) frame.qos = 1;
     if (since) frame.since = since;
     if (sub.presenceEvents) frame.presence = true;
+    if (sub.userPresenceEvents) frame.users = true;
     try {
       // The replay follows the reply immediately: the subscription must learn the result before it sees them.
       await this.request<SubscribeResult>(frame, undefined, (res) => {
@@ -495,7 +502,10 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
     const presence = options.presence ?? false;
     if (typeof presence !== 'boolean') throw new TypeError('switchyard client: presence must be a boolean');
     if (presence && (channel.includes('*') || channel.includes('>'))) throw new TypeError('switchyard client: presence events need an exact channel');
-    const sub = new Subscription<T>(this, channel, handler, qos, options.since, presence);
+    const userPresence = options.userPresence ?? false;
+    if (typeof userPresence !== 'boolean') throw new TypeError('switchyard client: userPresence must be a boolean');
+    if (userPresence && (channel.includes('*') || channel.includes('>'))) throw new TypeError('switchyard client: user presence events need an exact channel');
+    const sub = new Subscription<T>(this, channel, handler, qos, options.since, presence, userPresence);
     this.subs.set(channel, sub);
     if (this.state === 'connected') void this.sendSubscribe(sub);
     return sub;
@@ -602,6 +612,19 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
     const res = await this.request<PresenceResultWire>({ op: 'presence', ch: channel });
     return {
       members: res.members.map((m) => ('info' in m ? { connectionId: m.cid, info: m.info } : { connectionId: m.cid })),
+      truncated: res.truncated === true,
+    };
+  }
+
+  /**
+   * Presence by user: at most the server's `limits.maxPresenceMembers` users of a channel, each
+   * with its number of connections across all nodes. Rejects with a `ClientError`: 117 when the
+   * channel's rule has no `userPresence: true`, 107 when `authorize` denies.
+   */
+  async presenceUsers(channel: string): Promise<PresenceUsersResult> {
+    const res = await this.request<PresenceUsersResultWire>({ op: 'presence', ch: channel, users: true });
+    return {
+      users: res.users.map((u) => ('info' in u ? { userId: u.id, connections: u.n, info: u.info } : { userId: u.id, connections: u.n })),
       truncated: res.truncated === true,
     };
   }

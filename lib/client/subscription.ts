@@ -6,6 +6,7 @@
 import { EventEmitter } from 'eventemitter3';
 import type { Position } from '../engine.js';
 import type { PresenceMember, PresenceResult, QoS, SubscribeResult } from '../protocol.js';
+import type { PresenceUsersResult } from '../user-presence.js';
 
 /** A message as the application's handler sees it. */
 export interface Message<T = unknown> {
@@ -46,6 +47,13 @@ export interface SubscribeOptions {
    * are not replayed after a reconnect: re-read `presence()` on `subscribed`.
    */
   presence?: boolean;
+  /**
+   * Also receive user-level `userJoin`/`userLeave` events (default false): a user's first
+   * connection joining and its last leaving, whatever its number of tabs, across all nodes. The
+   * server rule needs `userPresence: true` (else 117) and `authorize` must allow `presence` (else
+   * 107). Read the list with `presenceUsers()` on `subscribed`: events are not replayed.
+   */
+  userPresence?: boolean;
 }
 
 /** Events of a {@link Subscription}. */
@@ -64,6 +72,10 @@ export interface SubscriptionEvents {
   join: (member: PresenceMember) => void;
   /** A connection left the channel's presence (only with `presence: true`). */
   leave: (member: { connectionId: string }) => void;
+  /** A user's first connection joined the channel (only with `userPresence: true`). */
+  userJoin: (user: { userId: string; info?: unknown }) => void;
+  /** A user's last connection left the channel (only with `userPresence: true`). */
+  userLeave: (user: { userId: string }) => void;
   /** A message of a server-side subscription (which has no handler of its own; docs/identity.md). */
   message: (message: Message) => void;
   /** The server ended the subscription (121 no longer authorized, 122 `hub.unsubscribe`); it is then inactive. */
@@ -76,6 +88,7 @@ export interface SubscriptionHost {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   remove(sub: Subscription<any>): void;
   presence(channel: string): Promise<PresenceResult>;
+  presenceUsers(channel: string): Promise<PresenceUsersResult>;
 }
 
 /** A live subscription returned by `client.subscribe()`. */
@@ -104,6 +117,8 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     since: Position | undefined,
     /** Whether this subscription asked for presence events. */
     readonly presenceEvents = false,
+    /** Whether this subscription asked for user-level presence events. */
+    readonly userPresenceEvents = false,
     /** Whether the server subscribed this client (a channel from its grant) rather than the app. */
     readonly server = false,
   ) {
@@ -129,6 +144,18 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
    */
   presence(): Promise<PresenceResult> {
     return this.host.presence(this.channel);
+  }
+
+  /** Users present in the channel, one per user with its connection count (see `Client.presenceUsers`). */
+  presenceUsers(): Promise<PresenceUsersResult> {
+    return this.host.presenceUsers(this.channel);
+  }
+
+  /** @internal A user-level presence event for this subscription. */
+  userPresenceEvent(kind: 'ujoin' | 'uleave', u: { id?: unknown; info?: unknown }): void {
+    if (!this.active || !this.userPresenceEvents || typeof u?.id !== 'string') return;
+    if (kind === 'uleave') this.emit('userLeave', { userId: u.id });
+    else this.emit('userJoin', 'info' in u ? { userId: u.id, info: u.info } : { userId: u.id });
   }
 
   /** @internal A presence event for this subscription. */
