@@ -2,15 +2,14 @@
 // server, sharing one Redis): a call on node A reaches the user's connections on node B through
 // the broker's control channel within a second; other users are untouched.
 import t from 'tap';
-import { createClient } from 'redis';
 import type { ClientError } from '../../adapters/client-node.js';
-import { redisEngine } from '../../adapters/redis/index.js';
 import { CLOSE } from '../../lib/close-codes.js';
 import { grant } from '../../lib/grant.js';
-import { connectClient, once, startServer, until, type TestServer } from '../helpers/server.js';
+import { connectClient, once, until } from '../helpers/server.js';
 import { failoverClient } from './nodes.js';
 import type { Subscription } from '../../adapters/client-node.js';
-import { needRedis, REDIS_URL, uniqueKeyPrefix } from './helpers.js';
+import { needRedis } from './helpers.js';
+import { twoRedisNodes } from './two-nodes.js';
 
 const denied = new Set<string>();
 const hubOptions = {
@@ -19,25 +18,11 @@ const hubOptions = {
   authorize: ({ channel, user }: { channel: string; user: unknown }) => !denied.has(`${(user as { id: string }).id}:${channel}`),
 };
 
-async function twoNodes(t: { teardown(fn: () => unknown): void }) {
-  const keyPrefix = uniqueKeyPrefix('revocation');
-  const nodes: TestServer[] = [];
-  t.teardown(async () => {
-    await Promise.all(nodes.map((n) => n.hub.close()));
-    const c = createClient({ url: REDIS_URL });
-    c.on('error', () => {});
-    await c.connect();
-    for await (const keys of c.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 500 })) if (keys.length) await c.del(keys);
-    c.destroy();
-  });
-  for (let i = 0; i < 2; i++) nodes.push(await startServer(t, { ...hubOptions, engine: redisEngine({ url: REDIS_URL, keyPrefix }) }));
-  return { a: nodes[0], b: nodes[1] };
-}
 
 if (!(await needRedis())) t.pass('skipped: Redis is not available');
 else {
   t.test('hub.unsubscribe on node A ends the user\'s subscriptions on both nodes within a second', async (t) => {
-    const { a, b } = await twoNodes(t);
+    const { a, b } = await twoRedisNodes(t, 'revocation', hubOptions);
     const onA = await connectClient(t, a.url, { token: 'ann' });
     const onB = await connectClient(t, b.url, { token: 'ann' });
     const bystander = await connectClient(t, b.url, { token: 'bob' });
@@ -56,7 +41,7 @@ else {
   });
 
   t.test('hub.refreshUser on node B re-authorizes on both nodes; hub.disconnect({ user }) on node A closes both within a second', async (t) => {
-    const { a, b } = await twoNodes(t);
+    const { a, b } = await twoRedisNodes(t, 'revocation', hubOptions);
     const onA = await connectClient(t, a.url, { token: 'cy' });
     const onB = await connectClient(t, b.url, { token: 'cy' });
     const other = await connectClient(t, a.url, { token: 'dee' });
@@ -88,7 +73,7 @@ else {
   });
 
   t.test('server-side subscriptions are recovered after a reconnect to the other node', async (t) => {
-    const { a, b } = await twoNodes(t);
+    const { a, b } = await twoRedisNodes(t, 'revocation', hubOptions);
     const c = failoverClient(t, [a.url, b.url], 0, { token: 'fay' });
     const sub = await new Promise<Subscription>((resolve) => c.once('serverSubscription', resolve));
     const got: number[] = [];

@@ -2,11 +2,10 @@
 // member with two connections on either node; the user leaves when its last tab closes, or when
 // the node holding its last tab dies (liveness key expiry), never earlier.
 import t from 'tap';
-import { createClient } from 'redis';
 import type { Subscription } from '../../adapters/client-node.js';
-import { redisEngine, type RedisEngineOptions } from '../../adapters/redis/index.js';
-import { connectClient, startServer, until, type TestServer } from '../helpers/server.js';
-import { needRedis, REDIS_URL, uniqueKeyPrefix } from './helpers.js';
+import { connectClient, until } from '../helpers/server.js';
+import { needRedis } from './helpers.js';
+import { twoRedisNodes } from './two-nodes.js';
 
 const hubOptions = {
   channels: [{ match: 'room.*', presence: true, userPresence: true }],
@@ -14,21 +13,6 @@ const hubOptions = {
   presenceInfo: (u: unknown) => ({ id: (u as { id: string }).id }),
 };
 
-async function twoNodes(t: { teardown(fn: () => unknown): void }, options: RedisEngineOptions = {}) {
-  const keyPrefix = uniqueKeyPrefix('upresence');
-  const engines = [redisEngine({ url: REDIS_URL, keyPrefix, ...options }), redisEngine({ url: REDIS_URL, keyPrefix, ...options })];
-  const nodes: TestServer[] = [];
-  t.teardown(async () => {
-    await Promise.all(nodes.map((n) => n.hub.close()));
-    const c = createClient({ url: REDIS_URL });
-    c.on('error', () => {});
-    await c.connect();
-    for await (const keys of c.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 500 })) if (keys.length) await c.del(keys);
-    c.destroy();
-  });
-  for (const engine of engines) nodes.push(await startServer(t, { ...hubOptions, engine }));
-  return { a: nodes[0], b: nodes[1], engineB: engines[1] };
-}
 
 function userEvents(sub: Subscription) {
   const got: string[] = [];
@@ -42,7 +26,7 @@ const summary = (r: { users: Array<{ userId: string; connections: number }> }) =
 if (!(await needRedis())) t.pass('skipped: Redis is not available');
 else {
   t.test('tabs on two nodes are one user with two connections; it leaves only with its last tab', async (t) => {
-    const { a, b } = await twoNodes(t);
+    const { a, b } = await twoRedisNodes(t, 'upresence', hubOptions);
     const watcher = await connectClient(t, a.url, { token: 'wat' });
     const wsub = watcher.subscribe('room.1', () => {}, { userPresence: true });
     const got = userEvents(wsub);
@@ -65,7 +49,7 @@ else {
 
   t.test('a watcher that starts later lists existing users, and a user whose last node dies leaves within the ttl', async (t) => {
     const ttl = 600;
-    const { a, b, engineB } = await twoNodes(t, { presenceTtl: ttl, presenceRefresh: 150 });
+    const { a, b, engineB } = await twoRedisNodes(t, 'upresence', hubOptions, { presenceTtl: ttl, presenceRefresh: 150 });
     const tabB = await connectClient(t, b.url, { token: 'bob#1' });
     await tabB.subscribe('room.2', () => {}).ready;
     const tabB2 = await connectClient(t, b.url, { token: 'bob#2' });
