@@ -203,7 +203,7 @@ export interface ResolvedOptions {
 
 const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
 const KNOWN = new Set(['engine', 'history', 'channels', 'authenticate', 'authorize', 'allowedOrigins', 'limits', 'heartbeatInterval', 'closeTimeout', 'logger', 'presenceInfo', 'refresh', 'refreshLead', 'userId']);
-const RULE_KEYS = ['match', 'clientPublish', 'history', 'authorize', 'presence', 'userPresence'];
+const RULE_KEYS = ['match', 'clientPublish', 'history', 'authorize', 'userPresence', 'presence'];
 
 function resolveHistory(path: string, h: unknown, base: Required<HistoryOptions>): Required<HistoryOptions> {
   if (h === undefined) return base;
