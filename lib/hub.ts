@@ -443,14 +443,15 @@ export class Switchyard extends EventEmitter<HubEvents> {
   /**
    * [REF-5] Re-checks every subscription of `conn` against its current user: server-side channels
    * still granted stay; a server-side channel withdrawn, or a client subscription `authorize` now
-   * denies, ends with 121.
+   * denies (action `subscribe`, plus `presence` when it receives presence events), ends with 121.
    */
   private async reauthorizeSubscriptions(conn: Connection, previousGrant?: ReadonlyMap<string, unknown>): Promise<void> {
     await Promise.all(
       [...conn.subs.values()].map(async (sub) => {
         if (conn.serverChannels?.has(sub.channel)) return;
         const withdrawn = previousGrant?.has(sub.channel) === true;
-        if (!withdrawn && (await this.authorized('subscribe', sub.channel, conn))) return;
+        // Presence events reveal the member list, so a watcher also needs the presence right still ([PRES-4]).
+        if (!withdrawn && (await this.authorized('subscribe', sub.channel, conn)) && (!this.presenceTracker.watching(sub) || (await this.authorized('presence', sub.channel, conn)))) return;
         conn.endSubscription(sub, 'SUBSCRIPTION_REVOKED', `[END-1] ${sub.channel} is no longer authorized`);
       }),
     );

@@ -154,6 +154,11 @@ export class PresenceTracker {
     if (this.watchers.has(sub.channel)) this.broadcast(sub.channel, joinText(sub.channel, m.connectionId, m.info));
   }
 
+  /** Whether `sub` receives join/leave events (of connections or users). */
+  watching(sub: Subscription): boolean {
+    return this.watchers.get(sub.channel)?.has(sub) === true || this.users.watching(sub);
+  }
+
   /** A subscription ended (unsubscribe, refusal, disconnect): leave and tell the watchers. */
   remove(sub: Subscription): void {
     this.users.unwatch(sub);

@@ -115,6 +115,11 @@ export class UserPresence {
     void this.prime(sub.channel, w);
   }
 
+  /** Whether `sub` receives user-level events. */
+  watching(sub: Subscription): boolean {
+    return this.watches.get(sub.channel)?.subs.has(sub) === true;
+  }
+
   /** Ends `sub`'s user-level events (idempotent). */
   unwatch(sub: Subscription): void {
     const w = this.watches.get(sub.channel);

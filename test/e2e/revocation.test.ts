@@ -79,3 +79,21 @@ t.test('the userId option decides how connections are found; a throwing hook mak
   t.equal((await closed).code, CLOSE.KICKED);
   t.equal(s.hub.disconnect({ user: 13 }), false);
 });
+
+t.test('hub.refreshUser also re-checks the presence right of a subscription receiving presence events', async (t) => {
+  const noPresence = new Set<string>();
+  const s = await startServer(t, {
+    channels: [{ match: 'room.*', presence: true }],
+    authenticate: ({ token }) => ({ id: token }),
+    authorize: ({ action, user }) => action !== 'presence' || !noPresence.has((user as { id: string }).id),
+  });
+  const c = await connectClient(t, s.url, { token: 'gus' });
+  const watching = c.subscribe('room.1', () => {}, { presence: true });
+  const quiet = c.subscribe('room.2', () => {});
+  await Promise.all([watching.ready, quiet.ready]);
+  noPresence.add('gus');
+  const ended = once<ClientError>(watching, 'ended');
+  await s.hub.refreshUser('gus');
+  t.equal((await ended).code, 121);
+  t.equal(quiet.active, true, 'a subscription without presence events needs no presence right');
+});
