@@ -30,7 +30,7 @@ export const CLOSE = {
   UNSUPPORTED_PROTOCOL: 4501,
   /** The server closed the connection on purpose (e.g. `hub.disconnect(..., { reconnect: false })`). */
   KICKED: 4502,
-  /** Client side: the app's token provider returned `null` (no credentials); the client stops. Never sent by a server. */
+  /** Client side: no credentials — the app's token provider returned `null` (or failed while `reconnect` is off); the client stops. Never sent by a server. */
   NO_TOKEN: 4510,
 } as const;
 

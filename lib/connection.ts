@@ -34,6 +34,7 @@ export class Connection implements DeliveryTarget, ConnectionInput {
   /** The upgrade's url and address, for re-running `authenticate` at refresh without a `refresh` hook. */
   request: { url: string; remoteAddress?: string } | undefined;
   private badFrames = 0;
+  private refreshing = false;
   private tokens: number;
   private refilledAt = performance.now();
 
@@ -144,7 +145,13 @@ export class Connection implements DeliveryTarget, ConnectionInput {
         pending = this.presence(f);
         break;
       case 'refresh':
-        pending = this.hub.refreshConnection(this, f);
+        // [REF-6] each refresh runs the app's hook: one at a time, and within the publish rate.
+        if (this.refreshing || !this.takeToken()) {
+          this.sendError('RATE_LIMITED', '[REF-6] one refresh at a time, at most limits.publishesPerSecond per second', f.id);
+          break;
+        }
+        this.refreshing = true;
+        pending = this.hub.refreshConnection(this, f).finally(() => (this.refreshing = false));
         break;
       case 'pong':
         break;

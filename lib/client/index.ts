@@ -433,7 +433,7 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
           this.emit('refreshed', typeof r.exp === 'number' ? { expiresIn: r.exp } : {});
         },
         failed: (err) => this.emit('tokenError', err),
-        noToken: () => this.close(CLOSE.NO_TOKEN, 'token provider returned null: no credentials'),
+        noToken: () => this.shutdown(CLOSE.NO_TOKEN, 'token provider returned null: no credentials'),
         minDelay: reconnect.minDelay,
         maxDelay: reconnect.maxDelay,
       },
@@ -630,10 +630,12 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
   }
 
   /** Closes the connection for good (no reconnect). Pending requests reject. */
-  close(): void;
-  /** @internal Stops with a client-side code (e.g. 4510 NO_TOKEN); the socket closes with 1000. */
-  close(code: number, reason: string): void;
-  close(code = 1000, reason = 'client closed'): void {
+  close(): void {
+    this.shutdown(1000, 'client closed');
+  }
+
+  /** Stops for good, reporting `code` (e.g. 4510 NO_TOKEN) in `closed`; the socket closes with 1000. */
+  private shutdown(code: number, reason: string): void {
     const ws = this.ws;
     this.stop(code, reason);
     this.ws = undefined;

@@ -210,3 +210,37 @@ t.test('grant() validates its options with error 150 naming the option', async (
   t.throws(() => new Switchyard({ refreshLead: 0 }), { code: 150, message: /refreshLead/ });
   t.throws(() => new Switchyard({ userId: 'id' as never }), { code: 150, message: /userId/ });
 });
+
+t.test('refreshes run one at a time and within the publish rate: 106 [REF-6] beyond, and the hook does not run', async (t) => {
+  let calls = 0;
+  let release: () => void = () => {};
+  const s = await startServer(t, {
+    authenticate: () => 'hal',
+    limits: { publishesPerSecond: 3 },
+    refresh: async () => {
+      calls++;
+      await new Promise<void>((r) => (release = r));
+      return 'hal';
+    },
+  });
+  const ws = new WebSocket(s.url, ['switchyard.v1']);
+  t.teardown(() => ws.terminate());
+  const frames: Array<Record<string, unknown>> = [];
+  ws.on('message', (d) => frames.push(JSON.parse(String(d))));
+  await once(ws, 'open');
+  ws.send(JSON.stringify({ op: 'refresh', id: 1, token: 'a' }));
+  ws.send(JSON.stringify({ op: 'refresh', id: 2, token: 'b' }));
+  await until(() => frames.some((f) => f.id === 2));
+  t.match(frames.find((f) => f.id === 2), { op: 'err', code: 106, msg: /\[REF-6\]/ }, 'a second one while the first runs');
+  release();
+  await until(() => frames.some((f) => f.id === 1));
+  t.match(frames.find((f) => f.id === 1), { op: 'ok' });
+  for (let i = 3; i <= 6; i++) {
+    ws.send(JSON.stringify({ op: 'refresh', id: i, token: 'c' }));
+    await until(() => frames.some((f) => f.id === i) || calls > i - 2);
+    release();
+    await until(() => frames.some((f) => f.id === i));
+  }
+  t.ok(frames.some((f) => f.code === 106 && Number(f.id) >= 3), 'the rate limit refuses some of a burst');
+  t.ok(calls < 6, `the hook ran ${calls} times for 6 refresh frames`);
+});
