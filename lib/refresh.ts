@@ -3,7 +3,8 @@
  * A connection whose `authenticate` returned an expiring grant is asked for a fresh token before
  * it expires; a `refresh` frame re-runs authentication over the open socket, updates the user,
  * re-checks every subscription and extends the expiry. One table checked from the hub's single
- * timer replaces per-connection timers, and it is scanned only when its earliest deadline is due.
+ * timer replaces per-connection timers; it keeps connections in time buckets, so a tick touches
+ * only the connections whose deadline is due.
  * @module
  */
 import { CLOSE } from './close-codes.js';
@@ -18,33 +19,51 @@ interface Deadline {
   /** `Date.now()` after which an unrefreshed connection is closed with 4010. */
   expiresAt: number;
   asked: boolean;
+  /** The time bucket the connection waits in for its next event. */
+  bucket: number;
 }
+
+/** Width of a time bucket, ms: deadlines fire up to this late, never early. */
+const BUCKET_MS = 100;
 
 /** When to ask for a refresh: `lead` ms before expiry, or halfway there for a short-lived token. */
 export function refreshAskTime(now: number, expiresAt: number, lead: number): number {
   return expiresAt - Math.min(lead, Math.max(0, (expiresAt - now) / 2));
 }
 
-/** Expiring connections and their deadlines, driven by the hub's timer. */
+/**
+ * Expiring connections and their deadlines, driven by the hub's timer. Connections wait in
+ * 100 ms buckets of their next event (ask, then close), so a check touches only what is due:
+ * a tick with nothing due costs a map lookup whatever the number of connections.
+ */
 export class ExpiryTable {
   private readonly deadlines = new Map<Connection, Deadline>();
-  private nextDue = Infinity;
+  private readonly buckets = new Map<number, Set<Connection>>();
+  /** The first bucket not yet processed. */
+  private next: number;
 
-  constructor(private readonly lead: number) {}
+  constructor(
+    private readonly lead: number,
+    now = Date.now(),
+  ) {
+    this.next = Math.floor(now / BUCKET_MS);
+  }
 
   /** Sets (or, with `undefined`, clears) when `conn`'s credentials expire. */
   set(conn: Connection, expiresAt: number | undefined, now = Date.now()): void {
-    if (expiresAt === undefined) {
-      this.deadlines.delete(conn);
-      return;
-    }
-    const askAt = refreshAskTime(now, expiresAt, this.lead);
-    this.deadlines.set(conn, { askAt, expiresAt, asked: false });
-    this.nextDue = Math.min(this.nextDue, askAt);
+    this.delete(conn);
+    if (expiresAt === undefined) return;
+    const d: Deadline = { askAt: refreshAskTime(now, expiresAt, this.lead), expiresAt, asked: false, bucket: 0 };
+    this.deadlines.set(conn, d);
+    this.place(conn, d);
   }
 
   delete(conn: Connection): void {
+    const d = this.deadlines.get(conn);
+    if (!d) return;
     this.deadlines.delete(conn);
+    const set = this.buckets.get(d.bucket);
+    if (set?.delete(conn) && set.size === 0) this.buckets.delete(d.bucket);
   }
 
   /** Milliseconds until `conn` expires, or undefined when it does not. */
@@ -53,32 +72,49 @@ export class ExpiryTable {
     return d && Math.max(0, d.expiresAt - now);
   }
 
-  /** Asks due connections to refresh and closes expired ones. Cheap when nothing is due. */
+  private place(conn: Connection, d: Deadline): void {
+    // An event already in the past waits in the next bucket to be processed.
+    d.bucket = Math.max(this.next, Math.floor((d.asked ? d.expiresAt : d.askAt) / BUCKET_MS));
+    let set = this.buckets.get(d.bucket);
+    if (!set) this.buckets.set(d.bucket, (set = new Set()));
+    set.add(conn);
+  }
+
+  /** Asks due connections to refresh and closes expired ones. */
   check(now = Date.now()): void {
-    if (now < this.nextDue) return;
-    let next = Infinity;
-    for (const [conn, d] of this.deadlines) {
+    const until = Math.floor(now / BUCKET_MS);
+    if (until < this.next) return;
+    // Normally one bucket per tick; after a long stall or a clock jump, only the buckets that exist.
+    const due = until - this.next > this.buckets.size ? [...this.buckets.keys()].filter((b) => b <= until).sort((a, b) => a - b) : undefined;
+    const from = this.next;
+    this.next = until + 1;
+    if (due) for (const b of due) this.fire(b, now);
+    else for (let b = from; b <= until; b++) this.fire(b, now);
+  }
+
+  private fire(bucket: number, now: number): void {
+    const set = this.buckets.get(bucket);
+    if (!set) return;
+    this.buckets.delete(bucket);
+    for (const conn of set) {
+      const d = this.deadlines.get(conn);
+      if (!d) continue;
       if (!conn.open) {
         this.deadlines.delete(conn);
-        continue;
-      }
-      if (now >= d.expiresAt) {
+      } else if (now >= d.expiresAt) {
         this.deadlines.delete(conn);
         conn.close(CLOSE.TOKEN_EXPIRED, 'credentials expired without a refresh');
-        continue;
+      } else {
+        if (!d.asked && now >= d.askAt) {
+          d.asked = true;
+          // [REF-1] the client has until the expiry to answer.
+          conn.sendJson({ op: 'refresh', exp: d.expiresAt - now });
+        }
+        this.place(conn, d);
       }
-      if (!d.asked && now >= d.askAt) {
-        d.asked = true;
-        // [REF-1] the client has until the expiry to answer.
-        conn.sendJson({ op: 'refresh', exp: d.expiresAt - now });
-      }
-      next = Math.min(next, d.asked ? d.expiresAt : d.askAt);
     }
-    this.nextDue = next;
   }
 }
-
-const TIMED_OUT: unique symbol = Symbol('timed out');
 
 /** What a `refresh` hook is given (see `SwitchyardOptions.refresh`). */
 export interface RefreshRequest {
@@ -89,6 +125,8 @@ export interface RefreshRequest {
   /** The connection's id. */
   readonly connectionId: string;
 }
+
+const TIMED_OUT: unique symbol = Symbol('timed out');
 
 /**
  * Runs the hook that re-authenticates a connection, bounded by `timeoutMs`. Resolves with the new

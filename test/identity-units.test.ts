@@ -27,7 +27,7 @@ t.test('the refresh request goes out refreshLead before expiry, or halfway for a
 });
 
 t.test('the expiry table asks once, closes with 4010 at expiry, and forgets cleared connections', async (t) => {
-  const table = new ExpiryTable(30_000);
+  const table = new ExpiryTable(30_000, 0);
   const a = fakeConn();
   const b = fakeConn();
   table.set(a.conn, 1_000, 0);
@@ -46,6 +46,19 @@ t.test('the expiry table asks once, closes with 4010 at expiry, and forgets clea
   t.same(b.sent, [], 'a connection whose expiry was cleared is never asked');
   t.same(b.closes, []);
   t.equal(table.remaining(b.conn), undefined);
+});
+
+t.test('a deadline already past when set fires at the next check; a long stall or clock jump loses none', async (t) => {
+  const table = new ExpiryTable(30_000, 0);
+  const late = fakeConn();
+  table.check(50_000);
+  table.set(late.conn, 40_000, 50_000);
+  table.check(50_100);
+  t.same(late.closes, [CLOSE.TOKEN_EXPIRED], 'expired on arrival: closed at the next bucket (at most 100 ms later)');
+  const conns = Array.from({ length: 5 }, fakeConn);
+  conns.forEach((c, i) => table.set(c.conn, 60_000 + i * 1_000, 50_001));
+  table.check(10_000_000); // a jump of hours: only existing buckets are visited
+  t.same(conns.map((c) => c.closes), conns.map(() => [CLOSE.TOKEN_EXPIRED]));
 });
 
 t.test('control messages: distinct positions per message, malformed payloads ignored', async (t) => {
