@@ -19,6 +19,12 @@ const hubOptions = {
 };
 
 
+/** `p`, or a failure naming what did not happen within `ms` (so a stuck step is named, not a file timeout). */
+function within<T>(p: Promise<T>, what: string, ms = 15_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>;
+  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+}
+
 if (!(await needRedis())) t.pass('skipped: Redis is not available');
 else {
   t.test('hub.unsubscribe on node A ends the user\'s subscriptions on both nodes within a second', async (t) => {
@@ -75,19 +81,23 @@ else {
   t.test('server-side subscriptions are recovered after a reconnect to the other node', async (t) => {
     const { a, b } = await twoRedisNodes(t, 'revocation', hubOptions);
     const c = failoverClient(t, [a.url, b.url], 0, { token: 'fay' });
-    const sub = await new Promise<Subscription>((resolve) => c.once('serverSubscription', resolve));
+    const first = once<{ connectionId: string }>(c, 'connected');
+    const sub = await within(new Promise<Subscription>((resolve) => c.once('serverSubscription', resolve)), 'the server-side subscription');
     const got: number[] = [];
     sub.on('message', (m) => void got.push(m.data as number));
-    await sub.ready;
+    await within(sub.ready, 'the first subscribe');
     t.equal(sub.qos, 1);
     t.equal(sub.server, true);
     for (let i = 1; i <= 5; i++) await a.hub.publish('user.fay', i);
     await until(() => got.length >= 5);
+    // Listeners first, then the close: the resubscribe on node B follows the reconnect at once.
+    const resubscribed = once<{ recovered: boolean }>(sub, 'subscribed');
     const reconnected = once(c, 'connected');
-    a.hub.disconnect({ user: 'fay' }, CLOSE.INSUFFICIENT_STATE, 'move');
+    // By connection id, found on node A: no control message that could reach node B after the client.
+    t.equal(a.hub.disconnect((await first).connectionId, CLOSE.INSUFFICIENT_STATE, 'move'), true);
     for (let i = 6; i <= 10; i++) await a.hub.publish('user.fay', i);
-    await reconnected;
-    const res = await once<{ recovered: boolean }>(sub, 'subscribed');
+    await within(reconnected, 'the reconnect');
+    const res = await within(resubscribed, 'the resubscribe');
     t.equal(res.recovered, true, 'resubscribed with since and recovered');
     for (let i = 11; i <= 12; i++) await b.hub.publish('user.fay', i);
     await until(() => got.length >= 12);
