@@ -8,7 +8,8 @@ import { CLOSE, capCloseReason } from './close-codes.js';
 import { SubState, Subscription, type DeliveryTarget } from './delivery.js';
 import { ERRORS, SwitchyardError, type ErrorName } from './errors.js';
 import type { Switchyard as Hub } from './hub.js';
-import type { AckFrame, ClientFrame, HistFrame, PresenceFrame, PubFrame, QoS, SubFrame, UnsubFrame } from './protocol.js';
+import type { Position, StreamState } from './engine.js';
+import type { AckFrame, ClientFrame, UnrecoverableReason, HistFrame, PresenceFrame, PubFrame, QoS, SubFrame, UnsubFrame } from './protocol.js';
 import type { ConnectionInput, OutgoingFrame, Transport } from './transport.js';
 import { validateFrame } from './validate.js';
 
@@ -16,6 +17,19 @@ import { validateFrame } from './validate.js';
 const PROTOCOL_ERRORS = new Set<ErrorName>(['BAD_JSON', 'BAD_FRAME', 'UNKNOWN_OP', 'BAD_CHANNEL', 'BINARY_NOT_SUPPORTED', 'MESSAGE_TOO_LARGE']);
 
 let nextId = 0;
+
+/**
+ * [SUB-9] Why a resume from `since` cannot recover, or undefined when it can:
+ * `reset` — another epoch, or a position the stream never reached (the store lost data);
+ * `trimmed` — older than the oldest retained message; `cap` — retained, but more than the
+ * channel's `recoveryCap` messages behind.
+ */
+function unrecoverableReason(since: Position, state: StreamState, cap: number): UnrecoverableReason | undefined {
+  if (since.epoch !== state.epoch || since.offset > state.offset) return 'reset';
+  if (since.offset < state.earliest - 1) return 'trimmed';
+  if (state.offset - since.offset > cap) return 'cap';
+  return undefined;
+}
 
 /** A client connection as the hub sees it. */
 export class Connection implements DeliveryTarget, ConnectionInput {
@@ -208,15 +222,13 @@ export class Connection implements DeliveryTarget, ConnectionInput {
       if (!sub.active) return;
       const cap = rule!.history === false ? 0 : rule!.history.recoveryCap;
       const since = f.since;
-      const recovered =
-        since !== undefined &&
-        since.epoch === state.epoch &&
-        since.offset <= state.offset &&
-        state.offset - since.offset <= cap &&
-        since.offset >= state.earliest - 1;
+      const reason = since === undefined ? undefined : unrecoverableReason(since, state, cap);
+      const recovered = since !== undefined && reason === undefined;
       sub.epoch = state.epoch;
       sub.lastSent = sub.acked = recovered ? since.offset : state.offset;
-      this.sendJson({ op: 'ok', id: f.id, res: { recovered, position: { offset: state.offset, epoch: state.epoch } } });
+      const res: Record<string, unknown> = { recovered, position: { offset: state.offset, epoch: state.epoch } };
+      if (reason) res.reason = reason;
+      this.sendJson({ op: 'ok', id: f.id, res });
       if (rule!.presence) this.hub.presenceTracker.announce(sub, f.presence === true, f.users === true);
       this.hub.startCatchUp(sub);
     } catch (err) {

@@ -12,7 +12,7 @@
  * @module
  */
 import type { BrokerMessage, Storage } from './engine.js';
-import { msgFrameText, type QoS } from './protocol.js';
+import { msgFrameText, type GapReason, type QoS } from './protocol.js';
 import type { OutgoingFrame } from './transport.js';
 
 /** Subscription state. */
@@ -86,12 +86,17 @@ export class Subscription {
       return false;
     }
     if (m.epoch !== this.epoch) {
-      // The stream was reset (store lost its history): continue from the new stream; the
-      // client sees the epoch change on this message and reports the discontinuity.
-      this.epoch = m.epoch;
-      this.lastSent = this.acked = m.offset - 1;
-      this.sawLive = 0;
-      this.buffered.length = 0;
+      // Another epoch: the store lost the stream (or this is a stale message from before a reset
+      // this subscription already followed). The store decides which: a catch-up reports the
+      // reset and replays the new epoch from its first retained offset, so nothing published
+      // after the reset is skipped. Frames of another epoch are never buffered.
+      if (this.state === SubState.Live) {
+        this.state = SubState.CatchingUp;
+        this.sawLive = this.lastSent + 1;
+        return true;
+      }
+      if (this.state === SubState.CatchingUp) this.sawLive = Math.max(this.sawLive, this.lastSent + 1);
+      return false;
     }
     if (this.state !== SubState.Live) {
       if (m.offset > this.sawLive) this.sawLive = m.offset;
@@ -138,8 +143,10 @@ export class Subscription {
 
 /** Result of a catch-up that found history no longer covers the subscription. */
 export interface GapNotice {
+  /** Offset delivery continues after (the next message sent is `offset + 1`). */
   offset: number;
   epoch: string;
+  reason: GapReason;
 }
 
 /** Messages read from history per round while catching up a QoS 0 subscription. */
@@ -175,13 +182,15 @@ export async function catchUp(sub: Subscription, storage: Storage, onGap: (sub: 
       if (!sub.active || !sub.target.open) return;
       const reset = state.epoch !== sub.epoch;
       if (reset || (state.earliest > sub.lastSent + 1 && state.offset > sub.lastSent)) {
-        // History no longer holds what this subscriber missed: say so, then continue from what is kept.
-        const resumeFrom = reset ? state.offset : state.earliest - 1;
+        // History no longer holds what this subscriber missed: say so, then continue from the
+        // oldest retained message. After a reset that is the start of the new epoch ("what came
+        // before is gone", never "skip what comes after").
+        const resumeFrom = state.earliest - 1;
         sub.epoch = state.epoch;
         sub.lastSent = sub.acked = resumeFrom;
         sub.sawLive = 0;
         sub.buffered.length = 0;
-        onGap(sub, { offset: resumeFrom, epoch: state.epoch });
+        onGap(sub, { offset: resumeFrom, epoch: state.epoch, reason: reset ? 'reset' : 'trimmed' });
         continue;
       }
       for (const m of messages) {

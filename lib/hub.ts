@@ -614,7 +614,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
     this.counters.catchUps++;
     catchUp(sub, this.engine.storage, (s, notice) => {
       this.counters.gaps++;
-      (s.target as Connection).sendJson({ op: 'gap', ch: s.channel, position: notice });
+      (s.target as Connection).sendJson({ op: 'gap', ch: s.channel, position: { offset: notice.offset, epoch: notice.epoch }, reason: notice.reason });
     }).catch((err: unknown) => {
       this.log('warn', { err: errorMessage(err), channel: sub.channel }, 'catch-up failed; closing for reconnect');
       (sub.target as Connection).close(CLOSE.INSUFFICIENT_STATE, 'could not read history');

@@ -108,10 +108,23 @@ export interface RefreshResult {
   exp?: number;
   subs: ServerSubscriptionWire[];
 }
+/**
+ * [SUB-9] Why a resume from `since` could not recover (sent as `reason` with `recovered: false`):
+ * `reset` — the position belongs to another epoch or lies beyond the stream's end (the store lost
+ * the stream); `trimmed` — it is older than the oldest retained message (size or age); `cap` —
+ * still retained, but more than the channel's `recoveryCap` messages behind.
+ */
+export type UnrecoverableReason = 'reset' | 'trimmed' | 'cap';
+
+/** [SRV-4] Why a subscription lost continuity while subscribed (sent as `reason` in `gap`). */
+export type GapReason = 'reset' | 'trimmed';
+
 /** Result of a subscribe. */
 export interface SubscribeResult {
   /** True when `since` was given and every message after it will be replayed before live ones. */
   recovered: boolean;
+  /** With `since` and `recovered: false`: why the position could not be recovered. */
+  reason?: UnrecoverableReason;
   /** The stream's position when the subscription started; resume from here if not recovered. */
   position: Position;
 }
@@ -189,11 +202,13 @@ export interface DropFrame {
   ch: string;
   n: number;
 }
-/** Continuity of subscription `ch` was lost (history no longer covers what it missed). */
+/** Continuity of subscription `ch` was lost; delivery continues after `position`. */
 export interface GapFrame {
   op: 'gap';
   ch: string;
   position: Position;
+  /** `reset`: the store lost the stream (new epoch, replayed from its start); `trimmed`: history no longer covers what the subscription missed. */
+  reason: GapReason;
 }
 /** [PRES-7] A connection joined presence channel `ch`. */
 export interface JoinFrame {

@@ -378,7 +378,7 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
         this.subs.get(f.ch)?.dropped(f.n);
         break;
       case 'gap':
-        this.subs.get(f.ch)?.gap(f.position);
+        this.subs.get(f.ch)?.gap(f.position, f.reason === 'reset' ? 'reset' : 'trimmed');
         break;
       case 'join':
       case 'leave':

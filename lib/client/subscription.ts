@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import type { Position } from '../engine.js';
-import type { PresenceMember, PresenceResult, QoS, SubscribeResult } from '../protocol.js';
+import type { GapReason, PresenceMember, PresenceResult, QoS, SubscribeResult } from '../protocol.js';
 import type { PresenceUsersResult } from '../user-presence.js';
 
 /** A message as the application's handler sees it. */
@@ -18,15 +18,23 @@ export interface Message<T = unknown> {
   epoch: string;
 }
 
-/** Why continuity was lost; the application should reload state it derived from the channel. */
+/**
+ * Why continuity was lost; the application should reload state it derived from the channel.
+ * The one table of reasons, with the server frame behind each, is in docs/guarantees.md
+ * ("Discontinuities").
+ */
 export interface Discontinuity {
   /**
-   * - `unrecoverable`: a resubscribe could not recover (history no longer covers the position, or the epoch changed);
-   * - `reset`: a message arrived from a new epoch (the stream's history was lost on the server);
-   * - `trimmed`: the server could not replay what this subscription missed while it was behind;
-   * - `gap`: an offset was skipped (QoS 0 messages dropped for a slow connection).
+   * - `reset`: the server's store lost the stream (its epoch changed): a resubscribe found another
+   *   epoch, or the server reported a reset while subscribed (`gap` frame with reason `reset`), or
+   *   a message of a new epoch arrived. Delivery continues with the new epoch from its start.
+   * - `trimmed`: history no longer holds what this subscription missed (too old by size or age),
+   *   on a resubscribe or while it was behind; delivery continues from the oldest kept message.
+   * - `cap`: a resubscribe missed more than the channel's `recoveryCap` messages; the server does
+   *   not replay them (they may still be readable with `history()`); delivery continues live.
+   * - `gap`: an offset was skipped on a live QoS 0 subscription (messages dropped for a slow connection).
    */
-  reason: 'unrecoverable' | 'reset' | 'trimmed' | 'gap';
+  reason: 'reset' | 'trimmed' | 'cap' | 'gap';
   /** Position the subscription continues from. */
   position: Position;
 }
@@ -178,7 +186,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
         this.position = this.accepted = { ...result.position };
         this.queue.length = 0;
         this.generation++;
-        if (askedSince) this.emit('discontinuity', { reason: 'unrecoverable', position: { ...result.position } });
+        if (askedSince) this.emit('discontinuity', { reason: result.reason ?? 'reset', position: { ...result.position } });
       } else {
         // Recovering: anything queued beyond the processed position will be replayed.
         this.queue.length = 0;
@@ -209,11 +217,11 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   }
 
   /** @internal */
-  gap(position: Position): void {
+  gap(position: Position, reason: GapReason): void {
     this.queue.length = 0;
     this.generation++;
     this.position = this.accepted = { ...position };
-    this.emit('discontinuity', { reason: 'trimmed', position: { ...position } });
+    this.emit('discontinuity', { reason, position: { ...position } });
   }
 
   /** @internal */

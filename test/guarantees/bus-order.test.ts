@@ -3,28 +3,7 @@
 import t from 'tap';
 import { Switchyard } from '../../lib/hub.js';
 import { MemoryStorage } from '../../lib/history-memory.js';
-import type { Broker, BrokerMessage, BrokerSink } from '../../lib/engine.js';
-import { audit, fakeClient, offsets, received, sub } from './helpers.js';
-
-/** A bus the test controls: it holds, drops or releases each published message. */
-class ManualBus implements Broker {
-  sink: BrokerSink | undefined;
-  held: BrokerMessage[] = [];
-  mode: 'pass' | 'hold' | 'drop' = 'pass';
-  async start(sink: BrokerSink): Promise<void> {
-    this.sink = sink;
-  }
-  async publish(m: BrokerMessage): Promise<void> {
-    if (this.mode === 'pass') this.sink?.message(m);
-    else if (this.mode === 'hold') this.held.push(m);
-  }
-  release(): void {
-    for (const m of this.held.splice(0)) this.sink?.message(m);
-  }
-  async subscribe(): Promise<void> {}
-  async unsubscribe(): Promise<void> {}
-  async close(): Promise<void> {}
-}
+import { audit, fakeClient, ManualBus, offsets, received, sub } from './helpers.js';
 
 function setup(t: { teardown(fn: () => unknown): void }): { hub: Switchyard; bus: ManualBus } {
   const bus = new ManualBus();

@@ -77,7 +77,7 @@ t.test('discontinuity fires exactly once when a resubscribe cannot recover, then
   await again;
   t.equal((await result).recovered, false);
   t.equal(gaps.length, 1);
-  t.same(gaps[0], { reason: 'unrecoverable', position: { offset: 11, epoch: sub.position!.epoch } });
+  t.same(gaps[0], { reason: 'trimmed', position: { offset: 11, epoch: sub.position!.epoch } });
   t.same(seen, [1], 'no replay after an unrecoverable resubscribe');
   await hub.publish('news.u', 'next');
   await until(() => seen.length === 2);

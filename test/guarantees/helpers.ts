@@ -4,6 +4,7 @@ import { Switchyard } from '../../lib/hub.js';
 import { memoryEngine } from '../../lib/engine-memory.js';
 import type { Connection } from '../../lib/connection.js';
 import type { SwitchyardOptions } from '../../lib/options.js';
+import type { Broker, BrokerMessage, BrokerSink } from '../../lib/engine.js';
 import { fakeClient } from '../helpers/fake-transport.js';
 
 export interface Teardown {
@@ -84,3 +85,24 @@ export function audit(seen: number[], first: number, last: number): { lost: numb
 }
 
 export { fakeClient };
+
+/** A bus the test controls: it holds, drops or releases each published message. */
+export class ManualBus implements Broker {
+  sink: BrokerSink | undefined;
+  held: BrokerMessage[] = [];
+  mode: 'pass' | 'hold' | 'drop' = 'pass';
+  async start(sink: BrokerSink): Promise<void> {
+    this.sink = sink;
+  }
+  async publish(m: BrokerMessage): Promise<void> {
+    if (this.mode === 'pass') this.sink?.message(m);
+    else if (this.mode === 'hold') this.held.push(m);
+  }
+  release(): void {
+    for (const m of this.held.splice(0)) this.sink?.message(m);
+  }
+  async subscribe(): Promise<void> {}
+  async unsubscribe(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+

@@ -84,7 +84,7 @@ t.test('decision table', async (t) => {
         const { hub } = coreHub(t, opts);
         const epoch = await publishN(hub, 'trim.a', 10); // keeps 6..10
         const { res, replayed } = await resume(hub, fakeClient(hub), 'trim.a', { offset: 4, epoch });
-        t.same(res, { recovered: false, position: { offset: 10, epoch } });
+        t.same(res, { recovered: false, reason: 'trimmed', position: { offset: 10, epoch } });
         t.same(replayed, []);
       },
     },
@@ -104,7 +104,7 @@ t.test('decision table', async (t) => {
         const { hub } = coreHub(t, opts);
         const epoch = await publishN(hub, 'room.c', 10);
         const { res, replayed } = await resume(hub, fakeClient(hub), 'room.c', { offset: 11, epoch });
-        t.same(res, { recovered: false, position: { offset: 10, epoch } });
+        t.same(res, { recovered: false, reason: 'reset', position: { offset: 10, epoch } });
         t.same(replayed, []);
       },
     },
@@ -114,7 +114,7 @@ t.test('decision table', async (t) => {
         const { hub } = coreHub(t, opts);
         const epoch = await publishN(hub, 'room.d', 10);
         const { res, replayed } = await resume(hub, fakeClient(hub), 'room.d', { offset: 4, epoch: 'feedfacecafe' });
-        t.same(res, { recovered: false, position: { offset: 10, epoch } });
+        t.same(res, { recovered: false, reason: 'reset', position: { offset: 10, epoch } });
         t.same(replayed, []);
       },
     },
@@ -127,7 +127,7 @@ t.test('decision table', async (t) => {
         const fresh = await hub.position('room.e');
         t.not(fresh.epoch, old);
         const { res, replayed } = await resume(hub, fakeClient(hub), 'room.e', { offset: 3, epoch: old });
-        t.same(res, { recovered: false, position: { offset: 0, epoch: fresh.epoch } });
+        t.same(res, { recovered: false, reason: 'reset', position: { offset: 0, epoch: fresh.epoch } });
         t.same(replayed, []);
       },
     },
@@ -138,7 +138,7 @@ t.test('decision table', async (t) => {
         const epoch = await publishN(hub, 'ttl.a', 10);
         clock.advance(1_000);
         const { res, replayed } = await resume(hub, fakeClient(hub), 'ttl.a', { offset: 4, epoch });
-        t.same(res, { recovered: false, position: { offset: 10, epoch } });
+        t.same(res, { recovered: false, reason: 'trimmed', position: { offset: 10, epoch } });
         t.same(replayed, []);
       },
     },
@@ -176,7 +176,7 @@ t.test('decision table', async (t) => {
         const { hub } = coreHub(t, opts);
         const epoch = await publishN(hub, 'cap.a', 10);
         const { res, replayed } = await resume(hub, fakeClient(hub), 'cap.a', { offset: 6, epoch }); // 4 missed > cap 3
-        t.same(res, { recovered: false, position: { offset: 10, epoch } });
+        t.same(res, { recovered: false, reason: 'cap', position: { offset: 10, epoch } });
         t.same(replayed, []);
       },
     },

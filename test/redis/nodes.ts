@@ -23,8 +23,8 @@ const loader = process.execArgv.filter((a) => a.includes('@tapjs/typescript'));
 const execArgv = loader.length ? loader : ['--import=@tapjs/typescript/import'];
 
 /** Forks one node on the Redis at `redisUrl`; killed in teardown if still running. */
-export async function startNode(t: Tap, redisUrl: string, keyPrefix: string): Promise<NodeProcess> {
-  const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl, KEY_PREFIX: keyPrefix };
+export async function startNode(t: Tap, redisUrl: string, keyPrefix: string, extraEnv: Record<string, string> = {}): Promise<NodeProcess> {
+  const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl, KEY_PREFIX: keyPrefix, ...extraEnv };
   delete env.NODE_OPTIONS;
   const proc = fork(FIXTURE, [], { env, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
