@@ -53,7 +53,7 @@ export const ERRORS = {
   RATE_LIMITED: {
     code: 106,
     message: 'publish rate limit exceeded',
-    solve: 'Publish less often from one connection, batch data into fewer messages, or raise limits.publishesPerSecond.',
+    solve: 'Publish less often from one connection, batch data into fewer messages, or raise limits.publishesPerSecond. Nothing was stored: retry after the bucket refills (the rate is `pr` in `welcome`; the SDK does for QoS 1).',
   },
   FORBIDDEN: {
     code: 107,

@@ -194,7 +194,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
     this.counters.connectionsAccepted++;
     conn.userKey = userKey(this.userIdOf(user));
     this.users.add(conn.userKey, conn);
-    const welcome: Record<string, unknown> = { op: 'welcome', v: 1, cid: conn.id, hb: this.options.heartbeatInterval, win: this.options.limits.inflightWindow };
+    const welcome: Record<string, unknown> = { op: 'welcome', v: 1, cid: conn.id, hb: this.options.heartbeatInterval, win: this.options.limits.inflightWindow, pr: this.options.limits.publishesPerSecond };
     if (identity) {
       conn.request = identity.request;
       conn.serverChannels = identity.channels;

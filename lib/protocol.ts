@@ -92,6 +92,8 @@ export interface WelcomeFrame {
   hb: number;
   /** The server's QoS 1 in-flight window per subscription (`limits.inflightWindow`): ack before it fills. */
   win?: number;
+  /** [PUB-6] The server's publish rate per connection (`limits.publishesPerSecond`): the SDK paces its sends and retries under it. */
+  pr?: number;
   /** [REF-1] Milliseconds until the connection's credentials expire; absent when they do not. */
   exp?: number;
   /** [SSUB-1] Channels the server subscribed this connection to; the client subscribes them (with `since` after a reconnect). */

@@ -54,7 +54,11 @@ export interface ClientOptions {
   reconnect?: boolean | { minDelay?: number; maxDelay?: number };
   /** Milliseconds a request (subscribe, QoS 0 publish, history) waits for its reply (default 10,000). */
   timeout?: number;
-  /** Milliseconds a QoS 1 publish keeps retrying across reconnects before it rejects (default 60,000). */
+  /**
+   * Milliseconds a QoS 1 publish keeps retrying across reconnects before it rejects (default 60,000).
+   * Retries after a transient error (201, 202, 106, no reply) wait a growing, jittered delay
+   * (200 ms doubling to 5 s), and all QoS 1 sends are paced under the server's announced publish rate.
+   */
   publishTimeout?: number;
   /** QoS 1 publishes held while disconnected (default 1,000); beyond it `publish()` rejects at once with `offline queue full`. */
   offlineQueue?: number;
@@ -126,13 +130,26 @@ interface QueuedPublish {
   expiry?: ReturnType<typeof setTimeout>;
   /** Pending retry after a transient server error. */
   retry?: ReturnType<typeof setTimeout>;
+  /** Transient failures so far: each retry waits longer (full jitter, growing from `RETRY_MIN_MS` to `RETRY_MAX_MS`). */
+  attempt: number;
+  /** Sent on this connection and waiting for its reply. */
+  inFlight?: boolean;
   settled?: boolean;
   resolve: (r: PublishResult) => void;
   reject: (e: Error) => void;
 }
 
-/** Server errors after which a QoS 1 publish is retried with the same id: nothing was stored, or the node is going away. */
-const RETRYABLE_PUBLISH_CODES = new Set([201, 202]);
+/**
+ * Server errors after which a QoS 1 publish is retried with the same id: nothing was stored
+ * (201), the node is going away (202), or the connection's publish rate was exceeded (106; the
+ * retry waits for the bucket to refill).
+ */
+const RETRYABLE_PUBLISH_CODES = new Set([106, 201, 202]);
+/** Smallest and largest ceiling of the jittered, growing delay before a QoS 1 publish is retried after a transient error. */
+const RETRY_MIN_MS = 200;
+const RETRY_MAX_MS = 5_000;
+/** Publish rate assumed until the server announces its own in `welcome` (`pr`): the server's default `limits.publishesPerSecond`. */
+const DEFAULT_PUBLISH_RATE = 100;
 
 /**
  * Acks are batched for this long (one cumulative frame per channel), unless half of the server's
@@ -173,6 +190,14 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
   private readonly ackedUpTo = new Map<string, number>();
   /** The server's `limits.inflightWindow`, from `welcome` (protocol v1 servers that omit it: 256). */
   private inflightWindow = 256;
+  /** The server's `limits.publishesPerSecond`, from `welcome` (`pr`): QoS 1 sends are paced under it. */
+  private publishRate = DEFAULT_PUBLISH_RATE;
+  /** Token bucket mirroring the server's per-connection one, so paced sends never earn a 106. */
+  private publishTokens = DEFAULT_PUBLISH_RATE;
+  private tokensAt = 0;
+  /** QoS 1 publishes due to be sent on this connection, oldest first; `pump()` sends them as tokens allow. */
+  private readonly sendQueue: QueuedPublish[] = [];
+  private pumpTimer: ReturnType<typeof setTimeout> | undefined;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
@@ -286,6 +311,8 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
     clearTimeout(this.refreshTimer);
     clearTimeout(this.watchdog);
     clearTimeout(this.ackTimer);
+    clearTimeout(this.pumpTimer);
+    this.sendQueue.length = 0;
     const err = new ClientError(code, `client closed: ${reason || code}`);
     this.failPending(err);
     for (const p of this.outbox.splice(0)) this.settle(p, err);
@@ -405,13 +432,23 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
         this.welcomed = true;
         this.heartbeat = f.hb;
         if (Number.isSafeInteger(f.win) && f.win > 0) this.inflightWindow = f.win;
+        if (Number.isSafeInteger(f.pr) && f.pr > 0) this.publishRate = f.pr;
+        // A new connection starts with a full bucket on the server, so here too.
+        this.publishTokens = this.publishRate;
+        this.tokensAt = performance.now();
         this.attempt = 0;
         this.armWatchdog();
         this.setState('connected');
         this.emit('connected', { connectionId: f.cid });
         this.syncServerSubscriptions(Array.isArray(f.subs) ? f.subs : [], false);
         for (const s of this.subs.values()) void this.sendSubscribe(s);
-        for (const p of this.outbox) void this.sendQueued(p);
+        // Everything queued goes again, in order and paced; retries waiting for their backoff keep waiting.
+        this.sendQueue.length = 0;
+        for (const p of this.outbox) {
+          p.inFlight = false;
+          if (!p.retry) this.sendQueue.push(p);
+        }
+        this.pump();
         break;
     }
   }
@@ -546,15 +583,19 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
    */
   publish(channel: string, data: unknown, options: ClientPublishOptions = {}): Promise<PublishResult> {
     const qos = options.qos ?? 0;
-    if (qos === 0) return this.request<PublishResult>({ op: 'pub', ch: channel, data });
+    if (qos === 0) {
+      // Unpaced (a QoS 0 publish is never retried), but it uses up the same server-side bucket.
+      this.takePublishToken();
+      return this.request<PublishResult>({ op: 'pub', ch: channel, data });
+    }
     if (qos !== 1) return Promise.reject(new TypeError('switchyard client: qos must be 0 or 1'));
     if (this.state === 'closed') return Promise.reject(new ClientError(0, 'client is closed'));
     if (this.outbox.length >= this.o.offlineQueue) return Promise.reject(new ClientError(0, `offline queue full (${this.o.offlineQueue} publishes waiting)`));
     return new Promise((resolve, reject) => {
-      const p: QueuedPublish = { channel, data, mid: randomId(), deadline: performance.now() + this.o.publishTimeout, resolve, reject };
+      const p: QueuedPublish = { channel, data, mid: randomId(), deadline: performance.now() + this.o.publishTimeout, attempt: 0, resolve, reject };
       p.expiry = setTimeout(() => this.settle(p, new ClientError(0, 'QoS 1 publish timed out')), this.o.publishTimeout);
       this.outbox.push(p);
-      if (this.state === 'connected') void this.sendQueued(p);
+      if (this.state === 'connected') this.enqueue(p);
     });
   }
 
@@ -570,28 +611,74 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
     else p.resolve(outcome);
   }
 
+  /** Tokens left in the mirror of the server's per-connection publish bucket, refilled at `publishRate` per second. */
+  private refillPublishTokens(): number {
+    const now = performance.now();
+    this.publishTokens = Math.min(this.publishRate, this.publishTokens + ((now - this.tokensAt) * this.publishRate) / 1000);
+    this.tokensAt = now;
+    return this.publishTokens;
+  }
+
+  private takePublishToken(): boolean {
+    if (this.refillPublishTokens() < 1) return false;
+    this.publishTokens -= 1;
+    return true;
+  }
+
+  /** Queues a QoS 1 publish for sending on the current connection. */
+  private enqueue(p: QueuedPublish): void {
+    if (p.settled || p.inFlight || this.sendQueue.includes(p)) return;
+    this.sendQueue.push(p);
+    this.pump();
+  }
+
+  /** Sends queued QoS 1 publishes as fast as the server's announced rate allows, never faster. */
+  private pump(): void {
+    clearTimeout(this.pumpTimer);
+    this.pumpTimer = undefined;
+    while (this.sendQueue.length && this.state === 'connected' && this.welcomed) {
+      const p = this.sendQueue[0];
+      if (p.settled) {
+        this.sendQueue.shift();
+        continue;
+      }
+      if (!this.takePublishToken()) {
+        // Wake when the next token is there; one timer for the whole queue.
+        const wait = Math.ceil(((1 - this.publishTokens) * 1000) / this.publishRate);
+        this.pumpTimer = setTimeout(() => this.pump(), Math.max(1, wait));
+        return;
+      }
+      this.sendQueue.shift();
+      void this.sendQueued(p);
+    }
+  }
+
   private async sendQueued(p: QueuedPublish): Promise<void> {
     if (p.settled) return;
     const left = p.deadline - performance.now();
     if (left <= 0) return this.settle(p, new ClientError(0, 'QoS 1 publish timed out'));
+    p.inFlight = true;
     try {
       const res = await this.request<PublishResult>({ op: 'pub', ch: p.channel, data: p.data, mid: p.mid }, Math.min(left, this.o.timeout));
       this.settle(p, res);
     } catch (err) {
+      p.inFlight = false;
       if (p.settled) return;
       if (isRefusal(err) && !RETRYABLE_PUBLISH_CODES.has(err.code)) return this.settle(p, err);
-      if (isRefusal(err)) {
-        // Not stored (201) or the node is closing (202): try again shortly with the same id; a
-        // reconnect (welcome) also resends everything queued.
+      if (isRefusal(err) || (err instanceof ClientError && err.code === 0 && this.state === 'connected')) {
+        // Transient (not stored, node closing, rate exceeded, or no reply in time on a live
+        // connection): retry with the same id after a growing, jittered delay, so a backlog
+        // after an outage is spread out instead of hammering the server; the publish deadline
+        // bounds it all. After a 106 the server's bucket is empty: so is ours.
+        if (isRefusal(err) && err.code === 106) this.publishTokens = 0;
         clearTimeout(p.retry);
-        const delay = this.o.reconnect === false ? 500 : backoffDelay(1, this.o.reconnect.minDelay, this.o.reconnect.maxDelay);
         p.retry = setTimeout(() => {
-          if (this.state === 'connected' && this.welcomed) void this.sendQueued(p);
-        }, delay);
+          p.retry = undefined;
+          if (this.state === 'connected' && this.welcomed) this.enqueue(p);
+        }, backoffDelay(p.attempt++, RETRY_MIN_MS, RETRY_MAX_MS));
         return;
       }
-      // Connection loss or timeout: keep it queued for the next connection (same mid, so no duplicate).
-      if (this.state === 'connected' && this.welcomed) void this.sendQueued(p);
+      // Connection lost: the next welcome sends it again (same mid, so no duplicate).
     }
   }
 
