@@ -224,9 +224,14 @@ export class Connection implements DeliveryTarget, ConnectionInput {
       const since = f.since;
       const reason = since === undefined ? undefined : unrecoverableReason(since, state, cap);
       const recovered = since !== undefined && reason === undefined;
+      // A resume from another epoch is a reset: what came before is gone, but the new epoch is
+      // replayed from its oldest retained message (at most `cap` of them), exactly as a live
+      // subscriber is after a reset ([SRV-4]); otherwise delivery continues from the head.
+      let start = recovered ? since.offset : state.offset;
+      if (since !== undefined && since.epoch !== state.epoch) start = Math.max(state.earliest - 1, state.offset - cap);
       sub.epoch = state.epoch;
-      sub.lastSent = sub.acked = recovered ? since.offset : state.offset;
-      const res: Record<string, unknown> = { recovered, position: { offset: state.offset, epoch: state.epoch } };
+      sub.lastSent = sub.acked = start;
+      const res: Record<string, unknown> = { recovered, position: { offset: recovered ? state.offset : start, epoch: state.epoch } };
       if (reason) res.reason = reason;
       this.sendJson({ op: 'ok', id: f.id, res });
       if (rule!.presence) this.hub.presenceTracker.announce(sub, f.presence === true, f.users === true);

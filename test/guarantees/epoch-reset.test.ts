@@ -122,3 +122,16 @@ t.test('a resubscribe that cannot recover says exactly why: reset, trimmed or ca
   const r = await sub(c, 'why.a', { since: { offset: 10, epoch: ep } });
   t.equal(r.res.reason, 'reset', 'an evicted stream: reset');
 });
+
+t.test('a resubscribe from another epoch (the subscriber was away during the reset) replays the new epoch from its start after one reset', async (t) => {
+  const { hub, storage } = setup(t);
+  const old = await hub.publish('reset.away', 'old');
+  storage.evict('reset.away');
+  let fresh;
+  for (let i = 1; i <= 4; i++) fresh = await hub.publish('reset.away', i);
+  const c = fakeClient(hub);
+  const r = await sub(c, 'reset.away', { qos: 1, since: { offset: old.offset, epoch: old.epoch } });
+  t.same(r.res, { recovered: false, reason: 'reset', position: { offset: 0, epoch: fresh!.epoch } });
+  await received(c, 'reset.away', 4);
+  t.same(offsets(c, 'reset.away'), [1, 2, 3, 4], 'every message of the new epoch');
+});

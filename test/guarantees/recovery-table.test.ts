@@ -109,13 +109,13 @@ t.test('decision table', async (t) => {
       },
     },
     {
-      name: 'wrong epoch: not recovered, no replay',
+      name: 'wrong epoch: not recovered (reset), the current epoch is replayed from its start',
       run: async (t) => {
         const { hub } = coreHub(t, opts);
         const epoch = await publishN(hub, 'room.d', 10);
         const { res, replayed } = await resume(hub, fakeClient(hub), 'room.d', { offset: 4, epoch: 'feedfacecafe' });
-        t.same(res, { recovered: false, reason: 'reset', position: { offset: 10, epoch } });
-        t.same(replayed, []);
+        t.same(res, { recovered: false, reason: 'reset', position: { offset: 0, epoch } });
+        t.same(replayed, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
       },
     },
     {
@@ -205,8 +205,13 @@ t.test('recovered: false never comes with a replay, for every position of a stre
         const head = res.position.offset;
         const expectRecovered = ep === epoch && since <= head && since >= head - 5;
         t.equal(res.recovered, expectRecovered, `qos ${qos} since ${since} epoch ${ep === epoch ? 'same' : 'other'}`);
+        // Another epoch is a reset: the reply's position is just before the oldest retained
+        // message and everything retained is replayed; otherwise recovered: false replays nothing.
         const expected = expectRecovered ? Array.from({ length: head - since }, (_, i) => since + 1 + i) : [];
-        t.same(replayed, expected);
+        if (ep !== epoch) {
+          t.equal(res.position.offset, (await hub.position('trim.sweep')).offset - 6, 'reset: position before the oldest retained');
+          t.same(replayed, [1, 2, 3, 4, 5].map((i) => head + i));
+        } else t.same(replayed, expected);
       }
     }
   }
