@@ -113,8 +113,13 @@ export class WsTransport implements Transport {
     this.socket!.uncork();
   }
 
-  close(code: number, reason: string): void {
+  close(code: number, reason: string, discard = false): void {
     if (this.ws.readyState >= 2) return;
+    if (discard) {
+      // The queue is what is wrong with this connection: free it now (the peer sees 1006).
+      this.ws.terminate();
+      return;
+    }
     this.ws.close(code, reason);
     setTimeout(() => this.ws.terminate(), CLOSE_HANDSHAKE_MS).unref();
   }

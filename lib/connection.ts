@@ -11,7 +11,7 @@ import type { Switchyard as Hub } from './hub.js';
 import type { Position, StreamState } from './engine.js';
 import type { AckFrame, ClientFrame, UnrecoverableReason, HistFrame, PresenceFrame, PubFrame, QoS, SubFrame, UnsubFrame } from './protocol.js';
 import type { ConnectionInput, OutgoingFrame, Transport } from './transport.js';
-import { validateFrame } from './validate.js';
+import { textLargerThan, validateFrame } from './validate.js';
 
 // Errors that mean the client sent something malformed (they count toward maxBadFrames).
 const PROTOCOL_ERRORS = new Set<ErrorName>(['BAD_JSON', 'BAD_FRAME', 'UNKNOWN_OP', 'BAD_CHANNEL', 'BINARY_NOT_SUPPORTED', 'MESSAGE_TOO_LARGE']);
@@ -101,7 +101,7 @@ export class Connection implements DeliveryTarget, ConnectionInput {
   /** Starts a close handshake and releases everything the connection holds. */
   close(code: number, reason: string): void {
     if (!this.open) return;
-    this.transport.close(code, capCloseReason(reason));
+    this.transport.close(code, capCloseReason(reason), code === CLOSE.SLOW_CONSUMER);
     this.closed(code);
   }
 
@@ -279,7 +279,7 @@ export class Connection implements DeliveryTarget, ConnectionInput {
     if (!(await this.hub.authorized('publish', f.ch, this))) throw new SwitchyardError('FORBIDDEN', `[PUB-8] publish to ${f.ch} denied`);
     const payload = JSON.stringify(f.data);
     const max = this.hub.options.limits.maxMessageBytes;
-    if (payload.length > max || Buffer.byteLength(payload) > max) {
+    if (textLargerThan(payload, max)) {
       return this.sendError('MESSAGE_TOO_LARGE', `[PUB-5] data is larger than ${max} bytes`, f.id);
     }
     const res = await this.hub.publishPayload(f.ch, payload, f.mid);

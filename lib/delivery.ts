@@ -11,7 +11,7 @@
  * between the last read and the switch, even while the channel is being published to.
  * @module
  */
-import type { BrokerMessage, Storage } from './engine.js';
+import type { BrokerMessage, Storage, StoredMessage } from './engine.js';
 import { msgFrameText, type GapReason, type QoS } from './protocol.js';
 import type { OutgoingFrame } from './transport.js';
 
@@ -149,6 +149,15 @@ export interface GapNotice {
   reason: GapReason;
 }
 
+/** Builds (or reuses) the `msg` frame of a replayed message; the hub shares one per message across subscribers. */
+export type ReplayFrames = (channel: string, epoch: string, m: StoredMessage) => OutgoingFrame;
+
+/** Stops a catch-up until acks or a drained socket resume it; paused subscriptions buffer nothing. */
+function pause(sub: Subscription): void {
+  sub.state = SubState.Paused;
+  sub.buffered.length = 0;
+}
+
 /** Messages read from history per round while catching up a QoS 0 subscription. */
 const CATCH_UP_BATCH = 100;
 /** Live messages buffered per subscription while it catches up; beyond this it re-reads the store instead. */
@@ -162,7 +171,12 @@ const MAX_IDLE_REREADS = 2;
  * covers `lastSent` (the subscriber fell too far behind); delivery continues from the oldest
  * retained message.
  */
-export async function catchUp(sub: Subscription, storage: Storage, onGap: (sub: Subscription, notice: GapNotice) => void): Promise<void> {
+export async function catchUp(
+  sub: Subscription,
+  storage: Storage,
+  onGap: (sub: Subscription, notice: GapNotice) => void,
+  replayFrame: ReplayFrames = (channel, epoch, m) => msgFrameText(channel, m.offset, epoch, m.payload),
+): Promise<void> {
   // The flag is cleared in the same synchronous step as the loop returns (not a microtask
   // later), so an ack or drain handled right after a pause starts the next loop instead of
   // finding this one still marked running.
@@ -171,11 +185,7 @@ export async function catchUp(sub: Subscription, storage: Storage, onGap: (sub: 
     let idle = 0;
     for (;;) {
       if (!sub.active || !sub.target.open) return;
-      if (sub.windowFull || sub.target.congested) {
-        sub.state = SubState.Paused;
-        sub.buffered.length = 0;
-        return;
-      }
+      if (sub.windowFull || sub.target.congested) return pause(sub);
       const limit = sub.qos === 1 ? Math.min(CATCH_UP_BATCH, sub.inflightWindow - (sub.lastSent - sub.acked)) : CATCH_UP_BATCH;
       const before = sub.lastSent;
       const { messages, state } = await storage.read(sub.channel, sub.lastSent, limit);
@@ -193,9 +203,13 @@ export async function catchUp(sub: Subscription, storage: Storage, onGap: (sub: 
         onGap(sub, { offset: resumeFrom, epoch: state.epoch, reason: reset ? 'reset' : 'trimmed' });
         continue;
       }
+      // Congestion is checked before every write, not per batch: one batch of large messages
+      // would otherwise overrun the queue caps and close a subscriber that reads fine with 4002.
       for (const m of messages) {
         if (m.offset <= sub.lastSent) continue;
-        sub.target.send(msgFrameText(sub.channel, m.offset, sub.epoch, m.payload));
+        if (!sub.active || !sub.target.open) return;
+        if (sub.target.congested) return pause(sub);
+        sub.target.send(replayFrame(sub.channel, sub.epoch, m));
         sub.lastSent = m.offset;
       }
       if (sub.lastSent < state.offset) continue;
@@ -205,7 +219,7 @@ export async function catchUp(sub: Subscription, storage: Storage, onGap: (sub: 
         sub.buffered.sort((a, b) => a.offset - b.offset);
         for (const b of sub.buffered) {
           if (b.offset <= sub.lastSent) continue;
-          if (b.offset > sub.lastSent + 1 || sub.windowFull) break;
+          if (b.offset > sub.lastSent + 1 || sub.windowFull || sub.target.congested) break;
           sub.target.send(b.frame);
           sub.lastSent = b.offset;
         }

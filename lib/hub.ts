@@ -7,7 +7,8 @@ import { EventEmitter } from 'eventemitter3';
 import { checkChannel } from './channel-name.js';
 import { CLOSE } from './close-codes.js';
 import { Connection } from './connection.js';
-import { catchUp, SubState, type Subscription } from './delivery.js';
+import { catchUp, SubState, type ReplayFrames, type Subscription } from './delivery.js';
+import { LRUCache } from 'lru-cache';
 import type { BrokerMessage, Engine, Position, Storage, StoredMessage } from './engine.js';
 import { memoryEngine } from './engine-memory.js';
 import { optionError, SwitchyardError, errorMessage } from './errors.js';
@@ -18,6 +19,7 @@ import type { PresenceUsersResult } from './user-presence.js';
 import { MemoryPresence } from './presence-memory.js';
 import { countBy, newCounters, type HubCounters, type HubMetrics } from './metrics.js';
 import { Router } from './router.js';
+import { textLargerThan } from './validate.js';
 import { originAllowed, runAuthenticate, type AuthOutcome } from './admission.js';
 import { ChannelRules, type ResolvedRule } from './channel-rules.js';
 import type { AuthRequest, ConnectionInput, Transport } from './transport.js';
@@ -25,6 +27,9 @@ import type { Identity } from './grant.js';
 import type { RefreshFrame } from './protocol.js';
 import { ExpiryTable, reauthenticate, serverChannelsWire } from './refresh.js';
 import { CONTROL_CHANNEL, controlMessage, defaultUserId, parseControl, UserIndex, userKey, type ControlMessage } from './revocation.js';
+
+/** Bytes of replayed `msg` frames kept for reuse by other subscribers catching up the same messages. */
+const REPLAY_CACHE_BYTES = 4 << 20;
 
 /** Events a hub emits. */
 export interface HubEvents {
@@ -94,6 +99,21 @@ export class Switchyard extends EventEmitter<HubEvents> {
   private readonly interest = new Map<string, number>();
   private readonly interestReady = new Map<string, Promise<void>>();
   private readonly rules: ChannelRules;
+  /**
+   * `msg` frames of recently replayed messages, so subscribers catching up the same channel share
+   * one serialized frame per message instead of building their own (bounded by bytes).
+   */
+  private readonly replayCache = new LRUCache<string, Buffer>({ maxSize: REPLAY_CACHE_BYTES, sizeCalculation: (b) => b.length + 64 });
+  private readonly replayFrame: ReplayFrames = (channel, epoch, m) => {
+    const key = channel + '\n' + epoch + '\n' + m.offset;
+    let frame = this.replayCache.get(key);
+    if (!frame) {
+      frame = Buffer.from(msgFrameText(channel, m.offset, epoch, m.payload));
+      // A frame larger than the whole cache is sent uncached (lru-cache would refuse it anyway).
+      if (frame.length + 64 <= REPLAY_CACHE_BYTES) this.replayCache.set(key, frame);
+    }
+    return frame;
+  };
   private readonly ready: Promise<void>;
   private readonly timer: ReturnType<typeof setInterval>;
   private heartbeatDue: number;
@@ -212,8 +232,9 @@ export class Switchyard extends EventEmitter<HubEvents> {
 
   /**
    * Publishes `data` (any JSON value) to an exact channel. Resolves after the message is stored,
-   * with its position. Rejects with a `SwitchyardError`: 103 for an invalid channel, 201 when
-   * the engine is unavailable (nothing was stored), 202 when the hub is closing.
+   * with its position. Rejects with a `SwitchyardError`: 103 for an invalid channel, 104 when the
+   * JSON of `data` is larger than `limits.maxMessageBytes` (the same limit as client publishes),
+   * 201 when the engine is unavailable (nothing was stored), 202 when the hub is closing.
    */
   async publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<PublishResult> {
     const err = checkChannel(channel, false, this.options.limits.maxChannelBytes);
@@ -232,6 +253,9 @@ export class Switchyard extends EventEmitter<HubEvents> {
     } catch (e) {
       throw optionError('data', `JSON-serializable (${(e as Error).message})`, typeof data);
     }
+    // The same limit as a client publish ([PUB-5]): every subscriber's SDK and queue is sized for it.
+    const max = this.options.limits.maxMessageBytes;
+    if (textLargerThan(payload, max)) throw new SwitchyardError('MESSAGE_TOO_LARGE', `data is larger than limits.maxMessageBytes (${max} bytes)`);
     if (this.closing) throw new SwitchyardError('SHUTTING_DOWN');
     return this.publishPayload(channel, payload, key);
   }
@@ -379,6 +403,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
       c.closed(CLOSE.GOING_AWAY);
     }
     clearInterval(this.timer);
+    this.replayCache.clear();
     await this.engine.broker.close().catch(() => {});
     await this.engine.storage.close().catch(() => {});
     await this.presenceTracker.store.close().catch(() => {});
@@ -615,7 +640,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
     catchUp(sub, this.engine.storage, (s, notice) => {
       this.counters.gaps++;
       (s.target as Connection).sendJson({ op: 'gap', ch: s.channel, position: { offset: notice.offset, epoch: notice.epoch }, reason: notice.reason });
-    }).catch((err: unknown) => {
+    }, this.replayFrame).catch((err: unknown) => {
       this.log('warn', { err: errorMessage(err), channel: sub.channel }, 'catch-up failed; closing for reconnect');
       (sub.target as Connection).close(CLOSE.INSUFFICIENT_STATE, 'could not read history');
     });

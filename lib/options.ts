@@ -11,7 +11,7 @@ import type { RefreshRequest } from './refresh.js';
 
 /** Per-connection and per-message limits. Every limit has a safe, non-zero default. */
 export interface Limits {
-  /** Largest `data` of one client publish, in bytes of JSON (default 65,536). Error 104. */
+  /** Largest `data` of one publish (client, `hub.publish()` and the HTTP API), in bytes of JSON (default 65,536). Error 104. */
   maxMessageBytes: number;
   /** Subscriptions one connection may hold (default 128). Error 105. */
   maxChannelsPerConnection: number;

@@ -32,6 +32,12 @@ export const MAX_REQUEST_ID = 2 ** 31 - 1;
 export const MAX_ID_LENGTH = 64;
 /** Longest token a `refresh` frame may carry, in characters ([REF-2]). */
 export const MAX_TOKEN_LENGTH = 8_192;
+
+/** Whether `text` is more than `max` UTF-8 bytes (counting bytes only when the length alone cannot tell). */
+export function textLargerThan(text: string, max: number): boolean {
+  return text.length > max || (text.length * 3 > max && Buffer.byteLength(text) > max);
+}
+
 /** Bytes a frame may carry beyond `maxMessageBytes` for its envelope (op, ch, ids). */
 export const ENVELOPE_BYTES = 1024;
 

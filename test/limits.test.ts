@@ -80,7 +80,7 @@ t.test('limits.queueHighWaterBytes: above it QoS 0 messages are dropped and coun
 });
 
 t.test('limits.maxQueuedBytes: one oversized queue closes with 4002 at once', async (t) => {
-  const hub = new Switchyard({ limits: { queueHighWaterBytes: 1000, maxQueuedBytes: 2000 } });
+  const hub = new Switchyard({ limits: { queueHighWaterBytes: 1000, maxQueuedBytes: 2000, maxMessageBytes: 4000 } });
   t.teardown(() => hub.close());
   const slow = fakeClient(hub);
   slow.send({ op: 'sub', id: 1, ch: 'a' });
@@ -88,6 +88,7 @@ t.test('limits.maxQueuedBytes: one oversized queue closes with 4002 at once', as
   slow.t.stalled = true;
   await hub.publish('a', 'x'.repeat(2500));
   t.equal(slow.t.closedWith?.code, 4002);
+  t.equal(slow.t.discarded, true, 'the queue is discarded and the socket destroyed at once');
   t.equal(hub.connectionCount, 0);
 });
 
@@ -158,4 +159,15 @@ t.test('bad options are refused with 150 and a message naming the option', async
     [{ colour: 'red' }, /colour must be one of/],
   ];
   for (const [o, msg] of bad) t.throws(() => new Switchyard(o as never), { code: 150, message: msg }, JSON.stringify(o));
+});
+
+t.test('limits.maxMessageBytes also bounds hub.publish(): 104, nothing stored', async (t) => {
+  const hub = new Switchyard({ limits: { maxMessageBytes: 100 } });
+  t.teardown(() => hub.close());
+  const err = await hub.publish('big.a', 'x'.repeat(100)).catch((e: unknown) => e);
+  t.equal((err as { code?: number }).code, 104, 'JSON of 102 bytes > 100');
+  const multi = await hub.publish('big.a', 'é'.repeat(50)).catch((e: unknown) => e);
+  t.equal((multi as { code?: number }).code, 104, 'counted in UTF-8 bytes (52 characters, 102 bytes)');
+  t.same(await hub.position('big.a'), { offset: 0, epoch: (await hub.position('big.a')).epoch }, 'nothing stored');
+  t.equal((await hub.publish('big.a', 'x'.repeat(98))).offset, 1, 'exactly the limit is fine');
 });

@@ -4,6 +4,8 @@ import type { ConnectionInput, OutgoingFrame, Transport } from '../../lib/transp
 
 export class FakeTransport implements Transport {
   readonly frames: any[] = [];
+  /** Each frame as handed to send(), to check that one prepared frame is shared by many sockets. */
+  readonly raw: OutgoingFrame[] = [];
   closedWith: { code: number; reason: string } | undefined;
   terminated = false;
   bufferedAmount = 0;
@@ -12,6 +14,7 @@ export class FakeTransport implements Transport {
   private waiters: Array<{ pred: (f: any) => boolean; resolve: (f: any) => void }> = [];
 
   send(frame: OutgoingFrame): void {
+    this.raw.push(frame);
     const text = typeof frame === 'string' ? frame : Buffer.from(frame).toString('utf8');
     if (this.stalled) this.bufferedAmount += Buffer.byteLength(text);
     const f = JSON.parse(text);
@@ -20,8 +23,11 @@ export class FakeTransport implements Transport {
   }
   /** Set by fakeClient: lets close() complete the handshake like a cooperative peer. */
   input: ConnectionInput | undefined;
-  close(code: number, reason: string): void {
+  /** Set when the hub asked to discard the queue and destroy the socket at once (4002). */
+  discarded = false;
+  close(code: number, reason: string, discard = false): void {
     this.closedWith ??= { code, reason };
+    if (discard) this.discarded = true;
     queueMicrotask(() => this.input?.closed(code));
   }
   terminate(): void {
