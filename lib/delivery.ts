@@ -126,6 +126,14 @@ export class Subscription {
     return false;
   }
 
+  /** Continues after `offset` of `epoch` (history lost what came before): nothing older is sent, nothing buffered is kept. */
+  restartAt(offset: number, epoch: string): void {
+    this.epoch = epoch;
+    this.lastSent = this.acked = offset;
+    this.sawLive = 0;
+    this.buffered.length = 0;
+  }
+
   /** Sends the pending `drop` notice now (the connection drained), so a quiet channel still learns of its drops. */
   flushDrop(): void {
     if (this.dropped > 0 && this.active && this.target.open) {
@@ -159,7 +167,7 @@ function pause(sub: Subscription): void {
 }
 
 /** Messages read from history per round while catching up a QoS 0 subscription. */
-const CATCH_UP_BATCH = 100;
+export const CATCH_UP_BATCH = 100;
 /** Live messages buffered per subscription while it catches up; beyond this it re-reads the store instead. */
 const MAX_BUFFERED = 256;
 /** Re-reads that find nothing new before a subscription goes live anyway (a message the bus delivered before the store shows it). */
@@ -196,10 +204,7 @@ export async function catchUp(
         // oldest retained message. After a reset that is the start of the new epoch ("what came
         // before is gone", never "skip what comes after").
         const resumeFrom = state.earliest - 1;
-        sub.epoch = state.epoch;
-        sub.lastSent = sub.acked = resumeFrom;
-        sub.sawLive = 0;
-        sub.buffered.length = 0;
+        sub.restartAt(resumeFrom, state.epoch);
         onGap(sub, { offset: resumeFrom, epoch: state.epoch, reason: reset ? 'reset' : 'trimmed' });
         continue;
       }

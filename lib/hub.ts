@@ -7,7 +7,8 @@ import { EventEmitter } from 'eventemitter3';
 import { checkChannel } from './channel-name.js';
 import { CLOSE } from './close-codes.js';
 import { Connection } from './connection.js';
-import { catchUp, SubState, type ReplayFrames, type Subscription } from './delivery.js';
+import { catchUp, SubState, type GapNotice, type ReplayFrames, type Subscription } from './delivery.js';
+import { recheckChannel, type RecheckHost } from './recheck.js';
 import { LRUCache } from 'lru-cache';
 import type { BrokerMessage, Engine, Position, Storage, StoredMessage } from './engine.js';
 import { memoryEngine } from './engine-memory.js';
@@ -631,16 +632,22 @@ export class Switchyard extends EventEmitter<HubEvents> {
     }
   }
 
+  private readonly sendGap = (s: Subscription, notice: GapNotice): void => {
+    this.counters.gaps++;
+    (s.target as Connection).sendJson({ op: 'gap', ch: s.channel, position: { offset: notice.offset, epoch: notice.epoch }, reason: notice.reason });
+  };
+
+  private recheckHost(): RecheckHost {
+    return { storage: this.engine.storage, replayFrame: this.replayFrame, gap: this.sendGap, startCatchUp: (sub) => this.startCatchUp(sub) };
+  }
+
   /** Starts catching a subscription up from history unless it already is. @internal */
   startCatchUp(sub: Subscription): void {
     // One loop per subscription; a running loop re-reads before going live, so a second start is redundant.
     if (sub.catchingUp) return;
     sub.catchingUp = true;
     this.counters.catchUps++;
-    catchUp(sub, this.engine.storage, (s, notice) => {
-      this.counters.gaps++;
-      (s.target as Connection).sendJson({ op: 'gap', ch: s.channel, position: { offset: notice.offset, epoch: notice.epoch }, reason: notice.reason });
-    }, this.replayFrame).catch((err: unknown) => {
+    catchUp(sub, this.engine.storage, this.sendGap, this.replayFrame).catch((err: unknown) => {
       this.log('warn', { err: errorMessage(err), channel: sub.channel }, 'catch-up failed; closing for reconnect');
       (sub.target as Connection).close(CLOSE.INSUFFICIENT_STATE, 'could not read history');
     });
@@ -684,14 +691,16 @@ export class Switchyard extends EventEmitter<HubEvents> {
   }
 
   private busInterrupted(): void {
-    // Messages may have been missed on the bus: every exact subscription re-checks the store.
-    for (const conn of this.conns.values()) {
-      for (const sub of conn.subs.values()) {
-        if (sub.pattern) continue;
-        if (sub.state === SubState.Live) this.startCatchUp(sub);
-        // A running catch-up may have done its last read before the outage: make it read again.
-        else if (sub.state === SubState.CatchingUp) sub.sawLive = Math.max(sub.sawLive, sub.lastSent + 1);
-      }
+    // Messages may have been missed on the bus: every exact channel re-checks the store, once
+    // for all its local subscriptions (not once per subscription).
+    const host = this.recheckHost();
+    for (const channel of [...this.router.channels()]) {
+      const subs = [...(this.router.exactSubscribers(channel) ?? [])];
+      recheckChannel(channel, subs, host).catch((err: unknown) => {
+        // The store is not back yet: each subscription retries on its own (and reconnects its client if that fails too).
+        this.log('warn', { err: errorMessage(err), channel }, 're-check after bus interruption failed');
+        for (const sub of subs) if (sub.active && sub.state === SubState.Live) this.startCatchUp(sub);
+      });
     }
   }
 
