@@ -189,15 +189,27 @@ export class Connection implements DeliveryTarget, ConnectionInput {
       return this.sendError('TOO_MANY_CHANNELS', `[SUB-6] at most ${limits.maxChannelsPerConnection} subscriptions per connection`, f.id);
     }
     const pattern = f.ch.includes('*') || f.ch.includes('>');
+    if (pattern) {
+      let mine = 0;
+      for (const s of this.subs.values()) if (s.pattern) mine++;
+      if (mine >= limits.maxPatternsPerConnection) {
+        return this.sendError('TOO_MANY_PATTERNS', `[SUB-10] at most ${limits.maxPatternsPerConnection} pattern subscriptions per connection`, f.id);
+      }
+    }
     const rule = pattern ? undefined : this.hub.rule(f.ch);
     if ((f.qos === 1 || f.since) && rule && rule.history === false) {
       return this.sendError('HISTORY_DISABLED', `[SUB-7] ${f.ch} keeps no history, so QoS 1 and recovery are unavailable`, f.id);
     }
     if (f.presence && !rule!.presence) return this.sendError('PRESENCE_DISABLED', `[PRES-2] ${f.ch} has no presence; add a channel rule with presence: true`, f.id);
     if (f.users && !rule!.userPresence) return this.sendError('PRESENCE_DISABLED', `[PRES-8] ${f.ch} has no presence by user; add userPresence: true to its channel rule`, f.id);
+    if (pattern && !this.hub.reservePattern(f.ch)) {
+      return this.sendError('HUB_PATTERNS_FULL', `[SUB-10] this hub already has ${limits.maxPatternsPerHub} distinct patterns; subscribe to one in use or to exact channels`, f.id);
+    }
     const sub = new Subscription(this, f.ch, pattern, f.qos ?? 0, limits.inflightWindow);
     // Reserve the name now so a second sub for it is refused while this one is pending.
     this.subs.set(f.ch, sub);
+    // [SUB-11] An unsub (or close) while this subscribe awaits authorize or the store still gets a reply.
+    const cancelled = (): void => this.sendError('NOT_SUBSCRIBED', `[SUB-11] ${f.ch} was unsubscribed before the subscribe completed`, f.id);
     try {
       // [SSUB-2] a channel the server granted needs no authorize approval.
       if (!this.serverChannels?.has(f.ch) && !(await this.hub.authorized('subscribe', f.ch, this))) {
@@ -207,9 +219,9 @@ export class Connection implements DeliveryTarget, ConnectionInput {
       if ((f.presence || f.users) && !(await this.hub.authorized('presence', f.ch, this))) {
         throw new SwitchyardError('FORBIDDEN', `[PRES-4] presence events of ${f.ch} denied`);
       }
-      if (!sub.active) return;
+      if (!sub.active) return cancelled();
       await this.hub.addSubscription(sub);
-      if (!sub.active) return;
+      if (!sub.active) return cancelled();
       if (pattern) {
         sub.state = SubState.Live;
         this.sendJson({ op: 'ok', id: f.id, res: {} });
@@ -217,9 +229,9 @@ export class Connection implements DeliveryTarget, ConnectionInput {
       }
       // [PRES-1] a member from before the reply, so whoever got the reply finds itself listed.
       if (rule!.presence) await this.hub.presenceTracker.join(sub, this.id, this.user, rule!.userPresence ? this.userKey : undefined);
-      if (!sub.active) return;
+      if (!sub.active) return cancelled();
       const state = await this.hub.storage.state(f.ch);
-      if (!sub.active) return;
+      if (!sub.active) return cancelled();
       const cap = rule!.history === false ? 0 : rule!.history.recoveryCap;
       const since = f.since;
       const reason = since === undefined ? undefined : unrecoverableReason(since, state, cap);
@@ -240,6 +252,9 @@ export class Connection implements DeliveryTarget, ConnectionInput {
       if (this.subs.get(f.ch) === sub) this.subs.delete(f.ch);
       this.hub.removeSubscription(sub);
       throw err;
+    } finally {
+      // In the router by now, or failed: either way the reservation has done its job.
+      if (pattern) this.hub.releasePattern(f.ch);
     }
   }
 

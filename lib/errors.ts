@@ -110,6 +110,16 @@ export const ERRORS = {
     message: 'channel does not track presence',
     solve: 'Add a channel rule with presence: true for this channel pattern; presence works on exact channel names only.',
   },
+  TOO_MANY_PATTERNS: {
+    code: 118,
+    message: 'connection has too many pattern subscriptions',
+    solve: 'Unsubscribe patterns you no longer need, subscribe to exact channels, or raise limits.maxPatternsPerConnection.',
+  },
+  HUB_PATTERNS_FULL: {
+    code: 119,
+    message: 'the hub has as many distinct patterns as limits.maxPatternsPerHub',
+    solve: 'Subscribe to a pattern already in use or to exact channels, or raise limits.maxPatternsPerHub (each distinct pattern adds a short scan to every publish; see bench/patterns.ts).',
+  },
   TOKEN_REJECTED: {
     code: 120,
     message: 'refresh token not accepted',

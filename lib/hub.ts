@@ -97,6 +97,8 @@ export class Switchyard extends EventEmitter<HubEvents> {
   private readonly router = new Router<Subscription>();
   private readonly conns = new Map<string, Connection>();
   private readonly congestedConns = new Set<Connection>();
+  /** Patterns being subscribed (awaiting authorize) and not yet in the router, with their counts. */
+  private readonly patternReservations = new Map<string, number>();
   private readonly interest = new Map<string, number>();
   private readonly interestReady = new Map<string, Promise<void>>();
   private readonly rules: ChannelRules;
@@ -190,6 +192,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
    */
   async authenticate(req: AuthRequest): Promise<AuthOutcome> {
     if (this.closing) return { ok: false, status: 503, reason: 'server shutting down' };
+    if (this.conns.size >= this.options.limits.maxConnections) return { ok: false, status: 503, reason: 'hub is full (limits.maxConnections)' };
     const hook = this.userOptions.authenticate;
     if (!hook) return { ok: true, user: undefined };
     const outcome = await runAuthenticate(hook, req, this.options.limits.authTimeout, (err) =>
@@ -208,6 +211,12 @@ export class Switchyard extends EventEmitter<HubEvents> {
     const conn = new Connection(this, transport, user);
     if (this.closing) {
       transport.close(CLOSE.GOING_AWAY, 'server shutting down');
+      conn.open = false;
+      return conn;
+    }
+    if (this.conns.size >= this.options.limits.maxConnections) {
+      // Upgrades that were authenticated concurrently past the check in authenticate(): 1013 Try Again Later (the SDK reconnects with backoff).
+      transport.close(1013, 'hub is full (limits.maxConnections)');
       conn.open = false;
       return conn;
     }
@@ -593,6 +602,27 @@ export class Switchyard extends EventEmitter<HubEvents> {
     let text = '{"messages":[';
     for (let i = 0; i < messages.length; i++) text += (i ? ',' : '') + '{"off":' + messages[i].offset + ',"data":' + messages[i].payload + '}';
     return text + '],"position":' + JSON.stringify(position) + ',"complete":' + complete + '}';
+  }
+
+  /**
+   * Reserves room for a subscription to `pattern` under `limits.maxPatternsPerHub` (a pattern
+   * already in use or reserved always fits); false when the hub is full. Reservations cover the
+   * time a subscribe awaits `authorize`, so concurrent subscribes cannot overshoot the cap; each
+   * is released with {@link releasePattern}. @internal
+   */
+  reservePattern(pattern: string): boolean {
+    const n = this.patternReservations.get(pattern);
+    if (n === undefined && !this.router.hasPattern(pattern) && this.router.distinctPatterns + this.patternReservations.size >= this.options.limits.maxPatternsPerHub) return false;
+    this.patternReservations.set(pattern, (n ?? 0) + 1);
+    return true;
+  }
+
+  /** Releases a reservation of {@link reservePattern} (the subscription is in the router now, or failed). @internal */
+  releasePattern(pattern: string): void {
+    const n = this.patternReservations.get(pattern);
+    if (n === undefined) return;
+    if (n > 1) this.patternReservations.set(pattern, n - 1);
+    else this.patternReservations.delete(pattern);
   }
 
   /** Registers a subscription in the router and declares broker interest. @internal */

@@ -48,6 +48,23 @@ export interface Limits {
    * makes that connection's subscribe to presence channels fail with 200 and is logged.
    */
   maxPresenceInfoBytes: number;
+  /**
+   * Pattern subscriptions (`chat.*`, `orders.>`) one connection may hold (default 32), counted
+   * within `maxChannelsPerConnection`. Error 118.
+   */
+  maxPatternsPerConnection: number;
+  /**
+   * Distinct patterns subscribed on this hub across all connections (default 256). Matching a
+   * published channel costs at most this many short scans whatever the patterns are (measured in
+   * `bench/patterns.ts`); a subscribe to a pattern nobody uses yet beyond it gets error 119, one
+   * to a pattern already in use is accepted.
+   */
+  maxPatternsPerHub: number;
+  /**
+   * Open connections this hub accepts (default 50,000). Beyond it an upgrade is refused with
+   * HTTP 503 before the handshake (the SDK retries with backoff).
+   */
+  maxConnections: number;
 }
 
 /** History kept for a channel. */
@@ -186,6 +203,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxHistoryLimit: 1_000,
   maxPresenceMembers: 1_000,
   maxPresenceInfoBytes: 1_024,
+  maxPatternsPerConnection: 32,
+  maxPatternsPerHub: 256,
+  maxConnections: 50_000,
 });
 
 /** Default history. */
