@@ -9,7 +9,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { optionError } from '../lib/errors.js';
 import type { Switchyard } from '../lib/hub.js';
-import { SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX } from '../lib/protocol.js';
+import { REFUSAL_CLOSE_PROTOCOL, SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX } from '../lib/protocol.js';
+import { CLOSE } from '../lib/close-codes.js';
 import type { AuthRequest } from '../lib/transport.js';
 import { ENVELOPE_BYTES } from '../lib/validate.js';
 import { bindSocket } from './ws-transport.js';
@@ -46,12 +47,13 @@ export function refuseUpgrade(socket: Duplex, status: number, body: string): voi
   );
 }
 
-/** Reads the offered subprotocols: whether `switchyard.v1` is among them and the token entry, if any. */
-export function parseProtocols(header: string | undefined): { v1: boolean; token?: string } {
-  const out: { v1: boolean; token?: string } = { v1: false };
+/** Reads the offered subprotocols: whether `switchyard.v1` is among them, the token entry, if any, and whether the client asks to learn a refusal ([TR-5]). */
+export function parseProtocols(header: string | undefined): { v1: boolean; token?: string; refusalClose: boolean } {
+  const out: { v1: boolean; token?: string; refusalClose: boolean } = { v1: false, refusalClose: false };
   for (const p of (header ?? '').split(',')) {
     const v = p.trim();
     if (v === SUBPROTOCOL) out.v1 = true;
+    else if (v === REFUSAL_CLOSE_PROTOCOL) out.refusalClose = true;
     else if (v.startsWith(TOKEN_PROTOCOL_PREFIX)) {
       try {
         out.token = Buffer.from(v.slice(TOKEN_PROTOCOL_PREFIX.length), 'base64url').toString('utf8');
@@ -83,7 +85,7 @@ export function createUpgradeHandler(hub: Switchyard): (req: IncomingMessage, so
     const onError = (): void => void socket.destroy();
     socket.on('error', onError);
     if (hub.isClosing) return refuseUpgrade(socket, 503, 'server shutting down');
-    if (!hub.originAllowed(req.headers.origin, req.headers.host)) return refuseUpgrade(socket, 403, 'origin not allowed');
+    if (!hub.originAllowed(req.headers.origin, req.headers.host, requestScheme(req))) return refuseUpgrade(socket, 403, 'origin not allowed');
     const protocols = parseProtocols(req.headers['sec-websocket-protocol']);
     if (!protocols.v1) return refuseUpgrade(socket, 400, `expected subprotocol ${SUBPROTOCOL}`);
     const authReq: AuthRequest = {
@@ -94,11 +96,30 @@ export function createUpgradeHandler(hub: Switchyard): (req: IncomingMessage, so
       raw: raw ?? req,
     };
     const outcome = await hub.authenticate(authReq);
-    if (!outcome.ok) return refuseUpgrade(socket, outcome.status, outcome.reason);
+    if (!outcome.ok) {
+      // [TR-5] A browser cannot read the status of a refused upgrade: if it asked, complete the
+      // handshake only to close with a terminal code that says why (never for transient 500/503).
+      if (protocols.refusalClose && (outcome.status === 401 || outcome.status === 403) && !socket.destroyed) {
+        socket.removeListener('error', onError);
+        return wss.handleUpgrade(req, socket, head, (ws) => ws.close(CLOSE.AUTH_REFUSED, `${outcome.status} ${outcome.reason}`));
+      }
+      return refuseUpgrade(socket, outcome.status, outcome.reason);
+    }
     if (socket.destroyed) return;
     socket.removeListener('error', onError);
     wss.handleUpgrade(req, socket, head, (ws) => bindSocket(hub, ws, outcome.user, outcome.identity));
   };
+}
+
+/**
+ * The scheme a browser used to reach us: `https` over TLS, or when a TLS-terminating proxy says so
+ * in `X-Forwarded-Proto` (a cross-site page cannot set that header on a WebSocket request).
+ */
+function requestScheme(req: IncomingMessage): 'http' | 'https' {
+  const fwd = req.headers['x-forwarded-proto'];
+  const first = (Array.isArray(fwd) ? fwd[0] : fwd)?.split(',')[0].trim().toLowerCase();
+  if (first === 'https' || first === 'http') return first;
+  return (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
 }
 
 /** Path part of a request URL, without the query. */

@@ -14,9 +14,11 @@ export type AuthOutcome = { ok: true; user: unknown; identity?: Identity } | { o
 
 /**
  * Whether an upgrade's `Origin` is allowed. No Origin (not a browser) is allowed; by default a
- * browser must come from the same host it connects to. A throwing predicate denies.
+ * browser must come from the same host it connects to, with the same scheme as the request
+ * (`scheme`, when the adapter knows it: a page on `http://site` may not open `wss://site`,
+ * whose cookies it should not ride on). A throwing predicate denies.
  */
-export function originAllowed(allowed: SwitchyardOptions['allowedOrigins'], origin: string | undefined, host: string | undefined): boolean {
+export function originAllowed(allowed: SwitchyardOptions['allowedOrigins'], origin: string | undefined, host: string | undefined, scheme?: 'http' | 'https'): boolean {
   if (origin === undefined || allowed === '*') return true;
   if (typeof allowed === 'function') {
     try {
@@ -27,7 +29,8 @@ export function originAllowed(allowed: SwitchyardOptions['allowedOrigins'], orig
   }
   if (Array.isArray(allowed)) return allowed.includes(origin);
   try {
-    return new URL(origin).host === host;
+    const u = new URL(origin);
+    return u.host === host && (scheme === undefined || u.protocol === scheme + ':');
   } catch {
     return false;
   }

@@ -32,6 +32,8 @@ export const CLOSE = {
   KICKED: 4502,
   /** Client side: no credentials — the app's token provider returned `null` (or failed while `reconnect` is off); the client stops. Never sent by a server. */
   NO_TOKEN: 4510,
+  /** [TR-5] `authenticate` refused a browser client that asked to be told (the reason says 401 or 403); reconnecting would be refused the same way. */
+  AUTH_REFUSED: 4520,
 } as const;
 
 /** Names of the codes in {@link CLOSE}. */

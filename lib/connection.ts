@@ -8,7 +8,7 @@ import { CLOSE, capCloseReason } from './close-codes.js';
 import { SubState, Subscription, type DeliveryTarget } from './delivery.js';
 import { ERRORS, SwitchyardError, type ErrorName } from './errors.js';
 import type { Switchyard as Hub } from './hub.js';
-import type { Position, StreamState } from './engine.js';
+import { CLIENT_KEY_PREFIX, type Position, type StreamState } from './engine.js';
 import type { AckFrame, ClientFrame, UnrecoverableReason, HistFrame, PresenceFrame, PubFrame, QoS, SubFrame, UnsubFrame } from './protocol.js';
 import type { ConnectionInput, OutgoingFrame, Transport } from './transport.js';
 import { textLargerThan, validateFrame } from './validate.js';
@@ -49,6 +49,8 @@ export class Connection implements DeliveryTarget, ConnectionInput {
   request: { url: string; remoteAddress?: string } | undefined;
   private badFrames = 0;
   private refreshing = false;
+  /** Ids of requests still awaiting their reply ([FR-6]); bounded by what the handlers await. */
+  private readonly pendingIds = new Set<number>();
   private tokens: number;
   private refilledAt = performance.now();
 
@@ -127,14 +129,23 @@ export class Connection implements DeliveryTarget, ConnectionInput {
       return;
     }
     const f = check.frame;
+    const id = 'id' in f ? f.id : undefined;
+    // [FR-6] An id still waiting for its reply cannot be reused: the two replies would be indistinguishable.
+    if (id !== undefined && this.pendingIds.has(id)) return this.sendError('DUPLICATE_REQUEST_ID', `[FR-6] request ${id} is still pending; use a new id`, id);
     let pending: Promise<void> | undefined;
     try {
       pending = this.dispatch(f);
     } catch (err) {
       // Synchronous handlers (unsub, ack) must not throw into the socket's event handler either.
-      return this.fail(err, 'id' in f ? f.id : undefined);
+      return this.fail(err, id);
     }
-    pending?.catch((err: unknown) => this.fail(err, 'id' in f ? f.id : undefined));
+    if (!pending) return;
+    if (id !== undefined) this.pendingIds.add(id);
+    pending
+      .catch((err: unknown) => this.fail(err, id))
+      .finally(() => {
+        if (id !== undefined) this.pendingIds.delete(id);
+      });
   }
 
   private dispatch(f: ClientFrame): Promise<void> | undefined {
@@ -297,7 +308,7 @@ export class Connection implements DeliveryTarget, ConnectionInput {
     if (textLargerThan(payload, max)) {
       return this.sendError('MESSAGE_TOO_LARGE', `[PUB-5] data is larger than ${max} bytes`, f.id);
     }
-    const res = await this.hub.publishPayload(f.ch, payload, f.mid);
+    const res = await this.hub.publishPayload(f.ch, payload, f.mid === undefined ? undefined : CLIENT_KEY_PREFIX + f.mid);
     if (f.id !== undefined) {
       const out: Record<string, unknown> = { offset: res.offset, epoch: res.epoch };
       if (res.duplicate) out.duplicate = true;

@@ -34,6 +34,15 @@ export interface Retention {
   ttl: number;
 }
 
+/**
+ * Idempotency keys reach the store in two namespaces: `hub.publish()` / HTTP API keys with
+ * this prefix, client message ids (`mid`) with {@link CLIENT_KEY_PREFIX}, so a client can never
+ * pre-claim a key the backend will use (its publish would then be a silent duplicate).
+ */
+export const SERVER_KEY_PREFIX = 's:';
+/** Namespace of client message ids in the store (see {@link SERVER_KEY_PREFIX}). */
+export const CLIENT_KEY_PREFIX = 'c:';
+
 /** Options of one append. */
 export interface AppendOptions extends Retention {
   /** De-duplication key: a second append with the same key inside `dedupWindow` stores nothing. */

@@ -10,7 +10,7 @@ import { Connection } from './connection.js';
 import { catchUp, SubState, type GapNotice, type ReplayFrames, type Subscription } from './delivery.js';
 import { recheckChannel, type RecheckHost } from './recheck.js';
 import { LRUCache } from 'lru-cache';
-import type { BrokerMessage, Engine, Position, Storage, StoredMessage } from './engine.js';
+import { SERVER_KEY_PREFIX, type BrokerMessage, type Engine, type Position, type Storage, type StoredMessage } from './engine.js';
 import { memoryEngine } from './engine-memory.js';
 import { optionError, SwitchyardError, errorMessage } from './errors.js';
 import { resolveOptions, type AuthorizeRequest, type Logger, type ResolvedOptions, type SwitchyardOptions } from './options.js';
@@ -180,10 +180,12 @@ export class Switchyard extends EventEmitter<HubEvents> {
 
   /**
    * Checks an upgrade's `Origin` header against `allowedOrigins` (see {@link SwitchyardOptions}).
-   * Adapters call this before the handshake and answer 403 when it returns false.
+   * Adapters call this before the handshake and answer 403 when it returns false. `scheme` is the
+   * scheme the request arrived with (`https` behind TLS or a proxy that says so); the default
+   * check requires the Origin's scheme to match it, as well as its host.
    */
-  originAllowed(origin: string | undefined, host: string | undefined): boolean {
-    return originAllowed(this.userOptions.allowedOrigins, origin, host);
+  originAllowed(origin: string | undefined, host: string | undefined, scheme?: 'http' | 'https'): boolean {
+    return originAllowed(this.userOptions.allowedOrigins, origin, host, scheme);
   }
 
   /**
@@ -267,7 +269,9 @@ export class Switchyard extends EventEmitter<HubEvents> {
     const max = this.options.limits.maxMessageBytes;
     if (textLargerThan(payload, max)) throw new SwitchyardError('MESSAGE_TOO_LARGE', `data is larger than limits.maxMessageBytes (${max} bytes)`);
     if (this.closing) throw new SwitchyardError('SHUTTING_DOWN');
-    return this.publishPayload(channel, payload, key);
+    // Server keys and client message ids live in separate namespaces ("s:" / "c:"), so a client
+    // cannot pre-claim a key the backend will use and make its publish a silent duplicate.
+    return this.publishPayload(channel, payload, key === undefined ? undefined : SERVER_KEY_PREFIX + key);
   }
 
   /**

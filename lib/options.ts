@@ -146,7 +146,8 @@ export interface SwitchyardOptions {
   authorize?: (req: AuthorizeRequest) => boolean | Promise<boolean>;
   /**
    * Allowed `Origin` header values, `'*'` for any, or a function. Default: requests without an
-   * Origin (non-browser clients) and browser requests whose Origin host equals the Host header.
+   * Origin (non-browser clients) and browser requests whose Origin host equals the Host header
+   * and whose scheme is the request's (`https` over TLS or with `X-Forwarded-Proto: https`).
    * A refused origin gets HTTP 403 before the handshake.
    */
   allowedOrigins?: string[] | '*' | ((origin: string) => boolean);

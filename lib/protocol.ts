@@ -9,6 +9,13 @@ import type { Position } from './engine.js';
 export const SUBPROTOCOL = 'switchyard.v1';
 /** Prefix of the subprotocol entry that carries the client's token (base64url). */
 export const TOKEN_PROTOCOL_PREFIX = 'switchyard.token.';
+/**
+ * [TR-5] Subprotocol a browser client offers to learn why `authenticate` refused it: the server
+ * then completes the handshake only to close at once with 4520 AUTH_REFUSED (browsers cannot
+ * read the HTTP status of a refused upgrade). Clients that can read it (Node) do not offer it,
+ * so they are refused before the handshake.
+ */
+export const REFUSAL_CLOSE_PROTOCOL = 'switchyard.refusal-close';
 /** Protocol version number sent in `welcome`. */
 export const PROTOCOL_VERSION = 1;
 

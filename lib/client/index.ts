@@ -10,7 +10,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { CLOSE, shouldReconnect } from '../close-codes.js';
 import type { Position } from '../engine.js';
-import { SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, type HistoryResult, type PresenceResult, type PresenceResultWire, type PresenceUsersResultWire, type PublishResult, type QoS, type SubscribeResult } from '../protocol.js';
+import { REFUSAL_CLOSE_PROTOCOL, SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, type HistoryResult, type PresenceResult, type PresenceResultWire, type PresenceUsersResultWire, type PublishResult, type QoS, type SubscribeResult } from '../protocol.js';
 import type { PresenceUsersResult } from '../user-presence.js';
 import { backoffDelay } from './backoff.js';
 import { fetchToken, runRefresh, type TokenProvider } from './refresh.js';
@@ -209,6 +209,8 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
   private refreshing: WebSocketLike | undefined;
   private attempt = 0;
   private welcomed = false;
+  /** Whether the WebSocket is the platform's own (a browser's), which cannot report an upgrade's HTTP status. */
+  private readonly browserSocket: boolean;
   private readonly o: Required<Omit<ClientOptions, 'token' | 'reconnect' | 'WebSocket'>> & {
     reconnect: false | { minDelay: number; maxDelay: number };
     WebSocket: WebSocketConstructor;
@@ -226,6 +228,7 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
     for (const u of urls) if (typeof u !== 'string' || !/^wss?:\/\//.test(u)) throw new TypeError(`switchyard client: url must start with ws:// or wss:// (got ${String(u)})`);
     this.urls = urls;
     const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    this.browserSocket = options.WebSocket === undefined;
     if (!WS) throw new TypeError('switchyard client: no WebSocket implementation; pass options.WebSocket (in Node import from "switchyardjs/client", which supplies ws)');
     const r = options.reconnect ?? true;
     if (typeof r !== 'boolean' && (typeof r !== 'object' || r === null)) throw new TypeError('switchyard client: reconnect must be a boolean or {minDelay, maxDelay}');
@@ -249,7 +252,8 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
   }
 
   private async open(): Promise<void> {
-    let protocols = [SUBPROTOCOL];
+    // [TR-5] A browser's WebSocket hides the status of a refused upgrade: ask the server to say why with a close code instead.
+    let protocols = this.browserSocket ? [SUBPROTOCOL, REFUSAL_CLOSE_PROTOCOL] : [SUBPROTOCOL];
     const t = await fetchToken(this.o.token);
     if (this.state === 'closed') return;
     if ('none' in t) return this.stop(CLOSE.NO_TOKEN, 'token provider returned null: no credentials');
@@ -259,7 +263,7 @@ export class Client extends EventEmitter<ClientEvents> implements SubscriptionHo
       if (this.o.reconnect === false) return this.stop(CLOSE.NO_TOKEN, 'token provider failed and reconnect is off');
       return this.scheduleReconnect();
     }
-    if (t.token) protocols = [SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX + base64url(t.token)];
+    if (t.token) protocols = [...protocols, TOKEN_PROTOCOL_PREFIX + base64url(t.token)];
     let ws: WebSocketLike;
     try {
       ws = new this.o.WebSocket(this.url, protocols);
