@@ -8,11 +8,13 @@
  * serialized by PostgreSQL itself no matter how many nodes write; the offset comes from
  * `UPDATE … RETURNING last_offset + 1`. Messages live in `messages (channel, off)`; trimming
  * deletes a prefix by offset, so what is kept is always one contiguous range. Idempotency keys
- * live in `idempotency` with an expiry time and are checked under the same lock.
+ * live in `idempotency` with an expiry time and are checked under the same lock. The epoch served
+ * includes the incarnation of the data (see `incarnation()`), so restoring an old backup changes
+ * every epoch instead of handing out offsets a second time.
  */
 // In your application: `import type { Storage, … } from 'switchyardjs';`
 import type { AppendOptions, AppendResult, ReadResult, Storage, StreamState } from '../../lib/engine.js';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 
 /** Options of {@link PostgresStorage}. */
@@ -28,6 +30,8 @@ export interface PostgresStorageOptions {
 }
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+/** How long a storage instance trusts the incarnation it read (see `incarnation()`). */
+const INCARNATION_TTL_MS = 1_000;
 
 function schemaName(schema: string): string {
   // Identifiers cannot be bound as parameters; accept only plain names so nothing is injected.
@@ -53,6 +57,13 @@ export async function migrate(pool: pg.Pool, schema = 'switchyard'): Promise<voi
       payload    text        NOT NULL,
       PRIMARY KEY (channel, off)
     );
+    -- One row whose system column xmin names this copy of the data: a restore re-inserts it
+    -- (new xmin), so every epoch served changes with it. Never update it.
+    CREATE TABLE IF NOT EXISTS ${s}.incarnation (
+      one        boolean     PRIMARY KEY DEFAULT true CHECK (one),
+      created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+    );
+    INSERT INTO ${s}.incarnation DEFAULT VALUES ON CONFLICT DO NOTHING;
     CREATE TABLE IF NOT EXISTS ${s}.idempotency (
       channel    text        NOT NULL,
       key        text        NOT NULL,
@@ -69,6 +80,7 @@ export class PostgresStorage implements Storage {
   private readonly ownPool: boolean;
   private readonly s: string;
   private readonly dedupWindow: number;
+  private incarnationCache: { id: string; at: number } | undefined;
 
   constructor(options: PostgresStorageOptions) {
     this.s = schemaName(options.schema ?? 'switchyard');
@@ -98,8 +110,41 @@ export class PostgresStorage implements Storage {
   }
 
   /**
+   * Names this copy of the data, so a restored backup never serves an old epoch with offsets it
+   * already handed out (subscribers would skip the new messages as duplicates: silent loss).
+   * It combines the xmin of the `incarnation` row (a logical restore re-inserts it), and, when
+   * the role may read them, the cluster's system identifier and timeline (a restore into another
+   * cluster, or a point-in-time recovery that promotes a new timeline). Re-read at most once a
+   * second per storage instance.
+   */
+  private async incarnation(c: pg.PoolClient): Promise<string> {
+    const now = performance.now();
+    if (this.incarnationCache && now - this.incarnationCache.at < INCARNATION_TTL_MS) return this.incarnationCache.id;
+    let { rows } = await c.query(`SELECT xmin::text AS x FROM ${this.s}.incarnation`);
+    if (!rows.length) {
+      // Restored without it: a new row, hence a new incarnation.
+      await c.query(`INSERT INTO ${this.s}.incarnation DEFAULT VALUES ON CONFLICT DO NOTHING`);
+      ({ rows } = await c.query(`SELECT xmin::text AS x FROM ${this.s}.incarnation`));
+    }
+    let cluster = '';
+    try {
+      await c.query('SAVEPOINT incarnation');
+      const r = await c.query(`SELECT (SELECT system_identifier::text FROM pg_control_system()) || ':' || (SELECT timeline_id::text FROM pg_control_checkpoint()) AS id`);
+      cluster = r.rows[0].id;
+      await c.query('RELEASE SAVEPOINT incarnation');
+    } catch {
+      // A role without pg_monitor cannot read pg_control: the incarnation row alone decides.
+      await c.query('ROLLBACK TO SAVEPOINT incarnation');
+    }
+    const id = createHash('sha256').update(rows[0].x + '/' + cluster).digest('hex').slice(0, 8);
+    this.incarnationCache = { id, at: now };
+    return id;
+  }
+
+  /**
    * Locks the channel's stream row, creating it with a fresh epoch if it is missing. A missing
-   * row means the stream was lost (or never existed): leftover messages are not trusted.
+   * row means the stream was lost (or never existed): leftover messages are not trusted. The
+   * epoch served is the row's epoch and this copy's {@link incarnation}.
    */
   private async lock(c: pg.PoolClient, channel: string): Promise<{ epoch: string; last: number; ttl: number | null }> {
     const select = `SELECT epoch, last_offset, ttl_ms FROM ${this.s}.streams WHERE channel = $1 FOR UPDATE`;
@@ -113,7 +158,8 @@ export class PostgresStorage implements Storage {
       if (created.rowCount) await c.query(`DELETE FROM ${this.s}.messages WHERE channel = $1`, [channel]);
       ({ rows } = await c.query(select, [channel]));
     }
-    return { epoch: rows[0].epoch, last: Number(rows[0].last_offset), ttl: rows[0].ttl_ms === null ? null : Number(rows[0].ttl_ms) };
+    const epoch = rows[0].epoch + '.' + (await this.incarnation(c));
+    return { epoch, last: Number(rows[0].last_offset), ttl: rows[0].ttl_ms === null ? null : Number(rows[0].ttl_ms) };
   }
 
   /** Deletes what is older than `ttl`, as a prefix by offset (so the kept range stays contiguous). */

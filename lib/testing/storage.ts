@@ -207,6 +207,22 @@ export function storageConformance(options: StorageConformanceOptions): void {
       assert.equal((await s1.state(ch)).offset, 1);
     });
 
+    define('an idempotency key is still remembered at half the window', async (open) => {
+      // Catches a window in the wrong unit (seconds read as ms, ms as µs): immediate retries
+      // pass with a window 1,000× too short, a retry at half the window does not.
+      const dedupWindow = 2_000;
+      const s = await open({ dedupWindow });
+      const ch = channel('idemhalf');
+      const t0 = performance.now();
+      const a = await s.append(ch, '"a"', { ...KEEP, idempotencyKey: 'k' });
+      await delay(dedupWindow / 2);
+      const retry = await s.append(ch, '"a"', { ...KEEP, idempotencyKey: 'k' });
+      // On a loaded machine the retry may come late; only a retry well inside the window must be a duplicate.
+      if (performance.now() - t0 < dedupWindow * 0.8) {
+        assert.deepEqual({ offset: retry.offset, duplicate: retry.duplicate }, { offset: a.offset, duplicate: true }, 'a retry at half the window is a duplicate');
+      }
+    });
+
     define('an idempotency key after the window stores the message again', async (open) => {
       const dedupWindow = 500;
       const s = await open({ dedupWindow });
