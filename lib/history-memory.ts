@@ -15,6 +15,8 @@ export interface MemoryStorageOptions {
    * Most channels whose streams are kept (default 10,000). The least recently used stream is
    * evicted beyond that; when its channel is used again it starts over with a new epoch, so
    * subscribers resuming from the old stream get `recovered: false`, never a silent gap.
+   * Reads (subscribe, history) of channels never published to create no stream and evict none:
+   * their epochs are kept in a separate LRU of the same size.
    */
   maxChannels?: number;
   /** De-duplication window for idempotency keys in ms (default 120,000). */
@@ -34,7 +36,7 @@ interface Entry extends StoredMessage {
 }
 
 class Stream {
-  readonly epoch = newEpoch();
+  constructor(readonly epoch: string = newEpoch()) {}
   offset = 0;
   // Ring buffer: `start` indexes the oldest retained entry, `count` entries follow it.
   buf: Array<Entry | undefined> = [];
@@ -98,6 +100,8 @@ const positiveInt = (v: unknown): v is number => typeof v === 'number' && Number
 export class MemoryStorage implements Storage {
   private readonly streams: LRUCache<string, Stream>;
   private readonly keys: LRUCache<string, AppendResult>;
+  /** Epochs handed out for channels read but never appended to; bounded like `streams`, apart from it. */
+  private readonly unpublished: LRUCache<string, string>;
   // Retention last used per channel, so reads trim by age with the channel's own TTL.
   private readonly ttls = new Map<Stream, { size: number; ttl: number }>();
   private readonly now: () => number;
@@ -110,14 +114,33 @@ export class MemoryStorage implements Storage {
     if (now !== undefined && typeof now !== 'function') throw optionError('now', 'a function returning monotonic milliseconds, like performance.now', now);
     this.now = now ?? (() => performance.now());
     this.streams = new LRUCache({ max: maxChannels, dispose: (s) => this.ttls.delete(s) });
+    this.unpublished = new LRUCache({ max: maxChannels });
     // An injected clock may jump within one tick, so the LRU must not cache its reading.
     this.keys = new LRUCache({ max: maxIdempotencyKeys, ttl: dedupWindow, ttlAutopurge: false, ...(now ? { perf: { now }, ttlResolution: 0 } : {}) });
   }
 
+  /** A stream to append to: created on first append, with the epoch its readers were already told. */
   private stream(channel: string): Stream {
     let s = this.streams.get(channel);
-    if (!s) this.streams.set(channel, (s = new Stream()));
+    if (!s) {
+      this.streams.set(channel, (s = new Stream(this.unpublished.get(channel))));
+      this.unpublished.delete(channel);
+    }
     return s;
+  }
+
+  /**
+   * The stream a read sees. A read never creates a stream, so reading names that were never
+   * published can neither grow the store nor evict real streams from the LRU: an absent stream
+   * is an empty state whose epoch is remembered in a separate bounded LRU, so a subscriber of a
+   * channel nobody published to yet keeps its epoch when the first message arrives.
+   */
+  private peekStream(channel: string): Stream {
+    const s = this.streams.get(channel);
+    if (s) return s;
+    let epoch = this.unpublished.get(channel);
+    if (epoch === undefined) this.unpublished.set(channel, (epoch = newEpoch()));
+    return new Stream(epoch);
   }
 
   async append(channel: string, payload: string, options: AppendOptions): Promise<AppendResult> {
@@ -144,13 +167,13 @@ export class MemoryStorage implements Storage {
   }
 
   async read(channel: string, after: number, limit: number): Promise<ReadResult> {
-    const s = this.stream(channel);
+    const s = this.peekStream(channel);
     this.expire(s);
     return { messages: s.read(after, limit), state: s.state() };
   }
 
   async state(channel: string): Promise<StreamState> {
-    const s = this.stream(channel);
+    const s = this.peekStream(channel);
     this.expire(s);
     return s.state();
   }
@@ -163,6 +186,7 @@ export class MemoryStorage implements Storage {
   /** Forgets a channel's stream, as an eviction would; its next use starts with a new epoch. */
   evict(channel: string): void {
     this.streams.delete(channel);
+    this.unpublished.delete(channel);
   }
 
   /** Number of channel streams held. */
@@ -172,6 +196,7 @@ export class MemoryStorage implements Storage {
 
   async close(): Promise<void> {
     this.streams.clear();
+    this.unpublished.clear();
     this.keys.clear();
   }
 }
