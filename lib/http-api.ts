@@ -61,7 +61,7 @@ export interface ApiReply { status: number; headers: Record<string, string>; bod
 /** HTTP status for each registry code (documented in docs/http-api.md). Unlisted codes: 400 below 200, else 500. */
 export const HTTP_STATUS: Readonly<Record<number, number>> = Object.freeze({
   100: 400, 101: 400, 102: 400, 103: 400, 104: 413, 105: 400, 106: 429, 107: 403, 108: 403, 109: 409, 110: 400,
-  111: 415, 112: 409, 113: 400, 114: 409, 115: 401, 116: 404, 117: 409, 120: 401, 121: 403, 122: 409,
+  111: 415, 112: 409, 113: 400, 114: 409, 115: 401, 116: 404, 117: 409, 118: 429, 119: 429, 120: 401, 121: 403, 122: 409,
   130: 401, 131: 401, 132: 401, 133: 401, 134: 401, 135: 401, 136: 401, 137: 401, 150: 400, 200: 500, 201: 503, 202: 503,
 });
 
