@@ -73,10 +73,14 @@ else {
       t.same(s.offsets.filter(([ep]) => ep === e2).map(([, o]) => o), Array.from({ length: 10 }, (_, i) => i + 1), 'new epoch: 1..10, nothing missing');
     }
 
-    // A client resuming from the old position on either node is told it cannot recover.
+    // A client resuming from the old position on either node is told it cannot recover (reset),
+    // and gets the new epoch from its start.
     const late = failoverClient(t, urls, 1);
-    const res = await late.subscribe('feed.r', () => {}, { qos: 1, since: { offset: 20, epoch: e1 } }).ready;
+    const lateSeen: number[] = [];
+    const res = await late.subscribe('feed.r', (m) => void lateSeen.push(m.offset), { qos: 1, since: { offset: 20, epoch: e1 } }).ready;
     t.equal(res.recovered, false, 'resuming from the lost epoch gives recovered: false');
-    t.same(res.position, { offset: 10, epoch: e2 }, 'with the current position');
+    t.same([res.reason, res.position], ['reset', { offset: 0, epoch: e2 }], 'reason reset, continuing before the new epoch\'s first message');
+    await until(() => lateSeen.length === 10, 10_000);
+    t.same(lateSeen, Array.from({ length: 10 }, (_, i) => i + 1), 'then every message of the new epoch');
   });
 }
