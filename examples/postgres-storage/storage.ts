@@ -80,7 +80,7 @@ export class PostgresStorage implements Storage {
   private readonly ownPool: boolean;
   private readonly s: string;
   private readonly dedupWindow: number;
-  private incarnationCache: { id: string; at: number } | undefined;
+  private incarnationCache: { id: Promise<string>; at: number } | undefined;
 
   constructor(options: PostgresStorageOptions) {
     this.s = schemaName(options.schema ?? 'switchyard');
@@ -117,36 +117,37 @@ export class PostgresStorage implements Storage {
    * cluster, or a point-in-time recovery that promotes a new timeline). Re-read at most once a
    * second per storage instance.
    */
-  private async incarnation(c: pg.PoolClient): Promise<string> {
+  private incarnation(): Promise<string> {
     const now = performance.now();
-    if (this.incarnationCache && now - this.incarnationCache.at < INCARNATION_TTL_MS) return this.incarnationCache.id;
-    let { rows } = await c.query(`SELECT xmin::text AS x FROM ${this.s}.incarnation`);
+    const cached = this.incarnationCache;
+    if (cached && now - cached.at < INCARNATION_TTL_MS) return cached.id;
+    // One read shared by every caller meanwhile (a burst of appends must not each read it).
+    const id = this.readIncarnation();
+    this.incarnationCache = { id, at: now };
+    id.catch(() => (this.incarnationCache = undefined));
+    return id;
+  }
+
+  private async readIncarnation(): Promise<string> {
+    let { rows } = await this.pool.query(`SELECT xmin::text AS x FROM ${this.s}.incarnation`);
     if (!rows.length) {
       // Restored without it: a new row, hence a new incarnation.
-      await c.query(`INSERT INTO ${this.s}.incarnation DEFAULT VALUES ON CONFLICT DO NOTHING`);
-      ({ rows } = await c.query(`SELECT xmin::text AS x FROM ${this.s}.incarnation`));
+      await this.pool.query(`INSERT INTO ${this.s}.incarnation DEFAULT VALUES ON CONFLICT DO NOTHING`);
+      ({ rows } = await this.pool.query(`SELECT xmin::text AS x FROM ${this.s}.incarnation`));
     }
-    let cluster = '';
-    try {
-      await c.query('SAVEPOINT incarnation');
-      const r = await c.query(`SELECT (SELECT system_identifier::text FROM pg_control_system()) || ':' || (SELECT timeline_id::text FROM pg_control_checkpoint()) AS id`);
-      cluster = r.rows[0].id;
-      await c.query('RELEASE SAVEPOINT incarnation');
-    } catch {
-      // A role without pg_monitor cannot read pg_control: the incarnation row alone decides.
-      await c.query('ROLLBACK TO SAVEPOINT incarnation');
-    }
-    const id = createHash('sha256').update(rows[0].x + '/' + cluster).digest('hex').slice(0, 8);
-    this.incarnationCache = { id, at: now };
-    return id;
+    // A role without pg_monitor cannot read pg_control: the incarnation row alone decides then.
+    const cluster = await this.pool
+      .query(`SELECT (SELECT system_identifier::text FROM pg_control_system()) || ':' || (SELECT timeline_id::text FROM pg_control_checkpoint()) AS id`)
+      .then((r) => String(r.rows[0].id), () => '');
+    return createHash('sha256').update(rows[0].x + '/' + cluster).digest('hex').slice(0, 8);
   }
 
   /**
    * Locks the channel's stream row, creating it with a fresh epoch if it is missing. A missing
    * row means the stream was lost (or never existed): leftover messages are not trusted. The
-   * epoch served is the row's epoch and this copy's {@link incarnation}.
+   * epoch served is the row's epoch and this copy's incarnation (see `incarnation()`).
    */
-  private async lock(c: pg.PoolClient, channel: string): Promise<{ epoch: string; last: number; ttl: number | null }> {
+  private async lock(c: pg.PoolClient, channel: string, incarnation: string): Promise<{ epoch: string; last: number; ttl: number | null }> {
     const select = `SELECT epoch, last_offset, ttl_ms FROM ${this.s}.streams WHERE channel = $1 FOR UPDATE`;
     let { rows } = await c.query(select, [channel]);
     if (!rows.length) {
@@ -158,7 +159,7 @@ export class PostgresStorage implements Storage {
       if (created.rowCount) await c.query(`DELETE FROM ${this.s}.messages WHERE channel = $1`, [channel]);
       ({ rows } = await c.query(select, [channel]));
     }
-    const epoch = rows[0].epoch + '.' + (await this.incarnation(c));
+    const epoch = rows[0].epoch + '.' + incarnation;
     return { epoch, last: Number(rows[0].last_offset), ttl: rows[0].ttl_ms === null ? null : Number(rows[0].ttl_ms) };
   }
 
@@ -177,9 +178,11 @@ export class PostgresStorage implements Storage {
     return rows[0].first === null ? last + 1 : Number(rows[0].first);
   }
 
-  append(channel: string, payload: string, options: AppendOptions): Promise<AppendResult> {
+  async append(channel: string, payload: string, options: AppendOptions): Promise<AppendResult> {
+    // Read before taking a pooled connection for the transaction: it may need one of its own.
+    const incarnation = await this.incarnation();
     return this.tx(async (c) => {
-      const stream = await this.lock(c, channel);
+      const stream = await this.lock(c, channel, incarnation);
       const key = options.idempotencyKey;
       if (key !== undefined) {
         const { rows } = await c.query(`SELECT off, epoch FROM ${this.s}.idempotency WHERE channel = $1 AND key = $2 AND expires_at > clock_timestamp()`, [channel, key]);
@@ -213,9 +216,10 @@ export class PostgresStorage implements Storage {
   }
 
   /** Reads under the stream's lock, so state and messages are one consistent snapshot. */
-  read(channel: string, after: number, limit: number): Promise<ReadResult> {
+  async read(channel: string, after: number, limit: number): Promise<ReadResult> {
+    const incarnation = await this.incarnation();
     return this.tx(async (c) => {
-      const stream = await this.lock(c, channel);
+      const stream = await this.lock(c, channel, incarnation);
       await this.trimByAge(c, channel, stream.ttl);
       const state: StreamState = { offset: stream.last, epoch: stream.epoch, earliest: await this.earliest(c, channel, stream.last) };
       if (limit <= 0) return { messages: [], state };
