@@ -34,10 +34,13 @@ export function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   });
 }
 
-/** Writes an {@link ApiReply} as JSON. A 413 also closes the connection so the unread body is not drained. */
+/**
+ * Writes an {@link ApiReply}: as JSON, or as is when the reply sets its own `content-type`
+ * (`/metrics`, the admin page). A 413 also closes the connection so the unread body is not drained.
+ */
 export function sendReply(res: ServerResponse, reply: ApiReply): void {
   if (res.headersSent) return void res.end();
-  const text = JSON.stringify(reply.body);
+  const text = typeof reply.body === 'string' && reply.headers['content-type'] ? reply.body : JSON.stringify(reply.body);
   res.writeHead(reply.status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),

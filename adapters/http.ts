@@ -84,10 +84,14 @@ export function createUpgradeHandler(hub: Switchyard): (req: IncomingMessage, so
     // Errors during async authentication must not become uncaught exceptions.
     const onError = (): void => void socket.destroy();
     socket.on('error', onError);
+    const refuse = (status: number, reason: string): void => {
+      hub.refused(status, reason, req.socket.remoteAddress);
+      refuseUpgrade(socket, status, reason);
+    };
     if (hub.isClosing) return refuseUpgrade(socket, 503, 'server shutting down');
-    if (!hub.originAllowed(req.headers.origin, req.headers.host, requestScheme(req))) return refuseUpgrade(socket, 403, 'origin not allowed');
+    if (!hub.originAllowed(req.headers.origin, req.headers.host, requestScheme(req))) return refuse(403, 'origin not allowed');
     const protocols = parseProtocols(req.headers['sec-websocket-protocol']);
-    if (!protocols.v1) return refuseUpgrade(socket, 400, `expected subprotocol ${SUBPROTOCOL}`);
+    if (!protocols.v1) return refuse(400, `expected subprotocol ${SUBPROTOCOL}`);
     const authReq: AuthRequest = {
       headers: req.headers,
       url: req.url ?? '/',
@@ -107,7 +111,7 @@ export function createUpgradeHandler(hub: Switchyard): (req: IncomingMessage, so
     }
     if (socket.destroyed) return;
     socket.removeListener('error', onError);
-    wss.handleUpgrade(req, socket, head, (ws) => bindSocket(hub, ws, outcome.user, outcome.identity));
+    wss.handleUpgrade(req, socket, head, (ws) => bindSocket(hub, ws, outcome.user, outcome.identity, req.socket.remoteAddress));
   };
 }
 

@@ -134,10 +134,10 @@ export class WsTransport implements Transport {
 }
 
 /** Connects an open `ws` socket to the hub for the rest of its life. */
-export function bindSocket(hub: Switchyard, ws: WebSocket, user: unknown, identity?: Identity): void {
+export function bindSocket(hub: Switchyard, ws: WebSocket, user: unknown, identity?: Identity, remoteAddress?: string): void {
   // Coalesce at most a quarter of the high-water mark (64 KiB by default) per socket and turn.
   const flushAt = Math.max(1024, Math.min(64 * 1024, hub.options.limits.queueHighWaterBytes >> 2));
-  const input = hub.accept(new WsTransport(ws, flushAt), user, identity);
+  const input = hub.accept(new WsTransport(ws, flushAt), user, identity, remoteAddress);
   ws.on('message', (data, isBinary) => {
     input.receive(isBinary ? '' : data.toString(), isBinary);
   });

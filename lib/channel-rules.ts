@@ -13,6 +13,8 @@ export interface ResolvedRule {
   presence: boolean;
   userPresence: boolean;
   history: ResolvedOptions['history'] | false;
+  /** The metrics label of the channel's family: the matching rule's `match`, or `(default)`. */
+  family: string;
 }
 
 /** Channels whose resolved rule is remembered; the least recently used are recomputed. */
@@ -24,7 +26,7 @@ export class ChannelRules {
   private readonly fallback: ResolvedRule;
 
   constructor(private readonly options: Pick<ResolvedOptions, 'channels' | 'history'>) {
-    this.fallback = { clientPublish: false, authorize: true, presence: false, userPresence: false, history: options.history };
+    this.fallback = { clientPublish: false, authorize: true, presence: false, userPresence: false, history: options.history, family: '(default)' };
   }
 
   /** The rule for an exact channel: the first whose `match` matches, else the defaults. */
@@ -32,7 +34,7 @@ export class ChannelRules {
     let r = this.cache.get(channel);
     if (r) return r;
     const found = this.options.channels.find((c) => matchesPattern(c.match, channel));
-    r = found ? { clientPublish: found.clientPublish, authorize: found.authorize, presence: found.presence, userPresence: found.userPresence, history: found.history } : this.fallback;
+    r = found ? { clientPublish: found.clientPublish, authorize: found.authorize, presence: found.presence, userPresence: found.userPresence, history: found.history, family: found.match } : this.fallback;
     this.cache.set(channel, r);
     return r;
   }

@@ -47,6 +47,13 @@ export class Connection implements DeliveryTarget, ConnectionInput {
   serverChannels: ReadonlyMap<string, QoS> | undefined;
   /** The upgrade's url and address, for re-running `authenticate` at refresh without a `refresh` hook. */
   request: { url: string; remoteAddress?: string } | undefined;
+  /** Frames received, for the admin page's top talkers. */
+  framesIn = 0;
+  /** Publishes refused by the rate limit. */
+  rateLimited = 0;
+  /** Remote address the adapter reported, for logs and the admin page. */
+  remoteAddress: string | undefined;
+  readonly openedAt = Date.now();
   private badFrames = 0;
   private refreshing = false;
   /** Ids of requests still awaiting their reply ([FR-6]); bounded by what the handlers await. */
@@ -118,6 +125,7 @@ export class Connection implements DeliveryTarget, ConnectionInput {
   receive(data: string, binary: boolean): void {
     if (!this.open) return;
     this.alive = true;
+    this.framesIn++;
     const check = validateFrame(data, binary, this.hub.options.limits);
     if ('error' in check) {
       this.sendError(check.error, check.detail, check.id);
@@ -297,6 +305,7 @@ export class Connection implements DeliveryTarget, ConnectionInput {
 
   private async publish(f: PubFrame): Promise<void> {
     if (!this.takeToken()) {
+      this.hub.rateLimitedPublish(this);
       return this.sendError('RATE_LIMITED', `[PUB-6] more than ${this.hub.options.limits.publishesPerSecond} publishes per second`, f.id);
     }
     if (!this.hub.rule(f.ch).clientPublish) {
@@ -319,6 +328,7 @@ export class Connection implements DeliveryTarget, ConnectionInput {
   private ack(f: AckFrame): void {
     const sub = this.subs.get(f.ch);
     if (!sub) return this.sendError('NOT_SUBSCRIBED', `[ACK-3] not subscribed to ${f.ch}`);
+    this.hub.instruments.acked(sub, f.off);
     if (sub.ack(f.off)) this.hub.startCatchUp(sub);
   }
 

@@ -1,6 +1,7 @@
 /**
  * The HTTP API for backends that hold no WebSocket (a cron job, another service): publish one
- * message or a batch, read history, list channels, health. Framework-agnostic: {@link createApi}
+ * message or a batch, read history, list channels, health; and for operators `/metrics`
+ * (Prometheus text), `/status` (JSON) and, when enabled, the admin page. Framework-agnostic: {@link createApi}
  * turns a request into a reply; `httpApi()` (switchyard/http) serves it on bare `node:http`, and the Express,
  * Fastify and Koa adapters mount the same core. Endpoints, status codes and curl examples are in
  * `docs/http-api.md`. It only calls the hub's public methods; no delivery logic lives here.
@@ -8,8 +9,10 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { checkChannel } from './channel-name.js';
-import { errorName, optionError, SwitchyardError, type ErrorName, errorMessage } from './errors.js';
+import { errorName, optionError, SwitchyardError, type ErrorName } from './errors.js';
 import type { Switchyard } from './hub.js';
+import { ADMIN_CSS, ADMIN_HTML, ADMIN_JS } from './admin-page.js';
+import { prometheusText } from './metrics.js';
 import { exceedsDepth, MAX_ID_LENGTH } from './validate.js';
 
 /** Lower-cased request headers, as node:http and every framework give them. */
@@ -17,8 +20,8 @@ export type IncomingHttpHeaders = Record<string, string | string[] | undefined>;
 
 /** What the `authorize` option of the HTTP API is asked. */
 export interface ApiAuthRequest {
-  /** `publish` (one message or a batch), `history` or `channels`. */
-  action: 'publish' | 'history' | 'channels';
+  /** `publish` (one message or a batch), `history`, `channels`, or `operations` (`/metrics`, `/status`). */
+  action: 'publish' | 'history' | 'channels' | 'operations';
   /** Channels the request touches (empty for `channels`). */
   channels: string[];
   /** Lower-cased request headers. */
@@ -46,6 +49,22 @@ export interface HttpApiOptions {
   maxBodyBytes?: number;
   /** Most messages in one batch publish. Default 100. */
   maxBatch?: number;
+  /**
+   * Serve `GET {prefix}/metrics` (Prometheus text) and `GET {prefix}/status` (JSON), behind the
+   * key like every endpoint (or `operationsKey`). Default true; false answers them with 404.
+   */
+  operations?: boolean;
+  /**
+   * Key(s) that may read `/metrics` and `/status` but nothing else, e.g. for a Prometheus scraper.
+   * `apiKey` keeps working for them too. Default: none.
+   */
+  operationsKey?: string | string[];
+  /**
+   * Serve the admin page at `GET {prefix}/admin` (needs `operations`). The page holds no data;
+   * it reads `/status` with the key the viewer types in (or the app's cookies when `authorize`
+   * protects the API). Default false: 404.
+   */
+  admin?: boolean;
 }
 
 /**
@@ -55,7 +74,7 @@ export interface HttpApiOptions {
  */
 export interface ApiInput { method: string; path: string; query: URLSearchParams; headers: IncomingHttpHeaders; body: () => Promise<unknown>; raw: unknown }
 
-/** The reply an adapter writes: JSON `body` with `status` and extra `headers`. */
+/** The reply an adapter writes: `body` as JSON with `status` and extra `headers`; a string `body` with its own `content-type` header is written as is. */
 export interface ApiReply { status: number; headers: Record<string, string>; body: unknown }
 
 /** HTTP status for each registry code (documented in docs/http-api.md). Unlisted codes: 400 below 200, else 500. */
@@ -100,25 +119,33 @@ type Item = { channel: string; data: unknown; idempotencyKey?: string };
  */
 export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
   if (typeof options !== 'object' || options === null) throw optionError('HTTP API options', 'an object like { apiKey }', options);
-  const { prefix = '/realtime/api', apiKey, authorize, maxBodyBytes = 1 << 20, maxBatch = 100 } = options;
+  const { prefix = '/realtime/api', apiKey, authorize, maxBodyBytes = 1 << 20, maxBatch = 100, operations = true, operationsKey, admin = false } = options;
   if (typeof prefix !== 'string' || (prefix !== '' && (!prefix.startsWith('/') || prefix.endsWith('/')))) {
     throw optionError('prefix', "a path like '/realtime/api' (no trailing slash), or '' when the framework mounts it", prefix);
   }
-  const keys = apiKey === undefined ? [] : Array.isArray(apiKey) ? apiKey : [apiKey];
-  if (!keys.every((k) => typeof k === 'string' && k.length > 0)) throw optionError('apiKey', 'a non-empty string or an array of them', apiKey);
+  const keyList = (name: string, v: string | string[] | undefined): string[] => {
+    const list = v === undefined ? [] : Array.isArray(v) ? v : [v];
+    if (!list.every((k) => typeof k === 'string' && k.length > 0)) throw optionError(name, 'a non-empty string or an array of them', v);
+    return list;
+  };
+  const keys = keyList('apiKey', apiKey);
+  const opsKeys = keyList('operationsKey', operationsKey);
+  for (const [k, v] of Object.entries({ operations, admin })) if (typeof v !== 'boolean') throw optionError(k, 'true or false', v);
+  if (admin && !operations) throw optionError('admin', 'false when operations is false (the page reads /status)', admin);
   if (authorize !== undefined && typeof authorize !== 'function') throw optionError('authorize', 'a function returning true to allow', authorize);
   if (keys.length === 0 && !authorize) throw optionError('apiKey', 'set (or pass authorize: () => true when your app already protects the prefix)', apiKey);
   for (const [k, v] of Object.entries({ maxBodyBytes, maxBatch })) if (!(Number.isSafeInteger(v) && v > 0)) throw optionError(k, 'a positive integer', v);
   const keyDigests = keys.map(digest);
+  const opsDigests = [...keyDigests, ...opsKeys.map(digest)];
   const { maxMessageBytes, maxChannelBytes, maxDepth, maxHistoryLimit } = hub.options.limits;
 
-  const keyOk = (h: IncomingHttpHeaders): boolean => {
+  const keyOk = (h: IncomingHttpHeaders, accepted: Buffer[]): boolean => {
     const auth = header(h, 'authorization');
     const given = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : header(h, 'x-api-key');
     if (given === undefined) return false;
     const d = digest(given);
     // Compare digests in constant time against every key so timing reveals neither key nor index.
-    return keyDigests.reduce((ok, k) => timingSafeEqual(k, d) || ok, false);
+    return accepted.reduce((ok, k) => timingSafeEqual(k, d) || ok, false);
   };
 
   const checkItem = (v: unknown, where: string, fallbackKey?: string): Item => {
@@ -148,7 +175,7 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
 
   const allow = async (input: ApiInput, action: ApiAuthRequest['action'], channels: string[]): Promise<void> => {
     const ok = await Promise.resolve(authorize?.({ action, channels, headers: input.headers, raw: input.raw }) ?? true).catch((err: unknown) => {
-      hub.log('error', { err: errorMessage(err), action }, 'HTTP API authorize hook threw');
+      hub.log('error', { err, action }, 'HTTP API authorize hook threw');
       throw new SwitchyardError('INTERNAL', 'authorize failed');
     });
     if (ok !== true) throw new SwitchyardError('FORBIDDEN', `${action} denied`);
@@ -222,6 +249,40 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
       },
     },
   };
+  if (operations) {
+    routes['/metrics'] = {
+      GET: async (input) => {
+        await allow(input, 'operations', []);
+        return { status: 200, headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }, body: prometheusText(hub.metrics()) };
+      },
+    };
+    routes['/status'] = {
+      GET: async (input) => {
+        await allow(input, 'operations', []);
+        return { status: 200, headers: {}, body: await hub.status() };
+      },
+    };
+  }
+  if (admin) {
+    // Static and data-free, so served without the key (a browser cannot send one when navigating);
+    // the CSP allows only this origin's script and style, and no framing.
+    const page = (type: string, text: string) => async (): Promise<ApiReply> => ({
+      status: 200,
+      headers: {
+        'content-type': `${type}; charset=utf-8`,
+        'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        'x-content-type-options': 'nosniff',
+        'x-frame-options': 'DENY',
+        'referrer-policy': 'no-referrer',
+      },
+      body: text,
+    });
+    routes['/admin'] = { GET: page('text/html', ADMIN_HTML) };
+    routes['/admin/app.js'] = { GET: page('text/javascript', ADMIN_JS) };
+    routes['/admin/app.css'] = { GET: page('text/css', ADMIN_CSS) };
+  }
+  const OPEN = new Set(['/health', '/admin', '/admin/app.js', '/admin/app.css']);
+  const OPERATIONS = new Set(['/metrics', '/status']);
 
   return {
     prefix,
@@ -239,10 +300,14 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
         const method = input.method === 'HEAD' ? 'GET' : input.method;
         const fn = route[method];
         if (!fn) throw new ApiError('NOT_FOUND', `${input.method} is not allowed on ${input.path}`, 405, { allow: Object.keys(route).join(', ') });
-        if (input.path !== '/health' && !(keys.length === 0 || keyOk(input.headers))) throw new SwitchyardError('UNAUTHORIZED');
+        if (!OPEN.has(input.path)) {
+          // Without any key configured, `authorize` alone decides (it is required then).
+          const accepted = OPERATIONS.has(input.path) ? opsDigests : keyDigests;
+          if (accepted.length > 0 && !keyOk(input.headers, accepted)) throw new SwitchyardError('UNAUTHORIZED');
+        }
         return await fn(input);
       } catch (err) {
-        if (!(err instanceof SwitchyardError)) hub.log('error', { err: errorMessage(err) }, 'HTTP API request failed');
+        if (!(err instanceof SwitchyardError)) hub.log('error', { err }, 'HTTP API request failed');
         return errorReply(err);
       }
     },

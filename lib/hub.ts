@@ -12,13 +12,17 @@ import { recheckChannel, type RecheckHost } from './recheck.js';
 import { LRUCache } from 'lru-cache';
 import { SERVER_KEY_PREFIX, type BrokerMessage, type Engine, type Position, type Storage, type StoredMessage } from './engine.js';
 import { memoryEngine } from './engine-memory.js';
-import { optionError, SwitchyardError, errorMessage } from './errors.js';
+import { optionError, SwitchyardError } from './errors.js';
 import { resolveOptions, type AuthorizeRequest, type Logger, type ResolvedOptions, type SwitchyardOptions } from './options.js';
 import { msgFrameText, type PresenceResult, type PublishResult } from './protocol.js';
 import { PresenceTracker } from './presence.js';
 import type { PresenceUsersResult } from './user-presence.js';
 import { MemoryPresence } from './presence-memory.js';
 import { countBy, newCounters, type HubCounters, type HubMetrics } from './metrics.js';
+import { DIAGNOSTICS, Instruments, userIdOf } from './instruments.js';
+import { hubStatus, type HubStatus } from './status.js';
+import { NODES_CHANNEL, NodeDirectory } from './nodes.js';
+import { hostname } from 'node:os';
 import { Router } from './router.js';
 import { textLargerThan } from './validate.js';
 import { originAllowed, runAuthenticate, type AuthOutcome } from './admission.js';
@@ -90,6 +94,10 @@ export class Switchyard extends EventEmitter<HubEvents> {
   readonly options: ResolvedOptions;
   /** Counters since the hub started. */
   readonly counters: HubCounters = newCounters();
+  /** Histograms, families, recent errors and diagnostics events. @internal */
+  readonly instruments: Instruments;
+  /** This node's view of the cluster's nodes. @internal */
+  readonly nodes: NodeDirectory;
   private readonly engine: Engine;
   /** @internal */
   readonly presenceTracker: PresenceTracker;
@@ -133,7 +141,10 @@ export class Switchyard extends EventEmitter<HubEvents> {
     this.options = resolveOptions(options);
     this.rules = new ChannelRules(this.options);
     this.userOptions = options;
-    this.engine = options.engine ?? memoryEngine();
+    this.instruments = new Instruments(options.metrics ?? true);
+    const engine = options.engine ?? memoryEngine();
+    // Storage calls are timed through a wrapper; the engine keeps its own prototype and fields.
+    this.engine = Object.create(engine, { storage: { value: this.instruments.timeStorage(engine.storage) } }) as Engine;
     this.ready = this.engine.broker.start({
       message: (m) => this.dispatch(m),
       interrupted: () => this.busInterrupted(),
@@ -142,8 +153,10 @@ export class Switchyard extends EventEmitter<HubEvents> {
     // Revocations from other nodes arrive on the reserved control channel of the same broker.
     this.ready
       .then(() => this.engine.broker.subscribe(CONTROL_CHANNEL))
-      .catch((err: unknown) => this.log('warn', { err: errorMessage(err) }, 'control channel subscribe failed; revocations from other nodes will not arrive'));
+      .catch((err: unknown) => this.log('warn', { err }, 'control channel subscribe failed; revocations from other nodes will not arrive'));
     this.expiries = new ExpiryTable(this.options.refreshLead);
+    this.nodes = new NodeDirectory(this.engine.broker, `${hostname()}:${process.pid}`, () => this.conns.size);
+    this.ready.then(() => this.nodes.start().catch((err: unknown) => this.log('warn', { err }, 'could not join the node list')), () => {});
     const log = (level: keyof Logger, obj: object, msg: string): void => this.log(level, obj, msg);
     this.presenceTracker = new PresenceTracker(this.engine.presence ?? new MemoryPresence(), options.presenceInfo, this.options.limits.maxPresenceInfoBytes, log, this.options.limits.maxPresenceMembers);
     if (options.engine && !options.engine.presence && this.options.channels.some((c) => c.presence)) {
@@ -174,6 +187,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
   /** @internal */
   log(level: keyof Logger, obj: object, msg: string): void {
     this.userOptions.logger?.[level](obj, msg);
+    this.instruments.logged(level, obj, msg);
   }
 
   // ---------------------------------------------------------------- adapter API
@@ -198,19 +212,32 @@ export class Switchyard extends EventEmitter<HubEvents> {
     const hook = this.userOptions.authenticate;
     if (!hook) return { ok: true, user: undefined };
     const outcome = await runAuthenticate(hook, req, this.options.limits.authTimeout, (err) =>
-      this.log('error', { err: errorMessage(err) }, 'authenticate hook threw'),
+      this.log('error', { err, remoteAddress: req.remoteAddress }, 'authenticate hook threw'),
     );
-    if (!outcome.ok) countBy(this.counters.authFailures, outcome.status);
+    if (!outcome.ok) {
+      countBy(this.counters.authFailures, outcome.status);
+      this.refused(outcome.status, outcome.reason, req.remoteAddress);
+    }
     else if (outcome.identity) outcome.identity.request = { url: req.url, remoteAddress: req.remoteAddress };
     return outcome;
+  }
+
+  /**
+   * Logs (at info) and publishes on `switchyard:refusal` an upgrade refused before the
+   * handshake. Adapters call it for refusals they decide themselves (origin, subprotocol).
+   */
+  refused(status: number, reason: string, remoteAddress: string | undefined): void {
+    this.log('info', { status, reason, remoteAddress }, 'upgrade refused');
+    if (DIAGNOSTICS.refusal.hasSubscribers) DIAGNOSTICS.refusal.publish({ status, reason, remoteAddress });
   }
 
   /**
    * Hands an open, authenticated socket to the hub. Returns the callbacks the adapter must call
    * for each inbound message and when the socket closes.
    */
-  accept(transport: Transport, user: unknown, identity?: Identity): ConnectionInput {
+  accept(transport: Transport, user: unknown, identity?: Identity, remoteAddress?: string): ConnectionInput {
     const conn = new Connection(this, transport, user);
+    conn.remoteAddress = remoteAddress;
     if (this.closing) {
       transport.close(CLOSE.GOING_AWAY, 'server shutting down');
       conn.open = false;
@@ -237,6 +264,8 @@ export class Switchyard extends EventEmitter<HubEvents> {
     }
     conn.sendJson(welcome);
     this.emit('connection', { id: conn.id, user });
+    this.log('debug', { connectionId: conn.id, userId: userIdOf(user), remoteAddress }, 'connection opened');
+    if (DIAGNOSTICS.connection.hasSubscribers) DIAGNOSTICS.connection.publish({ event: 'open', id: conn.id, userId: userIdOf(user), remoteAddress });
     return conn;
   }
 
@@ -367,7 +396,16 @@ export class Switchyard extends EventEmitter<HubEvents> {
     await this.broadcast({ n: this.nodeId, k: 'reauthorize', u });
   }
 
-  /** A snapshot of counters and gauges; `prometheusText()` formats it for a scraper. */
+  /**
+   * What the admin page and the HTTP API's `/status` show: connections (the busiest first),
+   * channels with subscribers and history sizes, recent errors, closes by code and the
+   * cluster's nodes. Reads each listed channel's stream state from the engine.
+   */
+  status(options: { top?: number } = {}): Promise<HubStatus> {
+    return hubStatus(this, [...this.conns.values()], this.router, options.top ?? 20);
+  }
+
+  /** A snapshot of counters, gauges and latency histograms; `prometheusText()` formats it for a scraper. */
   metrics(): HubMetrics {
     let subscriptions = 0;
     for (const c of this.conns.values()) subscriptions += c.subs.size;
@@ -382,6 +420,8 @@ export class Switchyard extends EventEmitter<HubEvents> {
       subscriptions,
       channels,
       congestedConnections: this.congestedConns.size,
+      clusterNodes: this.nodes.list().length,
+      ...this.instruments.snapshot(),
     };
   }
 
@@ -418,6 +458,8 @@ export class Switchyard extends EventEmitter<HubEvents> {
     }
     clearInterval(this.timer);
     this.replayCache.clear();
+    this.instruments.close();
+    await this.nodes.leave();
     await this.engine.broker.close().catch(() => {});
     await this.engine.storage.close().catch(() => {});
     await this.presenceTracker.store.close().catch(() => {});
@@ -433,7 +475,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
       const id = hook(user);
       return typeof id === 'string' || typeof id === 'number' ? id : undefined;
     } catch (err) {
-      this.log('warn', { err: errorMessage(err) }, 'userId hook threw; connection cannot be targeted by user');
+      this.log('warn', { err }, 'userId hook threw; connection cannot be targeted by user');
       return undefined;
     }
   }
@@ -451,7 +493,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
       await this.ready;
       await this.engine.broker.publish(controlMessage(m));
     } catch (err) {
-      this.log('warn', { err: errorMessage(err), kind: m.k }, 'control message not sent; other nodes were not told');
+      this.log('warn', { err, kind: m.k }, 'control message not sent; other nodes were not told');
       throw new SwitchyardError('ENGINE_UNAVAILABLE', 'other nodes could not be told');
     }
   }
@@ -498,7 +540,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
 
   /** [REF-2..REF-5] Handles a client's `refresh` frame. @internal */
   async refreshConnection(conn: Connection, f: RefreshFrame): Promise<void> {
-    const onError = (err: unknown): void => this.log('error', { err: errorMessage(err), connectionId: conn.id }, 'refresh hook threw');
+    const onError = (err: unknown): void => this.log('error', { err, connectionId: conn.id }, 'refresh hook threw');
     const refreshHook = this.userOptions.refresh;
     const authHook = this.userOptions.authenticate;
     const user = conn.user;
@@ -554,7 +596,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
     try {
       return (await hook({ action, channel, user, connectionId })) === true;
     } catch (err) {
-      this.log('warn', { err: errorMessage(err), action, channel }, 'authorize hook threw; denied');
+      this.log('warn', { err, action, channel }, 'authorize hook threw; denied');
       return false;
     }
   }
@@ -564,20 +606,22 @@ export class Switchyard extends EventEmitter<HubEvents> {
     const rule = this.rule(channel);
     const retention = rule.history === false ? { size: 0, ttl: 1 } : { size: rule.history.size, ttl: rule.history.ttl };
     let res;
+    const startedAt = performance.now();
     try {
       // A broker that failed to start makes every publish fail as "engine unavailable" (201).
       await this.ready;
       res = await this.engine.storage.append(channel, payload, idempotencyKey === undefined ? retention : { ...retention, idempotencyKey });
     } catch (err) {
-      this.log('error', { err: errorMessage(err), channel }, 'storage append failed');
+      this.log('error', { err, channel }, 'storage append failed');
       throw new SwitchyardError('ENGINE_UNAVAILABLE', 'publish not acknowledged');
     }
     if (res.duplicate) return { offset: res.offset, epoch: res.epoch, duplicate: true };
     this.counters.published++;
+    this.instruments.published(channel, res.offset, res.epoch, payload.length, rule.family, startedAt);
     if (!this.engine.appendPublishes) {
       await this.engine.broker.publish({ channel, offset: res.offset, epoch: res.epoch, payload }).catch((err: unknown) => {
         // Stored but not broadcast: subscribers on other nodes detect the gap on the next message.
-        this.log('warn', { err: errorMessage(err), channel }, 'broker publish failed');
+        this.log('warn', { err, channel }, 'broker publish failed');
       });
     }
     return { offset: res.offset, epoch: res.epoch };
@@ -645,7 +689,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
     try {
       await ready;
     } catch (err) {
-      this.log('error', { err: errorMessage(err), channel: sub.channel }, 'broker subscribe failed');
+      this.log('error', { err, channel: sub.channel }, 'broker subscribe failed');
       throw new SwitchyardError('ENGINE_UNAVAILABLE', `could not subscribe to ${sub.channel} on the broker`);
     }
   }
@@ -681,10 +725,23 @@ export class Switchyard extends EventEmitter<HubEvents> {
     if (sub.catchingUp) return;
     sub.catchingUp = true;
     this.counters.catchUps++;
-    catchUp(sub, this.engine.storage, this.sendGap, this.replayFrame).catch((err: unknown) => {
-      this.log('warn', { err: errorMessage(err), channel: sub.channel }, 'catch-up failed; closing for reconnect');
+    const startedAt = performance.now();
+    let from = sub.lastSent;
+    // A gap moves lastSent forward without sending: count from there.
+    const onGap = (s: Subscription, notice: GapNotice): void => {
+      from = notice.offset;
+      this.sendGap(s, notice);
+    };
+    catchUp(sub, this.engine.storage, onGap, this.replayFrame).then(() => this.instruments.caughtUp(sub.channel, (sub.target as Connection).id, startedAt, Math.max(0, sub.lastSent - from)), (err: unknown) => {
+      this.log('warn', { err, channel: sub.channel, connectionId: (sub.target as Connection).id }, 'catch-up failed; closing for reconnect');
       (sub.target as Connection).close(CLOSE.INSUFFICIENT_STATE, 'could not read history');
     });
+  }
+
+  /** Logs a publish refused by the rate limit at info: the 1st, 2nd, 4th, 8th… of a connection, so a flood cannot flood the log. @internal */
+  rateLimitedPublish(conn: Connection): void {
+    const n = ++conn.rateLimited;
+    if ((n & (n - 1)) === 0) this.log('info', { connectionId: conn.id, userId: userIdOf(conn.user), remoteAddress: conn.remoteAddress, reason: 'rate limited', refusals: n }, 'publish refused');
   }
 
   /** @internal */
@@ -700,6 +757,11 @@ export class Switchyard extends EventEmitter<HubEvents> {
     this.congestedConns.delete(conn);
     if (code === CLOSE.SLOW_CONSUMER) this.counters.slowConsumerCloses++;
     countBy(this.counters.closes, code);
+    const fields = { connectionId: conn.id, userId: userIdOf(conn.user), remoteAddress: conn.remoteAddress, code };
+    // Closes the server decided because of the client (slow consumer, bad frames) are worth a warning.
+    if (code === CLOSE.SLOW_CONSUMER || code === CLOSE.TOO_MANY_ERRORS) this.log('warn', fields, 'connection closed for misbehaving');
+    else this.log('debug', fields, 'connection closed');
+    if (DIAGNOSTICS.connection.hasSubscribers) DIAGNOSTICS.connection.publish({ event: 'close', id: conn.id, userId: fields.userId, code });
     this.emit('disconnect', { id: conn.id, code });
     if (this.conns.size === 0) this.onEmpty?.();
   }
@@ -708,11 +770,17 @@ export class Switchyard extends EventEmitter<HubEvents> {
 
   private dispatch(m: BrokerMessage): void {
     if (m.channel === CONTROL_CHANNEL) return this.onControl(m.payload);
+    if (m.channel === NODES_CHANNEL) return this.nodes.receive(m);
     // Serialized once per message for all exact subscribers, and once per distinct pattern
     // (pattern frames name their pattern so a client routes each frame to one subscription).
     let exact: Buffer | undefined;
     let byPattern: Map<string, Buffer> | undefined;
+    const inst = this.instruments;
+    // One message in `metrics.sampleEvery` is timed to every local subscriber's socket.
+    const storedAt = inst.enabled ? inst.sampled(m.channel, m.offset) : 0;
+    let subscribers = 0;
     this.router.match(m.channel, (sub) => {
+      subscribers++;
       let frame: Buffer | undefined;
       if (!sub.pattern) frame = exact ??= Buffer.from(msgFrameText(m.channel, m.offset, m.epoch, m.payload));
       else {
@@ -721,7 +789,9 @@ export class Switchyard extends EventEmitter<HubEvents> {
         if (!frame) byPattern.set(sub.channel, (frame = Buffer.from(msgFrameText(m.channel, m.offset, m.epoch, m.payload, sub.channel))));
       }
       if (sub.live(m, frame)) this.startCatchUp(sub);
+      if (storedAt !== 0) inst.delivered(sub, m.offset, storedAt);
     });
+    if (inst.enabled) inst.fannedOut(m.channel, m.offset, this.rule(m.channel).family, subscribers);
   }
 
   private busInterrupted(): void {
@@ -732,7 +802,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
       const subs = [...(this.router.exactSubscribers(channel) ?? [])];
       recheckChannel(channel, subs, host).catch((err: unknown) => {
         // The store is not back yet: each subscription retries on its own (and reconnects its client if that fails too).
-        this.log('warn', { err: errorMessage(err), channel }, 're-check after bus interruption failed');
+        this.log('warn', { err, channel }, 're-check after bus interruption failed');
         for (const sub of subs) if (sub.active && sub.state === SubState.Live) this.startCatchUp(sub);
       });
     }
@@ -741,6 +811,8 @@ export class Switchyard extends EventEmitter<HubEvents> {
   private tick(): void {
     this.expiries.check();
     const now = performance.now();
+    this.instruments.tick(now);
+    this.nodes.tick(now);
     const { queueHighWaterBytes, slowConsumerTimeout } = this.options.limits;
     for (const conn of this.congestedConns) {
       if (!conn.open) {
@@ -762,6 +834,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
         continue;
       }
       conn.alive = false;
+      this.instruments.queued(conn.transport.bufferedAmount);
       conn.send('{"op":"ping"}');
     }
   }

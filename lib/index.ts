@@ -12,7 +12,11 @@
  */
 export { Switchyard } from './hub.js';
 export type { AuthOutcome, HistoryPage, HistoryQuery, HubEvents, PresenceQuery, PublishOptions } from './hub.js';
-export { prometheusText, type HubCounters, type HubMetrics } from './metrics.js';
+export { escapeLabelValue, metricFamilies, prometheusText, type HubCounters, type HubMetrics, type MetricFamily, type MetricSample } from './metrics.js';
+export { DIAGNOSTICS, userIdOf, type EventLoopDelay, type FamilyCounters, type LatencyMetrics, type MetricsOptions, type RecentError } from './instruments.js';
+export { LATENCY_BUCKETS, COUNT_BUCKETS, BYTE_BUCKETS, quantile, type HistogramSnapshot } from './histogram.js';
+export type { ChannelStatus, ConnectionStatus, HubStatus } from './status.js';
+export { NODES_CHANNEL, ANNOUNCE_INTERVAL_MS, type NodeInfo } from './nodes.js';
 export type { AuthorizeRequest, ChannelRule, HistoryOptions, Limits, Logger, SwitchyardOptions } from './options.js';
 export { DEFAULT_HISTORY, DEFAULT_LIMITS } from './options.js';
 export { ERRORS, SwitchyardError, errorName } from './errors.js';

@@ -5,6 +5,7 @@
  */
 import { checkChannel, MAX_CHANNEL_BYTES } from './channel-name.js';
 import type { Engine } from './engine.js';
+import type { MetricsOptions } from './instruments.js';
 import { optionError } from './errors.js';
 import type { AuthRequest } from './transport.js';
 import type { RefreshRequest } from './refresh.js';
@@ -186,6 +187,12 @@ export interface SwitchyardOptions {
    * property when that is a string or number; a user without an id cannot be targeted.
    */
   userId?: (user: unknown) => string | number | undefined;
+  /**
+   * Latency histograms, per-channel-family counters and event-loop delay (docs/operations.md).
+   * `false` keeps only the counters and gauges. Default `true` (`{ sampleEvery: 64, eventLoop: true }`):
+   * the delivery path pays a counter per message and times one message in `sampleEvery`.
+   */
+  metrics?: boolean | MetricsOptions;
 }
 
 /** Default limits. */
@@ -223,7 +230,7 @@ export interface ResolvedOptions {
 }
 
 const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
-const KNOWN = new Set(['engine', 'history', 'channels', 'authenticate', 'authorize', 'allowedOrigins', 'limits', 'heartbeatInterval', 'closeTimeout', 'logger', 'presenceInfo', 'refresh', 'refreshLead', 'userId']);
+const KNOWN = new Set(['engine', 'history', 'channels', 'authenticate', 'authorize', 'allowedOrigins', 'limits', 'heartbeatInterval', 'closeTimeout', 'logger', 'presenceInfo', 'refresh', 'refreshLead', 'userId', 'metrics']);
 const RULE_KEYS = ['match', 'clientPublish', 'history', 'authorize', 'userPresence', 'presence'];
 
 function resolveHistory(path: string, h: unknown, base: Required<HistoryOptions>): Required<HistoryOptions> {
@@ -295,6 +302,13 @@ export function resolveOptions(o: SwitchyardOptions): ResolvedOptions {
   if (!isPosInt(closeTimeout)) throw optionError('closeTimeout', 'a positive number of milliseconds', closeTimeout);
   if (o.engine !== undefined && (typeof o.engine !== 'object' || o.engine === null || !o.engine.storage || !o.engine.broker)) {
     throw optionError('engine', 'an engine {storage, broker} such as memoryEngine() or redisEngine()', o.engine);
+  }
+  if (o.metrics !== undefined && typeof o.metrics !== 'boolean') {
+    const m = o.metrics;
+    if (typeof m !== 'object' || m === null) throw optionError('metrics', 'true, false or an object {sampleEvery?, eventLoop?}', m);
+    for (const k of Object.keys(m)) if (k !== 'sampleEvery' && k !== 'eventLoop') throw optionError(`metrics.${k}`, 'one of sampleEvery, eventLoop', k);
+    if (m.sampleEvery !== undefined && !(Number.isSafeInteger(m.sampleEvery) && m.sampleEvery >= 1)) throw optionError('metrics.sampleEvery', 'a positive integer', m.sampleEvery);
+    if (m.eventLoop !== undefined && typeof m.eventLoop !== 'boolean') throw optionError('metrics.eventLoop', 'true or false', m.eventLoop);
   }
   if (o.logger !== undefined && (typeof o.logger !== 'object' || o.logger === null || typeof o.logger.warn !== 'function')) {
     throw optionError('logger', 'a logger with debug/info/warn/error methods (pino, console)', o.logger);

@@ -7,7 +7,7 @@
  */
 import type { Subscription } from './delivery.js';
 import type { PresenceMembers, PresenceStore } from './engine.js';
-import { SwitchyardError, errorMessage } from './errors.js';
+import { SwitchyardError } from './errors.js';
 import type { PresenceResult } from './protocol.js';
 import { UserPresence } from './user-presence.js';
 
@@ -95,7 +95,7 @@ export class PresenceTracker {
       text = JSON.stringify(v);
       if (text === undefined) throw new TypeError(`returned ${typeof v}, not a JSON value`);
     } catch (err) {
-      this.log('error', { err: errorMessage(err) }, 'presenceInfo hook failed');
+      this.log('error', { err }, 'presenceInfo hook failed');
       throw new SwitchyardError('INTERNAL', 'presenceInfo hook failed');
     }
     if (text.length > this.maxInfoBytes || Buffer.byteLength(text) > this.maxInfoBytes) {
@@ -115,7 +115,7 @@ export class PresenceTracker {
     try {
       await this.store.join(sub.channel, connectionId, info);
     } catch (err) {
-      this.log('error', { err: errorMessage(err), channel: sub.channel }, 'presence join failed');
+      this.log('error', { err, channel: sub.channel }, 'presence join failed');
       this.leaveQuietly(sub.channel, connectionId);
       throw new SwitchyardError('ENGINE_UNAVAILABLE', 'presence not stored');
     }
@@ -179,7 +179,7 @@ export class PresenceTracker {
 
   private leaveQuietly(channel: string, connectionId: string): void {
     this.store.leave(channel, connectionId).catch((err: unknown) => {
-      this.log('warn', { err: errorMessage(err), channel }, 'presence leave failed');
+      this.log('warn', { err, channel }, 'presence leave failed');
     });
   }
 
@@ -208,7 +208,7 @@ export class PresenceTracker {
     try {
       return await this.store.members(channel, limit);
     } catch (err) {
-      this.log('error', { err: errorMessage(err), channel }, 'presence read failed');
+      this.log('error', { err, channel }, 'presence read failed');
       throw new SwitchyardError('ENGINE_UNAVAILABLE', 'presence not readable');
     }
   }

@@ -35,5 +35,7 @@ t.test('prometheusText renders gauges, counters with _total and labelled series'
   t.match(text, /^switchyard_published_total 1$/m);
   t.match(text, /^switchyard_closes_total\{code="4002"\} 1$/m);
   t.match(prometheusText(hub.metrics(), 'app_'), /^app_connections 1$/m);
-  for (const line of text.trim().split('\n')) t.match(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{\w+="\d+"\})? \d+)$/, 'valid exposition line');
+  // A sample line: name, optional {label="escaped value",...}, a number (or +Inf/NaN).
+  const sample = /^\w+(\{\w+="(?:[^"\\\n]|\\[\\"n])*"(?:,\w+="(?:[^"\\\n]|\\[\\"n])*")*\})? (?:-?\d+(?:\.\d+)?(?:e[-+]?\d+)?|\+Inf|NaN)$/;
+  for (const line of text.trim().split('\n')) t.match(line, line.startsWith('#') ? /^# (HELP|TYPE) \w+ .+$/ : sample, 'valid exposition line');
 });

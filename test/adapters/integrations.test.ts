@@ -3,7 +3,7 @@ import t from 'tap';
 import { rawUpgrade } from '../helpers/upgrade.js';
 import { WebSocket } from 'ws';
 import { connectClient, once } from '../helpers/server.js';
-import { API_KEY, INTEGRATIONS, MAX_BODY, start } from './integrations.js';
+import { API_KEY, INTEGRATIONS, MAX_BODY, OPS_KEY, start } from './integrations.js';
 
 const json = { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` };
 const token = (s: string): string => 'switchyard.token.' + Buffer.from(s).toString('base64url');
@@ -79,6 +79,40 @@ for (const name of INTEGRATIONS) {
       t.same(await channels.json(), { channels: [{ channel: 'news.flash', subscribers: 1 }] });
       const health = await fetch(`${s.api}/health`);
       t.same(await health.json(), { status: 'ok', connections: 1 });
+    });
+
+    t.test('/metrics and /status answer behind the key; the operations key reads them and nothing else', async (t) => {
+      const s = await start(t, name);
+      await connectClient(t, s.url, { token: 'good' });
+      t.equal((await fetch(`${s.api}/metrics`)).status, 401, 'no key');
+      t.equal((await fetch(`${s.api}/status`, { headers: { authorization: 'Bearer wrong' } })).status, 401, 'wrong key');
+      for (const key of [API_KEY, OPS_KEY]) {
+        const m = await fetch(`${s.api}/metrics`, { headers: { authorization: `Bearer ${key}` } });
+        t.equal(m.status, 200);
+        t.match(m.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
+        const text = await m.text();
+        t.match(text, /^switchyard_connections 1$/m);
+        t.match(text, /^# TYPE switchyard_delivery_seconds histogram$/m);
+        const st = await fetch(`${s.api}/status`, { headers: { 'x-api-key': key } });
+        t.equal(st.status, 200);
+        t.match(await st.json(), { counters: { connections: 1 }, topConnections: [{ userId: undefined, subscriptions: 0 }], nodes: [{ connections: 1 }] });
+      }
+      const pub = await fetch(`${s.api}/publish`, { method: 'POST', headers: { ...json, authorization: `Bearer ${OPS_KEY}` }, body: JSON.stringify({ channel: 'x', data: 1 }) });
+      t.equal(pub.status, 401, 'the operations key cannot publish');
+    });
+
+    t.test('the admin page and its assets are served with a strict content security policy', async (t) => {
+      const s = await start(t, name);
+      const page = await fetch(`${s.api}/admin`);
+      t.equal(page.status, 200);
+      t.match(page.headers.get('content-type'), /^text\/html/);
+      t.match(page.headers.get('content-security-policy'), /script-src 'self'/);
+      t.equal(page.headers.get('x-frame-options'), 'DENY');
+      t.match(await page.text(), /<script src="admin\/app\.js"><\/script>/);
+      const js = await fetch(`${s.api}/admin/app.js`);
+      t.match(js.headers.get('content-type'), /^text\/javascript/);
+      t.match(await js.text(), /fetch\(STATUS/);
+      t.match((await fetch(`${s.api}/admin/app.css`)).headers.get('content-type'), /^text\/css/);
     });
 
     t.test('another ws upgrade listener on the same server keeps working', async (t) => {

@@ -17,6 +17,8 @@ import { attach as attachKoa, switchyard as koaSwitchyard } from '../../adapters
 import type { HttpApiOptions } from '../../adapters/http-api.js';
 
 export const API_KEY = 'test-key-0123456789';
+/** May read /metrics and /status only. */
+export const OPS_KEY = 'ops-key-9876543210';
 export const MAX_BODY = 4096;
 
 export interface Running {
@@ -45,7 +47,7 @@ export const hubOptions = (): SwitchyardOptions => ({
   closeTimeout: 2_000,
 });
 
-const apiOptions: HttpApiOptions = { apiKey: API_KEY, maxBodyBytes: MAX_BODY };
+const apiOptions: HttpApiOptions = { apiKey: API_KEY, maxBodyBytes: MAX_BODY, operationsKey: OPS_KEY, admin: true };
 
 // A foreign WebSocket endpoint sharing the server: echoes each message back prefixed with "echo:".
 function echo(ws: WebSocket): void {
