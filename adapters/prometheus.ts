@@ -78,11 +78,11 @@ export function registerMetrics(hub: Switchyard, options: PrometheusOptions = {}
       get: () => {
         const now = family(f.name) ?? f;
         return {
-          name: f.name,
+          // An OpenMetrics registry renames counters (drops `_total`, adds it back per sample): follow it.
+          name: metric.name,
           help: f.help,
           type: f.type,
           aggregator: 'sum' as const,
-          // Counters keep the registry's own name (OpenMetrics registries add `_total` themselves).
           values: now.samples.map((s) => ({ labels: s.labels, value: s.value, ...(s.suffix && { metricName: f.name + s.suffix }) })),
         };
       },
