@@ -2,7 +2,7 @@
  * The admin page the HTTP API serves at `{prefix}/admin` when `admin: true`: plain HTML, a
  * stylesheet and a small script that polls `{prefix}/status` every second. The page itself holds
  * no data; the status it reads is behind the API key (or the app's `authorize`), which the page
- * asks for when the first poll gets 401 and keeps in `sessionStorage`. Everything it shows is
+ * asks for first (empty: rely on the app's session cookies) and keeps in `sessionStorage`. Everything it shows is
  * written with `textContent`, never as HTML, so channel names and error messages cannot inject markup.
  * @module
  */
@@ -18,7 +18,7 @@ export const ADMIN_HTML = `<!doctype html>
 </head>
 <body>
 <header><h1>switchyard</h1><span id="node"></span><span id="state" class="state">loading…</span></header>
-<form id="login" hidden><label>API key <input id="key" type="password" autocomplete="off"></label> <button>Show</button> <span id="login-error"></span></form>
+<form id="login" hidden><label>API key <input id="key" type="password" autocomplete="off" placeholder="empty: use my session"></label> <button>Show</button> <span id="login-error"></span></form>
 <main id="main" hidden>
 <section class="tiles">
 <div class="tile"><b id="connections">–</b><span>connections</span></div>
@@ -28,6 +28,7 @@ export const ADMIN_HTML = `<!doctype html>
 <div class="tile"><b id="congested">–</b><span>congested</span></div>
 <div class="tile"><b id="dropped">–</b><span>QoS 0 dropped</span></div>
 <div class="tile"><b id="gaps">–</b><span>gaps</span></div>
+<div class="tile"><b id="refused">–</b><span>upgrades refused</span></div>
 <div class="tile"><b id="loop">–</b><span>event-loop p99 ms</span></div>
 </section>
 <section><h2>Channels</h2><table id="channels"><thead><tr><th>channel</th><th>rule</th><th>subscribers</th><th>messages / s</th><th>history</th></tr></thead><tbody></tbody></table><p id="channels-more"></p></section>
@@ -49,7 +50,7 @@ header{display:flex;gap:1em;align-items:baseline;padding:.8em 1.5em;background:#
 header h1{font-size:1.2em;margin:0}#node{opacity:.7;font-family:monospace}
 .state{margin-left:auto;padding:.1em .6em;border-radius:1em;background:#2e7d32}.state.bad{background:#c62828}
 main,form{padding:1em 1.5em}section{margin-bottom:1.5em}h2{font-size:1em;margin:.2em 0 .5em}
-.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(9em,1fr));gap:.8em}
+.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(7.5em,1fr));gap:.8em}
 .tile{background:#fff;border-radius:6px;padding:.7em;box-shadow:0 1px 2px #0002}.tile b{display:block;font-size:1.6em}.tile span{color:#667}
 table{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 2px #0002}
 th,td{text-align:left;padding:.3em .6em;border-bottom:1px solid #e4e6ea;font-variant-numeric:tabular-nums}th{background:#eceef2}
@@ -60,7 +61,8 @@ th,td{text-align:left;padding:.3em .6em;border-bottom:1px solid #e4e6ea;font-var
 export const ADMIN_JS = `'use strict';
 (function () {
   var STATUS = new URL('status', location.href.replace(/\\/admin\\/?(\\?.*)?(#.*)?$/, '/')).href;
-  var key = sessionStorage.getItem('switchyard-admin-key') || '';
+  var stored = sessionStorage.getItem('switchyard-admin-key');
+  var key = stored || '';
   var prev = null;
   var $ = function (id) { return document.getElementById(id); };
   function text(id, v) { $(id).textContent = String(v); }
@@ -89,6 +91,7 @@ export const ADMIN_JS = `'use strict';
     text('congested', c.congestedConnections);
     text('dropped', c.dropped);
     text('gaps', c.gaps);
+    text('refused', Object.keys(c.authFailures).reduce(function (n, k) { return n + c.authFailures[k]; }, 0));
     text('loop', (s.eventLoopDelay.p99 * 1000).toFixed(1));
     var before = {};
     if (prev) prev.channels.forEach(function (ch) { before[ch.channel] = ch.offset; });
@@ -132,6 +135,8 @@ export const ADMIN_JS = `'use strict';
     sessionStorage.setItem('switchyard-admin-key', key);
     poll();
   });
-  poll();
+  // Ask for the key first rather than polling into a 401; an empty key (a session the app's
+  // authorize accepts) is remembered as such.
+  if (stored === null) showLogin(''); else poll();
 })();
 `;

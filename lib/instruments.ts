@@ -41,7 +41,7 @@ export interface MetricsOptions {
   eventLoop?: boolean;
 }
 
-/** Event-loop delay over the last complete 10 s window, in seconds. */
+/** Event-loop delay over the last complete 10 s window (the first 10 s: the time so far), in seconds. */
 export interface EventLoopDelay {
   p50: number;
   p90: number;
@@ -123,6 +123,7 @@ export class Instruments {
   private readonly loop: IntervalHistogram | undefined;
   private loopDue = 0;
   private loopDelay: EventLoopDelay = { p50: 0, p90: 0, p99: 0, max: 0 };
+  private loopRolled = false;
   readonly recentErrors: RecentError[] = [];
 
   constructor(options: boolean | MetricsOptions) {
@@ -205,11 +206,16 @@ export class Instruments {
   tick(t: number): void {
     if (this.loop === undefined || t < this.loopDue) return;
     this.loopDue = t + EVENT_LOOP_WINDOW_MS;
+    this.loopDelay = this.readLoop();
+    this.loopRolled = true;
+    this.loop.reset();
+  }
+
+  private readLoop(): EventLoopDelay {
     const h = this.loop;
     // The monitor reports nanoseconds; an empty window (no samples) reports 0 everywhere.
     const s = (ns: number): number => (Number.isFinite(ns) ? ns / 1e9 : 0);
-    this.loopDelay = h.count > 0 ? { p50: s(h.percentile(50)), p90: s(h.percentile(90)), p99: s(h.percentile(99)), max: s(h.max) } : { p50: 0, p90: 0, p99: 0, max: 0 };
-    h.reset();
+    return h && h.count > 0 ? { p50: s(h.percentile(50)), p90: s(h.percentile(90)), p99: s(h.percentile(99)), max: s(h.max) } : { p50: 0, p90: 0, p99: 0, max: 0 };
   }
 
   /** Times every storage operation into {@link engine} (the wrapper keeps the storage's own prototype). */
@@ -234,7 +240,8 @@ export class Instruments {
       ackRoundTripSeconds: this.ackRoundTrip.snapshot(),
       sendQueueBytes: this.sendQueue.snapshot(),
       engineSeconds: { append: this.engine.append.snapshot(), read: this.engine.read.snapshot(), state: this.engine.state.snapshot() },
-      eventLoopDelay: { ...this.loopDelay },
+      // Until the first window completes, the window so far.
+      eventLoopDelay: this.loopRolled ? { ...this.loopDelay } : this.readLoop(),
       families: Object.fromEntries([...this.families].map(([k, v]) => [k, { ...v }])),
     };
   }
