@@ -14,7 +14,7 @@
  * is recorded twice. `prom-client` is an optional peer dependency loaded only by this subpath.
  * @module
  */
-import promClient, { type Registry } from 'prom-client';
+import promClient, { type Registry, type RegistryContentType } from 'prom-client';
 import { optionError } from '../lib/errors.js';
 import type { Switchyard } from '../lib/hub.js';
 import { metricFamilies, type MetricFamily } from '../lib/metrics.js';
@@ -22,7 +22,7 @@ import { metricFamilies, type MetricFamily } from '../lib/metrics.js';
 /** Options of {@link registerMetrics}. */
 export interface PrometheusOptions {
   /** The registry to register in. Default: prom-client's default registry (`client.register`). */
-  registry?: Registry;
+  registry?: Registry<RegistryContentType>;
   /**
    * Prefix of every metric name. Default `'switchyard_'`. Give each hub its own prefix when
    * several share a registry (or use separate registries).
@@ -48,7 +48,7 @@ const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
  */
 export function registerMetrics(hub: Switchyard, options: PrometheusOptions = {}): RegisteredMetrics {
   if (typeof options !== 'object' || options === null) throw optionError('prometheus options', 'an object like { registry, prefix }', options);
-  const { registry = promClient.register, prefix = 'switchyard_' } = options;
+  const { registry = promClient.register as Registry<RegistryContentType>, prefix = 'switchyard_' } = options;
   if (typeof registry !== 'object' || registry === null || typeof registry.registerMetric !== 'function') {
     throw optionError('registry', 'a prom-client Registry', registry);
   }
@@ -88,7 +88,7 @@ export function registerMetrics(hub: Switchyard, options: PrometheusOptions = {}
       },
       reset: () => {},
     };
-    registry.registerMetric(metric as unknown as Parameters<Registry['registerMetric']>[0]);
+    registry.registerMetric(metric as unknown as Parameters<Registry<RegistryContentType>['registerMetric']>[0]);
   }
   const names = families.map((f) => f.name);
   return { names, unregister: () => names.forEach((n) => registry.removeSingleMetric(n)) };

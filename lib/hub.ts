@@ -612,6 +612,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
       await this.ready;
       res = await this.engine.storage.append(channel, payload, idempotencyKey === undefined ? retention : { ...retention, idempotencyKey });
     } catch (err) {
+      this.counters.publishFailures++;
       this.log('error', { err, channel }, 'storage append failed');
       throw new SwitchyardError('ENGINE_UNAVAILABLE', 'publish not acknowledged');
     }

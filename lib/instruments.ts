@@ -83,6 +83,8 @@ export interface LatencyMetrics {
   sendQueueBytes: HistogramSnapshot;
   /** Seconds per storage operation (for the Redis engine, one command round trip each). */
   engineSeconds: { append: HistogramSnapshot; read: HistogramSnapshot; state: HistogramSnapshot };
+  /** Storage operations that failed, by operation. */
+  engineErrors: { append: number; read: number; state: number };
   /** Event-loop delay (zeros when `metrics.eventLoop` is false). */
   eventLoopDelay: EventLoopDelay;
   /** Counters per channel family. */
@@ -114,6 +116,7 @@ export class Instruments {
   readonly ackRoundTrip = new Histogram(LATENCY_BUCKETS);
   readonly sendQueue = new Histogram(BYTE_BUCKETS);
   readonly engine = { append: new Histogram(LATENCY_BUCKETS), read: new Histogram(LATENCY_BUCKETS), state: new Histogram(LATENCY_BUCKETS) };
+  private readonly engineErrors = { append: 0, read: 0, state: 0 };
   private readonly families = new Map<string, FamilyCounters>();
   // One sampled message at a time: its channel, offset and when the store confirmed it.
   private probeChannel = '';
@@ -221,13 +224,19 @@ export class Instruments {
   /** Times every storage operation into {@link engine} (the wrapper keeps the storage's own prototype). */
   timeStorage(storage: Storage): Storage {
     if (!this.enabled) return storage;
-    const { append, read, state } = this.engine;
-    const timed = <T>(h: Histogram, p: Promise<T>, t0: number): Promise<T> =>
-      p.then((v) => (h.observe((now() - t0) / 1000), v), (err: unknown) => (h.observe((now() - t0) / 1000), Promise.reject(err)));
+    const errors = this.engineErrors;
+    const timed = <T>(op: 'append' | 'read' | 'state', run: () => Promise<T>): Promise<T> => {
+      const t0 = now();
+      const h = this.engine[op];
+      return run().then(
+        (v) => (h.observe((now() - t0) / 1000), v),
+        (err: unknown) => (h.observe((now() - t0) / 1000), errors[op]++, Promise.reject(err)),
+      );
+    };
     return Object.create(storage, {
-      append: { value: (c: string, p: string, o: Parameters<Storage['append']>[2]) => timed(append, storage.append(c, p, o), now()) },
-      read: { value: (c: string, after: number, limit: number) => timed(read, storage.read(c, after, limit), now()) },
-      state: { value: (c: string) => timed(state, storage.state(c), now()) },
+      append: { value: (c: string, p: string, o: Parameters<Storage['append']>[2]) => timed('append', () => storage.append(c, p, o)) },
+      read: { value: (c: string, after: number, limit: number) => timed('read', () => storage.read(c, after, limit)) },
+      state: { value: (c: string) => timed('state', () => storage.state(c)) },
     }) as Storage;
   }
 
@@ -240,6 +249,7 @@ export class Instruments {
       ackRoundTripSeconds: this.ackRoundTrip.snapshot(),
       sendQueueBytes: this.sendQueue.snapshot(),
       engineSeconds: { append: this.engine.append.snapshot(), read: this.engine.read.snapshot(), state: this.engine.state.snapshot() },
+      engineErrors: { ...this.engineErrors },
       // Until the first window completes, the window so far.
       eventLoopDelay: this.loopRolled ? { ...this.loopDelay } : this.readLoop(),
       families: Object.fromEntries([...this.families].map(([k, v]) => [k, { ...v }])),

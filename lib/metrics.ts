@@ -28,6 +28,8 @@ export interface HubCounters {
   catchUps: number;
   /** `gap` notices sent: history no longer covered what a subscription missed. */
   gaps: number;
+  /** Publishes that failed because the engine did not store them (error 201). */
+  publishFailures: number;
 }
 
 /** A point-in-time view of a hub. */
@@ -46,7 +48,7 @@ export interface HubMetrics extends HubCounters, LatencyMetrics {
 
 /** A fresh, zeroed counter set. */
 export function newCounters(): HubCounters {
-  return { published: 0, dropped: 0, slowConsumerCloses: 0, badFrames: 0, connectionsAccepted: 0, authFailures: {}, closes: {}, catchUps: 0, gaps: 0 };
+  return { published: 0, dropped: 0, slowConsumerCloses: 0, badFrames: 0, connectionsAccepted: 0, authFailures: {}, closes: {}, catchUps: 0, gaps: 0, publishFailures: 0 };
 }
 
 /** Adds one to a labelled counter. */
@@ -69,7 +71,7 @@ export interface MetricFamily {
   samples: MetricSample[];
 }
 
-type Scalar = 'connections' | 'subscriptions' | 'channels' | 'congestedConnections' | 'clusterNodes' | 'published' | 'dropped' | 'slowConsumerCloses' | 'badFrames' | 'connectionsAccepted' | 'catchUps' | 'gaps';
+type Scalar = 'connections' | 'subscriptions' | 'channels' | 'congestedConnections' | 'clusterNodes' | 'published' | 'dropped' | 'slowConsumerCloses' | 'badFrames' | 'connectionsAccepted' | 'catchUps' | 'gaps' | 'publishFailures';
 const SCALARS: Array<[Scalar, 'gauge' | 'counter', string]> = [
   ['connections', 'gauge', 'Open connections.'],
   ['subscriptions', 'gauge', 'Subscriptions held by open connections.'],
@@ -83,6 +85,7 @@ const SCALARS: Array<[Scalar, 'gauge' | 'counter', string]> = [
   ['connectionsAccepted', 'counter', 'Connections accepted after authentication.'],
   ['catchUps', 'counter', 'Catch-ups from history started.'],
   ['gaps', 'counter', 'Gap notices sent (history no longer covered a subscriber).'],
+  ['publishFailures', 'counter', 'Publishes the engine did not store (error 201).'],
 ];
 const LABELLED: Array<['authFailures' | 'closes', string, string]> = [
   ['authFailures', 'Upgrades refused by authentication, by HTTP status.', 'status'],
@@ -126,6 +129,12 @@ export function metricFamilies(m: HubMetrics, prefix = 'switchyard_'): MetricFam
     help: 'Seconds per storage operation (Redis engine: one command round trip each), by op.',
     type: 'histogram',
     samples: Object.entries(m.engineSeconds).flatMap(([op, h]) => histogramSamples(h, { op })),
+  });
+  out.push({
+    name: prefix + 'engine_errors_total',
+    help: 'Storage operations that failed (Redis engine: unreachable, timed out), by op.',
+    type: 'counter',
+    samples: Object.entries(m.engineErrors).map(([op, value]) => ({ labels: { op }, value })),
   });
   const el = m.eventLoopDelay;
   out.push({

@@ -4,6 +4,8 @@ import t from 'tap';
 import { Switchyard } from '../lib/hub.js';
 import { quantile } from '../lib/histogram.js';
 import { prometheusText } from '../lib/metrics.js';
+import { LocalBroker } from '../lib/broker-local.js';
+import { MemoryStorage } from '../lib/history-memory.js';
 import { fakeClient } from './helpers/fake-transport.js';
 
 const channels = [
@@ -125,4 +127,19 @@ t.test('a bad metrics option is refused with 150 naming it', async (t) => {
   t.throws(() => new Switchyard({ metrics: { sampleEvery: 0 } }), { code: 150, message: /metrics\.sampleEvery/ });
   t.throws(() => new Switchyard({ metrics: 'yes' as never }), { code: 150, message: /metrics/ });
   t.throws(() => new Switchyard({ metrics: { sample: 2 } as never }), { code: 150, message: /metrics\.sample/ });
+});
+
+t.test('a failing store counts publish failures and engine errors by operation', async (t) => {
+  const storage = new MemoryStorage();
+  const hub = new Switchyard({ engine: { storage, broker: new LocalBroker() }, logger: { debug() {}, info() {}, warn() {}, error() {} } });
+  t.teardown(() => hub.close());
+  await hub.publish('x', 1);
+  storage.append = () => Promise.reject(new Error('connection refused'));
+  await t.rejects(hub.publish('x', 2), { code: 201 });
+  const m = hub.metrics();
+  t.equal(m.publishFailures, 1);
+  t.same(m.engineErrors, { append: 1, read: 0, state: 0 });
+  t.equal(m.engineSeconds.append.count, 2, 'the failed call is timed too');
+  t.match(prometheusText(m), /^switchyard_engine_errors_total\{op="append"\} 1$/m);
+  t.match(prometheusText(m), /^switchyard_publish_failures_total 1$/m);
 });

@@ -1,7 +1,7 @@
 // switchyardjs/prometheus puts the hub's metrics in the app's prom-client registry, beside the
 // app's own metrics and Node's defaults, read at scrape time.
 import t from 'tap';
-import promClient, { Registry } from 'prom-client';
+import promClient, { Registry, type OpenMetricsContentType } from 'prom-client';
 import { Switchyard } from '../../lib/hub.js';
 import { escapeLabelValue, prometheusText } from '../../lib/metrics.js';
 import { registerMetrics } from '../../adapters/prometheus.js';
@@ -53,7 +53,8 @@ t.test('the default registry is used when none is given', async (t) => {
 });
 
 t.test('OpenMetrics registries get counters named once with _total', async (t) => {
-  const registry = new Registry(Registry.OPENMETRICS_CONTENT_TYPE);
+  const registry = new Registry<OpenMetricsContentType>();
+  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
   const hub = new Switchyard();
   t.teardown(() => hub.close());
   registerMetrics(hub, { registry });
