@@ -77,7 +77,8 @@ const plugin: FastifyPluginAsync<FastifySwitchyardOptions> = async (fastify, opt
 
   const onConnection = (c: { id: string }): void => fastify.log.debug({ connectionId: c.id }, 'switchyard client connected');
   const onDisconnect = (c: { id: string; code: number }): void => fastify.log.debug({ connectionId: c.id, code: c.code }, 'switchyard client disconnected');
-  hub.on('connection', onConnection).on('disconnect', onDisconnect);
+  // A hub this plugin created logs its own lifecycle to fastify.log; one passed in may have no logger.
+  if (opts.hub) hub.on('connection', onConnection).on('disconnect', onDisconnect);
 
   const upgrade = createUpgradeHandler(hub);
   fastify.route({

@@ -1,6 +1,6 @@
 // switchyard vs raw ws vs Socket.IO 4, same machine, same run. `npm run bench` (about 4 min) or
 // `npm run bench -- --quick` (about 1 min). Options: --only=fanout,burst,channels,latency,idle,qos1
-// --servers=ws,switchyard,socketio --fanout=100,1000,5000 --repeat=3 --ack-delay=100 --json=<file>. Prints a Markdown table and the targets.
+// --servers=ws,switchyard,socketio,switchyard-nometrics --fanout=100,1000,5000 --repeat=3 --ack-delay=100 --json=<file>. Prints a Markdown table and the targets.
 // Each server runs in its own process; subscribers run in two more processes (bench/client-worker.mjs).
 import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ const WORKERS = 2;
 const REPEAT = Math.max(1, Number(opt('repeat') ?? 1));
 // --ack-delay=ms: how long QoS 1 subscribers batch their cumulative acks (the SDK uses 100 ms, or acks at half the in-flight window).
 const ACK_DELAY = Math.max(1, Number(opt('ack-delay') ?? 100));
-const NAMES = { switchyard: 'switchyard', ws: 'raw ws', socketio: 'Socket.IO 4' };
+const NAMES = { switchyard: 'switchyard', 'switchyard-nometrics': 'switchyard, metrics: false', ws: 'raw ws', socketio: 'Socket.IO 4' };
 const S = QUICK
   ? { fanout: [100, 1000, 5000], deliveries: 100_000, latencyMs: 3_000, idle: 1_000, channelsDeliveries: 100_000 }
   : { fanout: [100, 1000, 5000], deliveries: 400_000, latencyMs: 6_000, idle: 2_000, channelsDeliveries: 300_000 };
@@ -209,14 +209,16 @@ function median(runs) {
   return out;
 }
 
-/** Runs `fn` for every server kind, REPEAT times interleaved (drift hits all kinds alike); medians. */
+/** Runs `fn` for every server kind, REPEAT times interleaved in alternating order (drift hits all kinds alike); medians. */
 async function each(label, fn) {
   const runs = Object.fromEntries(KINDS.map((k) => [k, []]));
   for (let rep = 0; rep < REPEAT; rep++) {
-    for (const k of KINDS) {
+    // Alternate the order, so a drift within a repetition favours no kind.
+    for (const k of rep % 2 ? [...KINDS].reverse() : KINDS) {
       log(`${label}: ${k}${REPEAT > 1 ? ` (run ${rep + 1}/${REPEAT})` : ''}`);
       const r = await fn(k);
       if (r.incomplete) log(`  ${k}: only ${r.deliveries} deliveries arrived`);
+      if (r.cpuUs !== undefined) log(`  ${k}: ${Math.round(r.perSec ?? 0)} deliveries/s, ${r.cpuUs.toFixed(3)} µs server CPU per delivery`);
       runs[k].push(r);
     }
   }
@@ -241,6 +243,12 @@ try {
       const r = await each(`fan-out ${subs} subscribers`, (k) => throughput(k, subs, 1, S.deliveries));
       row(`fan-out 1 channel × ${subs.toLocaleString('en-US')}`, 'deliveries/s', Object.fromEntries(KINDS.map((k) => [k, r[k].perSec])), 'higher');
       row(`fan-out 1 channel × ${subs.toLocaleString('en-US')}`, 'server CPU µs/delivery', Object.fromEntries(KINDS.map((k) => [k, r[k].cpuUs])), 'lower');
+      // --servers=switchyard,switchyard-nometrics: what metrics (histograms, sampling, family counters) cost.
+      if (r.switchyard && r['switchyard-nometrics']) {
+        const on = r.switchyard.cpuUs;
+        const off = r['switchyard-nometrics'].cpuUs;
+        rows.push(`| fan-out 1 channel × ${subs.toLocaleString('en-US')} | metrics on ÷ off, server CPU µs/delivery | ${fmt(on)} ÷ ${fmt(off)} = ${(on / off).toFixed(3)} | | | | | lower |`);
+      }
     }
   }
   if (ONLY.has('burst')) {

@@ -1,4 +1,4 @@
-// One benchmark server in its own process: `node --expose-gc bench/server.mjs <switchyard|ws|socketio>`.
+// One benchmark server in its own process: `node --expose-gc bench/server.mjs <switchyard|switchyard-nometrics|ws|socketio>`.
 // It publishes on command from the coordinator (bench/run.mjs) so that no publisher client
 // competes for CPU, and reports its own CPU time and memory.
 import { createServer } from 'node:http';
@@ -16,12 +16,13 @@ http.on('upgrade', (_req, socket) => {
 let publish; // (channel, data) => void | Promise
 let backlogged = () => false;
 
-if (kind === 'switchyard') {
+if (kind === 'switchyard' || kind === 'switchyard-nometrics') {
   const { Switchyard } = await import('../dist/lib/index.js');
   const { attach } = await import('../dist/adapters/http.js');
   // History on (the default memory engine keeps 100 messages per channel); QoS 1 runs need a
   // window's worth of history so a paused subscriber catches up rather than gapping.
-  const hub = new Switchyard(qos1 ? { history: { size: 10_000 } } : {});
+  // switchyard-nometrics: the same hub with `metrics: false`, to measure what metrics cost.
+  const hub = new Switchyard({ ...(qos1 && { history: { size: 10_000 } }), metrics: kind !== 'switchyard-nometrics' });
   attach(hub, http, { path: '/realtime' });
   publish = (ch, data) => hub.publish(ch, data);
 } else if (kind === 'ws') {

@@ -399,10 +399,14 @@ export class Switchyard extends EventEmitter<HubEvents> {
   /**
    * What the admin page and the HTTP API's `/status` show: connections (the busiest first),
    * channels with subscribers and history sizes, recent errors, closes by code and the
-   * cluster's nodes. Reads each listed channel's stream state from the engine.
+   * cluster's nodes. Reads each listed channel's stream state from the engine. `top` (default 20,
+   * at most 1,000) bounds the connections and channels listed.
+   * @throws SwitchyardError (150) when `top` is not an integer from 1 to 1,000.
    */
-  status(options: { top?: number } = {}): Promise<HubStatus> {
-    return hubStatus(this, [...this.conns.values()], this.router, options.top ?? 20);
+  async status(options: { top?: number } = {}): Promise<HubStatus> {
+    const top = options?.top ?? 20;
+    if (!(Number.isSafeInteger(top) && top >= 1 && top <= 1000)) throw optionError('top', 'an integer from 1 to 1000', top);
+    return hubStatus(this, [...this.conns.values()], this.router, top);
   }
 
   /** A snapshot of counters, gauges and latency histograms; `prometheusText()` formats it for a scraper. */

@@ -75,8 +75,11 @@ export class NodeDirectory {
     if (o.leaving === true) return void this.peers.delete(m.epoch);
     if (typeof o.name !== 'string' || typeof o.connections !== 'number' || typeof o.startedAt !== 'number') return;
     // Bounded: a flood of fake ids cannot grow the map past this.
-    if (!this.peers.has(m.epoch) && this.peers.size >= 1_000) return;
+    const known = this.peers.has(m.epoch);
+    if (!known && this.peers.size >= 1_000) return;
     this.peers.set(m.epoch, { id: m.epoch, name: o.name.slice(0, 200), connections: o.connections, startedAt: o.startedAt, seenAt: Date.now() });
+    // A newcomer hears of this node now rather than at its next announcement.
+    if (!known && this.started) this.announce(false);
   }
 
   /** This node first, then every peer heard from within three intervals. */

@@ -143,3 +143,21 @@ t.test('a failing store counts publish failures and engine errors by operation',
   t.match(prometheusText(m), /^switchyard_engine_errors_total\{op="append"\} 1$/m);
   t.match(prometheusText(m), /^switchyard_publish_failures_total 1$/m);
 });
+
+t.test('hub.status() lists the busiest connections and channels, bounded by top', async (t) => {
+  const hub = new Switchyard({ channels: [{ match: 'chat.*' }] });
+  t.teardown(() => hub.close());
+  const quiet = fakeClient(hub, 'quiet');
+  const busy = fakeClient(hub, { id: 'busy' });
+  await quiet.subscribe('chat.a');
+  await busy.subscribe('chat.a', 'chat.b', 'chat.c');
+  for (let i = 0; i < 4; i++) await hub.publish('chat.a', i);
+  const s = await hub.status({ top: 2 });
+  t.match(s.topConnections, [{ userId: 'busy', subscriptions: 3 }, { userId: 'quiet', subscriptions: 1 }]);
+  t.match(s.channels, [{ channel: 'chat.a', subscribers: 2, family: 'chat.*', offset: 4, historySize: 4 }, { subscribers: 1 }]);
+  t.equal(s.channels.length, 2);
+  t.equal(s.channelsNotListed, 1);
+  t.match(s.nodes, [{ id: s.node, connections: 2 }]);
+  t.equal(s.counters.connections, 2);
+  await t.rejects(hub.status({ top: 0 }), { code: 150, message: /top/ });
+});
