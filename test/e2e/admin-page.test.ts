@@ -1,24 +1,14 @@
 // The admin page in real headless Chromium: it loads, asks for the key, shows the live connection
 // count and changes it when a client connects, lists channels, and logs no console error.
-import { existsSync } from 'node:fs';
 import t from 'tap';
 import { API_KEY, start } from '../adapters/integrations.js';
 import { connectClient } from '../helpers/server.js';
+import { haveChromium, launchChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-
-if (!existsSync(CHROMIUM)) {
-  if (process.env.SWITCHYARD_REQUIRE_CHROMIUM === '1') throw new Error(`${CHROMIUM} is missing; install it with: apt-get install -y chromium`);
-  t.plan(0, `skipped: ${CHROMIUM} not installed (apt-get install -y chromium)`);
-} else {
+if (haveChromium(t)) {
   t.test('the admin page shows a live connection count that follows clients connecting', async (t) => {
-    const { chromium } = await import('playwright-core');
     const s = await start(t, 'http');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-    });
-    t.teardown(() => browser.close());
+    const browser = await launchChromium(t);
     const page = await browser.newPage();
     const problems: string[] = [];
     page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
@@ -52,13 +42,8 @@ if (!existsSync(CHROMIUM)) {
   });
 
   t.test('a wrong key keeps the data hidden and says so', async (t) => {
-    const { chromium } = await import('playwright-core');
     const s = await start(t, 'http');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-    });
-    t.teardown(() => browser.close());
+    const browser = await launchChromium(t);
     const page = await browser.newPage();
     await page.goto(`${s.api}/admin`);
     await page.fill('#key', 'wrong');

@@ -1,24 +1,14 @@
 // The demo page in real headless Chromium exchanges messages with a Node client.
-import { existsSync } from 'node:fs';
 import t from 'tap';
 import { connect, type Message } from '../../adapters/client-node.js';
 import { once } from '../helpers/server.js';
 import { startExample } from '../helpers/spawn-example.js';
+import { haveChromium, launchChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-
-if (!existsSync(CHROMIUM)) {
-  if (process.env.SWITCHYARD_REQUIRE_CHROMIUM === '1') throw new Error(`${CHROMIUM} is missing; install it with: apt-get install -y chromium`);
-  t.plan(0, `skipped: ${CHROMIUM} not installed (apt-get install -y chromium)`);
-} else {
+if (haveChromium(t)) {
   t.test('the demo chat page and a Node client exchange messages both ways', async (t) => {
-    const { chromium } = await import('playwright-core');
     const demo = await startExample(t, 'examples/http/server.mjs');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-    });
-    t.teardown(() => browser.close());
+    const browser = await launchChromium(t);
     const page = await browser.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
