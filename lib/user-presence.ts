@@ -12,7 +12,7 @@
  */
 import type { Subscription } from './delivery.js';
 import type { PresenceStore } from './engine.js';
-import { SwitchyardError, errorMessage } from './errors.js';
+import { SwitchyardError } from './errors.js';
 
 type Log = (level: 'warn' | 'error', obj: object, msg: string) => void;
 
@@ -83,7 +83,7 @@ export class UserPresence {
     try {
       await this.store.join(UserPresence.shadow(channel), entryId(user, cid), info);
     } catch (err) {
-      this.log('error', { err: errorMessage(err), channel }, 'user presence join failed');
+      this.log('error', { err, channel }, 'user presence join failed');
       throw new SwitchyardError('ENGINE_UNAVAILABLE', 'presence not stored');
     }
     this.apply(channel, true, entryId(user, cid), info);
@@ -91,7 +91,7 @@ export class UserPresence {
 
   /** Removes one connection of `user` from `channel`. */
   leave(channel: string, user: string, cid: string): void {
-    this.store.leave(UserPresence.shadow(channel), entryId(user, cid)).catch((err: unknown) => this.log('warn', { err: errorMessage(err), channel }, 'user presence leave failed'));
+    this.store.leave(UserPresence.shadow(channel), entryId(user, cid)).catch((err: unknown) => this.log('warn', { err, channel }, 'user presence leave failed'));
     this.apply(channel, false, entryId(user, cid), undefined);
   }
 
@@ -134,7 +134,7 @@ export class UserPresence {
       const page = await this.store.members(UserPresence.shadow(channel), this.listLimit * ENTRIES_PER_USER);
       for (const m of page.members) this.mutate(w, true, m.connectionId, m.info);
     } catch (err) {
-      this.log('warn', { err: errorMessage(err), channel }, 'user presence listing failed; events start from an empty list');
+      this.log('warn', { err, channel }, 'user presence listing failed; events start from an empty list');
     }
     const pending = w.pending ?? [];
     w.pending = undefined;
@@ -181,7 +181,7 @@ export class UserPresence {
     try {
       page = await this.store.members(UserPresence.shadow(channel), limit * ENTRIES_PER_USER);
     } catch (err) {
-      this.log('error', { err: errorMessage(err), channel }, 'user presence read failed');
+      this.log('error', { err, channel }, 'user presence read failed');
       throw new SwitchyardError('ENGINE_UNAVAILABLE', 'presence not readable');
     }
     const byUser = new Map<string, { userId: string; connections: number; info: string | undefined }>();
