@@ -14,11 +14,11 @@ import { REFUSAL_CLOSE_PROTOCOL, SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, type Histor
 import type { PresenceUsersResult } from '../user-presence.js';
 import { backoffDelay } from './backoff.js';
 import { fetchToken, runRefresh, type TokenProvider } from './refresh.js';
-import { Subscription, type Message, type MessageHandler, type SubscribeOptions, type SubscriptionHost } from './subscription.js';
+import { Subscription, type Message, type MessageHandler, type SubscribeOptions } from './subscription.js';
 
 export { Subscription } from './subscription.js';
 export type { TokenProvider } from './refresh.js';
-export type { Discontinuity, Message, MessageHandler, SubscribeOptions, SubscriptionEvents, SubscriptionHost } from './subscription.js';
+export type { Discontinuity, Message, MessageHandler, SubscribeOptions, SubscriptionEvents } from './subscription.js';
 export { CLOSE, shouldReconnect } from '../close-codes.js';
 export type { Position } from '../engine.js';
 export type { HistoryResult, PresenceMember, PresenceResult, PublishResult, QoS, SubscribeResult } from '../protocol.js';
@@ -179,7 +179,7 @@ function posInt(name: string, v: unknown, dflt: number): number {
 }
 
 /** A connection to a switchyard server that survives disconnects. Create it with {@link connect}. */
-export class Client extends EventEmitter<ClientEvents> implements SubscriptionHost {
+export class Client extends EventEmitter<ClientEvents> {
   state: ClientState = 'connecting';
   private ws: WebSocketLike | undefined;
   private readonly subs = new Map<string, Subscription<any>>();

@@ -90,7 +90,7 @@ export interface SubscriptionEvents {
   ended: (err: Error) => void;
 }
 
-/** Internal hooks the client gives each subscription. */
+/** Hooks the client gives each subscription. @internal */
 export interface SubscriptionHost {
   sendAck(channel: string, offset: number): void;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -117,6 +117,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   /** Resolves with the first subscribe result; rejects when the server refuses. */
   readonly ready: Promise<SubscribeResult>;
 
+  /** @internal Subscriptions are made by `client.subscribe()`. */
   constructor(
     private readonly host: SubscriptionHost,
     readonly channel: string,
