@@ -12,13 +12,50 @@
  * ```
  * @module switchyard/express
  */
-import { ServerResponse, type IncomingMessage } from 'node:http';
-import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
+import { ServerResponse, type IncomingMessage, type Server } from 'node:http';
+import express, { type Express, type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { Switchyard } from '../lib/hub.js';
+import type { AuthRequest } from '../lib/transport.js';
 import { httpApi, type HttpApiOptions } from './http-api.js';
+import { attachUpgrades, type AttachOptions, type Attachment } from './http.js';
 
-export { attach, type AttachOptions, type Attachment } from './http.js';
+export type { AttachOptions, Attachment } from './http.js';
 export type { ApiAuthRequest, HttpApiOptions } from './http-api.js';
+
+/**
+ * What `authenticate` receives when {@link attach} is given the app: `raw` is an Express `Request`
+ * (`req.get()`, `req.query`, and whatever `runMiddleware` adds, such as `req.session`).
+ * Annotate the hook with it: `authenticate: async ({ raw }: ExpressAuthRequest) => ...`.
+ * Without `app`, `raw` is the plain `IncomingMessage` (`HttpAuthRequest`).
+ */
+export type ExpressAuthRequest = AuthRequest<Request>;
+
+/** Options of {@link attach}. */
+export interface ExpressAttachOptions extends AttachOptions {
+  /** The Express app: when given, `authenticate` receives the upgrade request as an Express `Request` (`req.raw`). */
+  app?: Express;
+}
+
+/**
+ * Mounts the WebSocket endpoint at `options.path` on the server `app.listen()` returns (Express
+ * never sees upgrade requests). Upgrades for other paths are left to other listeners. Origin,
+ * subprotocol and authentication checks run before the handshake.
+ * @throws SwitchyardError (150) when `path` is missing or does not start with `/`, or `unhandledUpgradeTimeout` is not a positive integer or false.
+ */
+export function attach(hub: Switchyard, server: Server, options: ExpressAttachOptions): Attachment {
+  const app = options?.app;
+  // Express turns a request into its Request the same way (app.handle): prototypes from the app,
+  // a response alongside. The response is detached from the socket: nothing set on it is sent.
+  const asExpress = (req: IncomingMessage): Request => {
+    const res = new ServerResponse(req);
+    Object.setPrototypeOf(req, app!.request);
+    Object.setPrototypeOf(res, app!.response);
+    Object.assign(req, { res });
+    Object.assign(res, { req, locals: Object.create(null) });
+    return req as Request;
+  };
+  return attachUpgrades(hub, server, options, app ? asExpress : undefined);
+}
 
 /**
  * The HTTP API as an Express router. Mount it under a path: `app.use('/realtime/api', apiRouter(hub, opts))`.

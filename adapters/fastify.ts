@@ -21,15 +21,23 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type {} from '@fastify/websocket';
-import type { FastifyError, FastifyPluginAsync } from 'fastify';
+import type { FastifyError, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { optionError, SwitchyardError, type ErrorName } from '../lib/errors.js';
 import { Switchyard } from '../lib/hub.js';
 import type { SwitchyardOptions } from '../lib/options.js';
+import type { AuthRequest } from '../lib/transport.js';
 import { createApi, errorReply, type HttpApiOptions } from './http-api.js';
 import { createUpgradeHandler } from './http.js';
 
 export type { ApiAuthRequest, HttpApiOptions } from './http-api.js';
+
+/**
+ * What `authenticate` receives from this plugin: `raw` is the upgrade's `FastifyRequest`, after
+ * the app's hooks ran (so `request.user` set by an auth hook is there). Annotate the hook with it:
+ * `authenticate: ({ raw }: FastifyAuthRequest) => raw.user ?? null`.
+ */
+export type FastifyAuthRequest = AuthRequest<FastifyRequest>;
 
 declare module 'fastify' {
   interface FastifyInstance {

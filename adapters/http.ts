@@ -15,6 +15,12 @@ import type { AuthRequest } from '../lib/transport.js';
 import { ENVELOPE_BYTES } from '../lib/validate.js';
 import { bindSocket } from './ws-transport.js';
 
+/**
+ * What `authenticate` receives from this adapter: `raw` is the upgrade's `IncomingMessage`.
+ * Annotate the hook with it: `authenticate: ({ raw, token }: HttpAuthRequest) => ...`.
+ */
+export type HttpAuthRequest = AuthRequest<IncomingMessage>;
+
 /** Options of {@link attach}. */
 export interface AttachOptions {
   /** URL path of the WebSocket endpoint, e.g. `/realtime` (required). Query strings are ignored when matching. */

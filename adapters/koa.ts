@@ -16,6 +16,7 @@ import { ServerResponse, type Server } from 'node:http';
 import type Koa from 'koa';
 import { optionError } from '../lib/errors.js';
 import type { Switchyard } from '../lib/hub.js';
+import type { AuthRequest } from '../lib/transport.js';
 import { createApi, readBody, type HttpApiOptions } from './http-api.js';
 import { attachUpgrades, type AttachOptions, type Attachment } from './http.js';
 
@@ -24,10 +25,18 @@ export type { ApiAuthRequest, HttpApiOptions } from './http-api.js';
 
 declare module 'koa' {
   interface DefaultState {
-    /** The hub, set by the `switchyardjs/koa` middleware. */
-    switchyard?: Switchyard;
+    /** The hub, set by the `switchyardjs/koa` middleware for every request after it. */
+    switchyard: Switchyard;
   }
 }
+
+/**
+ * What `authenticate` receives when {@link attach} is given the app: `raw` is a Koa `Context`
+ * (`ctx.cookies` with `app.keys`, `ctx.state`). Annotate the hook with it:
+ * `authenticate: ({ raw }: KoaAuthRequest) => ...`. Without `app`, `raw` is the plain
+ * `IncomingMessage` (`HttpAuthRequest`).
+ */
+export type KoaAuthRequest = AuthRequest<Koa.Context>;
 
 /** Options of the Koa middleware. */
 export interface KoaOptions {

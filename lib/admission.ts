@@ -41,13 +41,13 @@ export function originAllowed(allowed: SwitchyardOptions['allowedOrigins'], orig
  * is 401; a thrown FORBIDDEN is 403; any other throw is 500 (reported to `onError`); a hook
  * slower than the limit is 503.
  */
-export async function runAuthenticate(hook: (req: AuthRequest) => unknown, req: AuthRequest, timeoutMs: number, onError: (err: unknown) => void): Promise<AuthOutcome> {
+export async function runAuthenticate(hook: (req: AuthRequest<never>) => unknown, req: AuthRequest, timeoutMs: number, onError: (err: unknown) => void): Promise<AuthOutcome> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
   });
   try {
-    const user = await Promise.race([Promise.resolve().then(() => hook(req)), timeout]);
+    const user = await Promise.race([Promise.resolve().then(() => hook(req as AuthRequest<never>)), timeout]);
     if (user === 'timeout') return { ok: false, status: 503, reason: 'authentication timed out' };
     if (user === null || user === undefined || user === false) return { ok: false, status: 401, reason: 'unauthorized' };
     // A grant() carries the user with its expiry and server-side channels; adapters hand both to accept().

@@ -55,7 +55,7 @@ export interface PublishOptions {
 }
 
 /** Options of {@link Switchyard.history}. */
-export interface HistoryQuery {
+export interface HistoryQuery<User = unknown> {
   /** Return messages after this position (default: the latest `limit` messages). */
   since?: Position;
   /** Most messages to return (default 100, at most `limits.maxHistoryLimit`). */
@@ -65,16 +65,16 @@ export interface HistoryQuery {
    * hook runs with action `history` and this user, and a denial rejects with 107 FORBIDDEN.
    * Without it the read is the server's own and is not authorized.
    */
-  asUser?: unknown;
+  asUser?: User;
 }
 
 /** Options of {@link Switchyard.presence}. */
-export interface PresenceQuery {
+export interface PresenceQuery<User = unknown> {
   /**
    * Ask on behalf of this user: the `authorize` hook runs with action `presence` and this user,
    * and a denial rejects with 107 FORBIDDEN. Without it the read is the server's own.
    */
-  asUser?: unknown;
+  asUser?: User;
 }
 
 /** A history read on the server. */
@@ -89,7 +89,7 @@ export interface HistoryPage {
  * A switchyard hub. Create one per process, attach it to your HTTP server with an adapter
  * (`switchyardjs/http`, `switchyardjs/express`, ...), and publish with {@link Switchyard.publish}.
  */
-export class Switchyard extends EventEmitter<HubEvents> {
+export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
   /** Resolved options (defaults applied). @internal */
   readonly options: ResolvedOptions;
   /** Counters since the hub started. */
@@ -136,8 +136,11 @@ export class Switchyard extends EventEmitter<HubEvents> {
   private readonly nodeId = Math.random().toString(36).slice(2, 12);
 
   /** @throws SwitchyardError (code 150) naming the invalid option. */
-  constructor(options: SwitchyardOptions = {}) {
+  constructor(typedOptions: SwitchyardOptions<User> = {}) {
     super();
+    // The hooks only ever see the user `authenticate` returned, so the hub keeps them untyped and
+    // a Switchyard<User> passes wherever a Switchyard is expected.
+    const options = typedOptions as SwitchyardOptions;
     this.options = resolveOptions(options);
     this.rules = new ChannelRules(this.options);
     this.userOptions = options;
@@ -307,7 +310,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
    * Reads a channel's history. Rejects with 103 for an invalid channel, 112 when the channel's
    * rule keeps no history, and 107 when `asUser` is given and `authorize` denies.
    */
-  async history(channel: string, query: HistoryQuery = {}): Promise<HistoryPage> {
+  async history(channel: string, query: HistoryQuery<User> = {}): Promise<HistoryPage> {
     await this.checkServerRead('history', channel, query, 'an object {since?, limit?, asUser?}');
     const page = await this.readHistory(channel, query.since, query.limit);
     return { messages: page.messages.map((m) => ({ offset: m.offset, data: JSON.parse(m.payload) })), position: page.position, complete: page.complete };
@@ -319,7 +322,7 @@ export class Switchyard extends EventEmitter<HubEvents> {
    * 117 when the channel's rule has no `presence: true`, 107 when `asUser` is given and
    * `authorize` denies, and 201 when the presence store is unreachable.
    */
-  async presence(channel: string, query: PresenceQuery = {}): Promise<PresenceResult> {
+  async presence(channel: string, query: PresenceQuery<User> = {}): Promise<PresenceResult> {
     await this.checkServerRead('presence', channel, query, 'an object {asUser?}');
     if (!this.rule(channel).presence) throw new SwitchyardError('PRESENCE_DISABLED', `${channel} has no presence; add a channel rule with presence: true`);
     return this.presenceTracker.members(channel, this.options.limits.maxPresenceMembers);
@@ -551,7 +554,8 @@ export class Switchyard extends EventEmitter<HubEvents> {
     const identity = await reauthenticate(
       refreshHook
         ? () => refreshHook({ token: f.token, user, connectionId: conn.id })
-        : () => (authHook ? authHook({ headers: {}, url: conn.request?.url ?? '/', remoteAddress: conn.request?.remoteAddress, token: f.token, raw: undefined }) : user),
+        : // No upgrade request on a refresh, so no `raw` whatever the adapter (docs/identity.md).
+          () => (authHook ? authHook({ headers: {}, url: conn.request?.url ?? '/', remoteAddress: conn.request?.remoteAddress, token: f.token, raw: undefined } as AuthRequest<never>) : user),
       this.options.limits.authTimeout,
       onError,
     );

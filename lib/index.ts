@@ -17,7 +17,7 @@ export { DIAGNOSTICS, userIdOf, type EventLoopDelay, type FamilyCounters, type L
 export { LATENCY_BUCKETS, COUNT_BUCKETS, BYTE_BUCKETS, quantile, type HistogramSnapshot } from './histogram.js';
 export type { ChannelStatus, ConnectionStatus, HubStatus } from './status.js';
 export { NODES_CHANNEL, ANNOUNCE_INTERVAL_MS, type NodeInfo } from './nodes.js';
-export type { AuthorizeRequest, ChannelRule, HistoryOptions, Limits, Logger, SwitchyardOptions } from './options.js';
+export type { AuthorizeRequest, AuthResult, ChannelRule, HistoryOptions, Limits, Logger, SwitchyardOptions } from './options.js';
 export { DEFAULT_HISTORY, DEFAULT_LIMITS } from './options.js';
 export { ERRORS, SwitchyardError, errorName } from './errors.js';
 export type { ErrorCode, ErrorInfo, ErrorName } from './errors.js';

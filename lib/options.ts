@@ -6,6 +6,7 @@
 import { checkChannel, MAX_CHANNEL_BYTES } from './channel-name.js';
 import type { Engine } from './engine.js';
 import type { MetricsOptions } from './instruments.js';
+import type { AuthGrant } from './grant.js';
 import { optionError } from './errors.js';
 import type { AuthRequest } from './transport.js';
 import type { RefreshRequest } from './refresh.js';
@@ -106,12 +107,15 @@ export interface ChannelRule {
   userPresence?: boolean;
 }
 
-/** What an `authorize` hook is asked. */
-export interface AuthorizeRequest {
+/** What an `authorize` hook is asked; `User` is what `authenticate` returns. */
+export interface AuthorizeRequest<User = unknown> {
   action: 'subscribe' | 'publish' | 'history' | 'presence';
   channel: string;
-  /** What `authenticate` returned for this connection (undefined without `authenticate`). */
-  user: unknown;
+  /**
+   * What `authenticate` returned for this connection (undefined without `authenticate`, and for
+   * server-side reads without `asUser`).
+   */
+  user: User;
   /** Connection id; `'server'` for `hub.history(channel, { asUser })`. */
   connectionId: string;
 }
@@ -124,8 +128,20 @@ export interface Logger {
   error(obj: object, msg?: string): void;
 }
 
-/** Options of `new Switchyard()`. All optional. */
-export interface SwitchyardOptions {
+/**
+ * What an `authenticate` hook returns (or resolves with): the user to accept the connection as
+ * (bare, or wrapped by `grant()` with an expiry and server-side channels), or
+ * `null`/`undefined`/`false` to refuse it with 401.
+ */
+export type AuthResult<User> = User | AuthGrant<User> | null | undefined | false;
+
+/**
+ * Options of `new Switchyard()`. All optional. `User` is what `authenticate` returns; it is
+ * inferred from the hook (`new Switchyard({ authenticate: async () => ({ id: 'a' }) })` is a
+ * `Switchyard<{ id: string }>`) or given explicitly (`new Switchyard<MyUser>(...)`), and types
+ * `user` in `authorize` and `presenceInfo`.
+ */
+export interface SwitchyardOptions<User = unknown> {
   /** Storage and broker (default: the in-memory engine). */
   engine?: Engine;
   /** Default history for channels no rule overrides. */
@@ -137,14 +153,20 @@ export interface SwitchyardOptions {
    * `null`/`undefined`/`false`) to accept; return `null`/`undefined`/`false` to refuse with
    * HTTP 401; throw `new SwitchyardError('FORBIDDEN')` to refuse with 403. Any other throw
    * refuses with 500 and is logged. Default: everyone is accepted with user `undefined`.
+   *
+   * `req.raw` is the framework's request, whose type depends on the adapter the hub is attached
+   * with, so annotate the parameter with that adapter's alias to use it:
+   * `authenticate: ({ raw }: ExpressAuthRequest) => raw.session.user ?? null`. Unannotated, `raw`
+   * is `never` (every other field is typed).
    */
-  authenticate?: (req: AuthRequest) => unknown;
+  // `never`: a hook declared for any adapter's request type is accepted; its annotation says which.
+  authenticate?: (req: AuthRequest<never>) => AuthResult<User> | Promise<AuthResult<User>>;
   /**
    * Runs on every subscribe (including resubscribes during recovery), publish, history read and
    * presence request.
    * Return true to allow. A throw or rejection denies and is logged. Default: allow.
    */
-  authorize?: (req: AuthorizeRequest) => boolean | Promise<boolean>;
+  authorize?: (req: AuthorizeRequest<User>) => boolean | Promise<boolean>;
   /**
    * Allowed `Origin` header values, `'*'` for any, or a function. Default: requests without an
    * Origin (non-browser clients) and browser requests whose Origin host equals the Host header
@@ -167,7 +189,7 @@ export interface SwitchyardOptions {
    * which may hold secrets, is never exposed. A throw, a non-JSON result or an oversized one
    * fails that connection's subscribes to presence channels with 200 and is logged.
    */
-  presenceInfo?: (user: unknown) => unknown;
+  presenceInfo?: (user: User) => unknown;
   /**
    * Re-authenticates an open connection with the token its client sent in a `refresh` frame
    * (docs/identity.md). Returns like `authenticate`: the user (or a `grant()` with a new expiry and
@@ -186,7 +208,7 @@ export interface SwitchyardOptions {
    * a user's connections. Default: the user itself when it is a string or number, else its `id`
    * property when that is a string or number; a user without an id cannot be targeted.
    */
-  userId?: (user: unknown) => string | number | undefined;
+  userId?: (user: User) => string | number | undefined;
   /**
    * Latency histograms, per-channel-family counters and event-loop delay (docs/operations.md).
    * `false` keeps only the counters and gauges. Default `true` (`{ sampleEvery: 64, eventLoop: true }`):

@@ -26,8 +26,13 @@ export interface Transport {
   readonly bufferedAmount: number;
 }
 
-/** Facts about the upgrade request the adapter hands to `authenticate`. */
-export interface AuthRequest {
+/**
+ * Facts about the upgrade request the adapter hands to `authenticate`. `Raw` is the framework's
+ * own request object, which depends on the adapter: each adapter exports its alias
+ * (`HttpAuthRequest`, `ExpressAuthRequest`, `FastifyAuthRequest`, `KoaAuthRequest`) to annotate
+ * the hook's parameter with.
+ */
+export interface AuthRequest<Raw = unknown> {
   /** Lower-cased request headers. */
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   /** Request path and query, e.g. `/realtime?room=1`. */
@@ -39,8 +44,8 @@ export interface AuthRequest {
    * Never logged by switchyard.
    */
   readonly token?: string;
-  /** The framework's own request object (node:http IncomingMessage, Koa context, ...). */
-  readonly raw: unknown;
+  /** The framework's own request object (node:http IncomingMessage, Express Request, Fastify request, Koa context). */
+  readonly raw: Raw;
 }
 
 /** The callbacks an adapter calls for the life of one accepted connection. */

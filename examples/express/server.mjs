@@ -53,7 +53,7 @@ const server = app.listen(port, host, () => {
   // The example test reads this line to find the port.
   console.log(`switchyard express example listening on http://${host}:${server.address().port}`);
 });
-attach(hub, server, { path: '/realtime' });
+attach(hub, server, { path: '/realtime', app }); // app: authenticate gets an Express Request
 
 const stop = async () => {
   await hub.close();

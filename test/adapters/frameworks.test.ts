@@ -11,7 +11,7 @@ import t from 'tap';
 import { rawUpgrade } from '../helpers/upgrade.js';
 import { WebSocket } from 'ws';
 import { Switchyard } from '../../lib/hub.js';
-import { apiRouter, attach as attachExpress, runMiddleware } from '../../adapters/express.js';
+import { apiRouter, attach as attachExpress, runMiddleware, type ExpressAuthRequest } from '../../adapters/express.js';
 import { switchyard as fastifySwitchyard } from '../../adapters/fastify.js';
 import { attach as attachKoa, switchyard as koaSwitchyard } from '../../adapters/koa.js';
 import { once } from '../helpers/server.js';
@@ -131,6 +131,25 @@ t.test('express', async (t) => {
     t.equal(await rawUpgrade(url, { headers: { cookie: 'sid=nope' } }), 401);
     t.equal(await rawUpgrade(url, { headers: { cookie: 'sid=s1' } }), 'open');
     t.same(users, [{ name: 'alice' }]);
+  });
+
+  t.test('given the app, authenticate gets an Express Request: req.get(), req.query, the app, and what middleware set', async (t) => {
+    const seen: unknown[] = [];
+    const hub = new Switchyard({
+      authenticate: async ({ raw }: ExpressAuthRequest) => {
+        seen.push({ host: raw.get('host') === raw.headers.host, room: raw.query.room, app: raw.app === app });
+        return (await runMiddleware(raw, session)) ? ((raw as typeof raw & { user?: { name: string } }).user ?? null) : null;
+      },
+    });
+    const app = express();
+    const server = await listen(app);
+    attachExpress(hub, server, { path: '/realtime', app });
+    t.teardown(async () => {
+      await hub.close();
+      await new Promise((r) => server.close(r));
+    });
+    t.equal(await rawUpgrade(`ws://127.0.0.1:${portOf(server)}/realtime?room=7`, { headers: { cookie: 'sid=s1' } }), 'open');
+    t.same(seen, [{ host: true, room: '7', app: true }]);
   });
 
   t.test('runMiddleware resolves false when middleware ends the response and rejects on next(err)', async (t) => {
