@@ -1,7 +1,7 @@
 // The load tester's own logic: the per-subscription checker, the verdict, options and audience plan.
 import t from 'tap';
 import { StreamChecker } from '../../tools/loadtest/checker.js';
-import { isLoopback, parseConfig, UsageError } from '../../tools/loadtest/config.js';
+import { authFor, isLoopback, parseConfig, UsageError } from '../../tools/loadtest/config.js';
 import { channelNames, planAudience } from '../../tools/loadtest/audience.js';
 import { buildReport, formatReport, judge } from '../../tools/loadtest/report.js';
 import { emptyTotals, histogram } from '../../tools/loadtest/stats.js';
@@ -76,21 +76,22 @@ t.test('a subscription that never started expects nothing', async (t) => {
 
 t.test('the verdict fails on any QoS 1 loss, any silent loss, duplicate or reordering', async (t) => {
   const ok = { expected: 5, delivered: 5, lostSilent: 0, lostSignalled: 0, duplicated: 0, outOfOrder: 0 };
-  const base = { neverSubscribed: 0, clients: 1 };
+  const base = { neverSubscribed: 0, clients: 1, connected: 1 };
   t.same(judge([ok, ok], base, true), []);
   t.same(judge([{ ...ok, lostSignalled: 2, delivered: 3 }, ok], base, true), [], 'signalled QoS 0 drops are allowed');
   t.match(judge([ok, { ...ok, lostSignalled: 1 }], base, true), [/QoS 1: 1 messages lost/]);
   t.match(judge([{ ...ok, lostSilent: 1 }, ok], base, true), [/QoS 0: 1 messages lost without any signal/]);
   t.match(judge([ok, { ...ok, duplicated: 1 }], base, true), [/delivered twice/]);
   t.match(judge([ok, { ...ok, outOfOrder: 1 }], base, true), [/out of order/]);
-  t.match(judge([ok, ok], { neverSubscribed: 1, clients: 2 }, true), [/never got a subscription/]);
+  t.match(judge([ok, ok], { neverSubscribed: 1, clients: 2, connected: 1 }, true), [/never got a subscription/]);
+  t.match(judge([ok, ok], { neverSubscribed: 2, clients: 2, connected: 0 }, false), [/no client ever connected \(0 of 2\)/, /never got a subscription/]);
   const none = { ...ok, expected: 0, delivered: 0 };
   t.match(judge([none, none], base, true), [/nothing was checked/]);
 });
 
 t.test('the report prints percentiles, per-QoS counts and FAIL lines', async (t) => {
   const cfg = parseConfig(['--spawn-server']);
-  if (cfg === 'help') throw new Error('unexpected');
+  if (typeof cfg === 'string') throw new Error('unexpected');
   const totals = emptyTotals();
   totals.qos[1] = { expected: 10, delivered: 9, lostSilent: 1, lostSignalled: 0, duplicated: 0, outOfOrder: 0 };
   totals.closes['1006'] = 3;
@@ -101,7 +102,7 @@ t.test('the report prints percentiles, per-QoS counts and FAIL lines', async (t)
     connectLatency: histogram(),
     deliveryLatency: lat,
     publish: { attempted: 10, ok: 10, failed: 0, errors: {}, skippedTicks: 0, latency: histogram() },
-    timing: { rampUp: 0, publishing: 1000, draining: 0 },
+    timing: { rampUp: 0, waitingForAudience: 0, publishing: 1000, draining: 0 },
     elapsed: 1000,
   });
   t.equal(r.passed, false);
@@ -116,6 +117,48 @@ t.test('the report prints percentiles, per-QoS counts and FAIL lines', async (t)
   t.notOk('apiKey' in r.config, 'the API key never appears in a report');
 });
 
+t.test('the report explains failures: refused upgrades, history too small, and keeps credentials out', async (t) => {
+  const cfg = parseConfig(['--spawn-server', '--ramp-up', '1', '--token', 'secret-{i}', '--cookie', 'sid=s{i}', '--header', 'X-Tenant: t{i}']);
+  if (typeof cfg === 'string') throw new Error('unexpected');
+  t.equal(cfg.rampUp, 1000);
+  t.same(cfg.auth, { token: 'secret-{i}', headers: { 'x-tenant': 't{i}', cookie: 'sid=s{i}' } });
+  t.same(authFor(cfg.auth, 7), { token: 'secret-7', headers: { 'x-tenant': 't7', cookie: 'sid=s7' } });
+  const raw = (totals: ReturnType<typeof emptyTotals>) => ({
+    totals,
+    connectLatency: histogram(),
+    deliveryLatency: histogram(),
+    publish: { attempted: 0, ok: 0, failed: 0, errors: {}, skippedTicks: 0, latency: histogram() },
+    timing: { rampUp: 1000, waitingForAudience: 5000, publishing: 0, draining: 0 },
+    elapsed: 6000,
+  });
+  const refused = emptyTotals();
+  Object.assign(refused, { clients: 3, connected: 0, neverConnected: 3, neverSubscribed: 3 });
+  refused.errors['client stopped (close 4502: upgrade refused with HTTP 401)'] = 3;
+  const r = buildReport(cfg, raw(refused));
+  t.equal(r.passed, false);
+  t.match(r.failures, [/no client ever connected \(0 of 3\)/]);
+  t.match(r.explanations, [/3 clients were refused with HTTP 401 .*--token\/--header\/--cookie given were not accepted/]);
+  const text = formatReport(r);
+  t.match(text, /ramp-up 1\.0 \+ 5\.0 waiting for subscriptions/, 'the ramp-up given, and the wait after it apart');
+  t.match(text, /nothing was expected/);
+  t.notMatch(JSON.stringify(r), /secret|sid=s/, 'credentials never appear in the report');
+  t.same(r.config.auth, { token: true, headers: ['x-tenant', 'cookie'] });
+
+  const lost = emptyTotals();
+  Object.assign(lost, { clients: 2, connected: 2 });
+  lost.qos[1] = { expected: 100, delivered: 60, lostSilent: 0, lostSignalled: 40, duplicated: 0, outOfOrder: 0 };
+  lost.discontinuities.unrecoverable = 2;
+  const r2 = buildReport(cfg, raw(lost));
+  t.match(r2.explanations, [/history did not cover what disconnected or paused clients missed .* raise the server's history\.size/]);
+  t.match(formatReport(r2), /WHY: {2}QoS 1 lost, signalled/);
+});
+
+t.test('options: --version and --help are answered without a target', async (t) => {
+  t.equal(parseConfig(['--version']), 'version');
+  t.equal(parseConfig(['--help']), 'help');
+  t.throws(() => parseConfig(['--spawn-server', '--header', 'no colon']), /--header must look like 'Name: value'/);
+});
+
 t.test('options: a non-loopback target is refused unless --allow-remote', async (t) => {
   t.ok(isLoopback('ws://127.0.0.1:3000/x'));
   t.ok(isLoopback('ws://localhost:3000/x'));
@@ -123,7 +166,7 @@ t.test('options: a non-loopback target is refused unless --allow-remote', async 
   t.notOk(isLoopback('ws://10.0.0.1:3000/x'));
   t.throws(() => parseConfig(['--url', 'ws://example.com/realtime', '--publish', 'client']), /not a loopback address/);
   const cfg = parseConfig(['--url', 'ws://example.com/realtime', '--publish', 'client', '--allow-remote']);
-  t.equal(cfg !== 'help' && cfg.allowRemote, true);
+  t.equal(typeof cfg !== 'string' && cfg.allowRemote, true);
 });
 
 t.test('options: bad values are refused with what to pass instead', async (t) => {

@@ -3,7 +3,7 @@
 // CLI (bin/switchyard.mjs -> dist/tools/loadtest), as users do; `npm test` builds first.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -70,4 +70,66 @@ t.test('the CLI exits with 2 and says what to do on bad usage', async (t) => {
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   t.equal(code, 2);
   t.match(err, /pass exactly one of --url/);
+});
+
+t.test('against a server with authenticate: per-client tokens and cookies get in; without them the run fails loudly and says why', async (t) => {
+  const { Switchyard } = await import('../../lib/hub.js');
+  const { attach, httpApi } = await import('../../adapters/http.js');
+  const { createServer } = await import('node:http');
+  const seen = new Set<string>();
+  const hub = new Switchyard({
+    channels: [{ match: 'loadtest.>', clientPublish: true }],
+    // Accepts client i only with token user-i and the matching session cookie.
+    authenticate: ({ token, headers }) => {
+      const m = /^user-(\d+)$/.exec(token ?? '');
+      if (!m || headers.cookie !== `sid=s${m[1]}`) return null;
+      seen.add(m[1]!);
+      return { id: m[1] };
+    },
+  });
+  const api = httpApi(hub, { apiKey: 'k' });
+  const server = createServer((req, res) => void (api(req, res) || res.writeHead(404).end()));
+  attach(hub, server, { path: '/realtime' });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(async () => {
+    await hub.close();
+    await new Promise((r) => server.close(r));
+  });
+  const port = (server.address() as { port: number }).port;
+  const run = async (extra: string[]): Promise<{ code: number | null; out: string }> => {
+    const args = ['bin/switchyard.mjs', 'loadtest', '--url', `ws://127.0.0.1:${port}/realtime`, '--publish', 'http', '--api-url', `http://127.0.0.1:${port}/realtime/api`,
+      '--api-key', 'k', '--clients', '6', '--channels', '2', '--rate', '50', '--ramp-up', '0.3', '--duration', '1', '--drain', '3', '--workers', '1', ...extra];
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    t.teardown(() => void (child.exitCode === null && child.kill()));
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    return { code, out };
+  };
+
+  const ok = await run(['--token', 'user-{i}', '--cookie', 'sid=s{i}', '--json']);
+  const report = JSON.parse(ok.out);
+  t.same(report.failures, []);
+  t.equal(ok.code, 0);
+  t.equal(report.clients.connected, 6);
+  t.same([...seen].sort(), ['0', '1', '2', '3', '4', '5'], 'each client presented its own token');
+  t.equal(report.qos['1'].delivered, report.qos['1'].expected);
+  t.ok(report.qos['1'].expected > 0);
+
+  const refused = await run([]);
+  t.equal(refused.code, 1, 'exit status 1');
+  t.match(refused.out, /FAIL: no client ever connected \(0 of 6\)/);
+  t.match(refused.out, /WHY: {2}6 clients were refused with HTTP 401 .* pass credentials it accepts with --token, --header or --cookie/);
+  t.match(refused.out, /ramp-up 0\.3/);
+});
+
+t.test('--version prints the package version', async (t) => {
+  const version = JSON.parse(readFileSync(`${root}package.json`, 'utf8')).version;
+  for (const args of [['--version'], ['loadtest', '--version']]) {
+    const child = spawn(process.execPath, ['bin/switchyard.mjs', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    t.equal(await new Promise((resolve) => child.on('close', resolve)), 0);
+    t.equal(out, `switchyard ${version}\n`, args.join(' '));
+  }
 });

@@ -3,9 +3,13 @@
  * prints the report (table or `--json`) and returns the exit status.
  * @module
  */
+import { createRequire } from 'node:module';
 import { HELP, parseConfig, UsageError } from './config.js';
 import { formatProgress, formatReport } from './report.js';
 import { runLoadtest, type Progress } from './run.js';
+
+/** The package's version, read through the package's own name (its exports include package.json). */
+export const VERSION: string = createRequire(import.meta.url)('switchyardjs/package.json').version;
 
 /** Runs the CLI; resolves with the exit status (0 pass, 1 correctness failure or crash, 2 usage). */
 export async function main(argv: string[]): Promise<number> {
@@ -21,6 +25,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (cfg === 'help') {
     process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  if (cfg === 'version') {
+    process.stdout.write(`switchyard ${VERSION}\n`);
     return 0;
   }
   const tty = cfg.progress && process.stderr.isTTY === true;

@@ -26,6 +26,8 @@ export interface LoadtestConfig {
   publish: PublishMode;
   apiUrl: string | undefined;
   apiKey: string | undefined;
+  /** How clients authenticate; `{i}` in any value is replaced by the client's index (publishers: `pub0`, ...). */
+  auth: AuthTemplate;
   /** Publisher connections used by `publish: 'client'`. */
   publishers: number;
   payloadBytes: number;
@@ -48,6 +50,20 @@ export interface LoadtestConfig {
   progress: boolean;
 }
 
+/** Credentials every simulated client presents, as templates (`{i}`: the client's index). */
+export interface AuthTemplate {
+  /** Sent by the SDK as its `token` option (the hub's `authenticate` sees `req.token`). */
+  token?: string;
+  /** Extra headers of the WebSocket upgrade request (a Cookie header included). */
+  headers: Record<string, string>;
+}
+
+/** Fills the `{i}` placeholders of a template for one client. */
+export function authFor(t: AuthTemplate, i: number | string): { token?: string; headers: Record<string, string> } {
+  const fill = (s: string): string => s.replaceAll('{i}', String(i));
+  return { token: t.token === undefined ? undefined : fill(t.token), headers: Object.fromEntries(Object.entries(t.headers).map(([k, v]) => [k, fill(v)])) };
+}
+
 /** Hard bounds: a load test is bounded in count and time however it is invoked. */
 export const BOUNDS = Object.freeze({ clients: 20_000, rate: 200_000, durationMs: 3_600_000, payloadBytes: 1 << 20, workers: 32, channels: 100_000 });
 
@@ -62,6 +78,12 @@ Target (one of):
   --url <ws://host:port/path>   switchyard endpoint to load (loopback only unless --allow-remote)
   --spawn-server                start an in-process switchyard server on 127.0.0.1 and load it
   --allow-remote                permit a non-loopback --url / --api-url
+
+Authentication (for a server with an authenticate hook; {i} = the client's index 0..n-1,
+publishers get pub0, pub1, ...; values never appear in the report):
+  --token <t>            token sent by the client SDK (e.g. --token 'user-{i}' for per-user tokens)
+  --header <name:value>  extra header on every upgrade request (repeatable)
+  --cookie <cookie>      Cookie header on every upgrade request (e.g. --cookie 'sid={i}')
 
 Audience:
   --clients <n>          subscribing clients (default 100, at most ${BOUNDS.clients})
@@ -95,6 +117,7 @@ Run:
   --json                 print the report as JSON on stdout
   --no-progress          no live progress line (it is shown only on a TTY anyway)
   -h, --help             this text
+  --version              the version of switchyard
 
 Exit status: 0 when every correctness check passed, 1 when one failed, 2 on bad usage.`;
 
@@ -124,7 +147,7 @@ export function isLoopback(url: string): boolean {
  * Parses `switchyard loadtest` arguments. Returns `'help'` for -h/--help.
  * @throws UsageError naming the option and the accepted values.
  */
-export function parseConfig(argv: string[]): LoadtestConfig | 'help' {
+export function parseConfig(argv: string[]): LoadtestConfig | 'help' | 'version' {
   let parsed;
   try {
     parsed = parseArgs({
@@ -151,6 +174,10 @@ export function parseConfig(argv: string[]): LoadtestConfig | 'help' {
         publish: { type: 'string' },
         'api-url': { type: 'string' },
         'api-key': { type: 'string' },
+        token: { type: 'string' },
+        header: { type: 'string', multiple: true },
+        cookie: { type: 'string' },
+        version: { type: 'boolean' },
         publishers: { type: 'string' },
         duration: { type: 'string' },
         drain: { type: 'string' },
@@ -166,6 +193,14 @@ export function parseConfig(argv: string[]): LoadtestConfig | 'help' {
   }
   const v = parsed.values;
   if (v.help) return 'help';
+  if (v.version) return 'version';
+  const headers: Record<string, string> = {};
+  for (const h of v.header ?? []) {
+    const m = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):\s*(.*)$/.exec(h);
+    if (!m) throw new UsageError(`--header must look like 'Name: value' (got ${JSON.stringify(h)})`);
+    headers[m[1]!.toLowerCase()] = m[2]!;
+  }
+  if (v.cookie !== undefined) headers.cookie = v.cookie;
   const spawnServer = v['spawn-server'] === true;
   if (spawnServer === (v.url !== undefined)) throw new UsageError('pass exactly one of --url <ws://...> or --spawn-server');
   const allowRemote = v['allow-remote'] === true;
@@ -199,6 +234,7 @@ export function parseConfig(argv: string[]): LoadtestConfig | 'help' {
     publish,
     apiUrl: v['api-url']?.replace(/\/+$/, ''),
     apiKey: v['api-key'],
+    auth: { token: v.token, headers },
     publishers: num('publishers', v.publishers, 1, 1, 100, true),
     payloadBytes: num('payload', v.payload, 64, 0, BOUNDS.payloadBytes, true),
     qos: qosRaw === 'mixed' ? 'mixed' : qosRaw === '0' ? 0 : 1,

@@ -3,11 +3,11 @@
  * Each publish resolves with the stored position, which tells the checker what to expect.
  * @module
  */
-import { Client } from '../../lib/client/index.js';
-import { connect } from '../../adapters/client-node.js';
+import WebSocket from 'ws';
+import { Client, type WebSocketConstructor } from '../../lib/client/index.js';
 import type { Switchyard } from '../../lib/hub.js';
 import type { Pos } from './checker.js';
-import type { LoadtestConfig } from './config.js';
+import { authFor, type AuthTemplate, type LoadtestConfig } from './config.js';
 import type { Target } from './target.js';
 
 /** Publishes one message and resolves with its position. */
@@ -43,9 +43,15 @@ export function httpPublisher(apiUrl: string, apiKey: string | undefined): Publi
 }
 
 /** Publishes with `client.publish(..., { qos: 1 })` from `n` SDK connections, round-robin. */
-export async function clientPublisher(url: string, n: number, timeoutMs: number): Promise<Publisher> {
+export async function clientPublisher(url: string, n: number, timeoutMs: number, auth: AuthTemplate = { headers: {} }): Promise<Publisher> {
   const clients: Client[] = [];
-  for (let i = 0; i < n; i++) clients.push(connect(url));
+  for (let i = 0; i < n; i++) {
+    const { token, headers } = authFor(auth, `pub${i}`);
+    const WithHeaders = function (u: string, protocols: string[]) {
+      return new WebSocket(u, protocols, { headers });
+    } as unknown as WebSocketConstructor;
+    clients.push(new Client(url, { WebSocket: WithHeaders, ...(token !== undefined && { token }) }));
+  }
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
@@ -79,5 +85,5 @@ export async function createPublisher(cfg: LoadtestConfig, url: string, target: 
     return hubPublisher(target.hub);
   }
   if (cfg.publish === 'http') return cfg.apiUrl ? httpPublisher(cfg.apiUrl, cfg.apiKey) : httpPublisher(target!.apiUrl, target!.apiKey);
-  return clientPublisher(url, cfg.publishers, 10_000);
+  return clientPublisher(url, cfg.publishers, 10_000, cfg.auth);
 }

@@ -25,8 +25,9 @@ export type Percentiles = Record<string, number>;
 
 /** The final report (`--json` prints exactly this). */
 export interface Report {
-  config: Omit<LoadtestConfig, 'apiKey' | 'json' | 'progress'>;
-  durationMs: { total: number; rampUp: number; publishing: number; draining: number };
+  config: Omit<LoadtestConfig, 'apiKey' | 'json' | 'progress' | 'auth'> & { auth: { token: boolean; headers: string[] } };
+  /** `rampUp` is the configured ramp-up actually spent; `waitingForAudience` the wait after it for clients still subscribing. */
+  durationMs: { total: number; rampUp: number; waitingForAudience: number; publishing: number; draining: number };
   clients: Omit<ClientTotals, 'qos' | 'closes' | 'errors' | 'recoveries' | 'discontinuities' | 'handled' | 'droppedNotices'>;
   connectLatencyMs: Percentiles;
   deliveryLatencyMs: Percentiles;
@@ -41,6 +42,8 @@ export interface Report {
   errors: Record<string, number>;
   /** Empty when every correctness check passed. */
   failures: string[];
+  /** What probably caused the failures and what to change; one sentence each. */
+  explanations: string[];
   passed: boolean;
 }
 
@@ -57,8 +60,9 @@ export function percentiles(h: RecordableHistogram, ps: number[]): Percentiles {
 }
 
 /** The correctness verdict: each failed check as a sentence. */
-export function judge(qos: [StreamCounts, StreamCounts], t: Pick<ClientTotals, 'neverSubscribed' | 'clients'>, expectedSomething: boolean): string[] {
+export function judge(qos: [StreamCounts, StreamCounts], t: Pick<ClientTotals, 'neverSubscribed' | 'clients' | 'connected'>, expectedSomething: boolean): string[] {
   const f: string[] = [];
+  if (t.clients > 0 && t.connected === 0) f.push(`no client ever connected (0 of ${t.clients}): nothing was published or checked`);
   qos.forEach((c, q) => {
     if (c.lostSilent > 0) f.push(`QoS ${q}: ${c.lostSilent} messages lost without any signal`);
     if (c.duplicated > 0) f.push(`QoS ${q}: ${c.duplicated} messages delivered twice`);
@@ -75,8 +79,47 @@ export interface RawResults {
   connectLatency: RecordableHistogram;
   deliveryLatency: RecordableHistogram;
   publish: PublishTotals;
-  timing: { rampUp: number; publishing: number; draining: number };
+  timing: { rampUp: number; waitingForAudience: number; publishing: number; draining: number };
   elapsed: number;
+}
+
+const top = (r: Record<string, number>): string | undefined => Object.entries(r).sort((a, b) => b[1] - a[1])[0]?.[0];
+
+/** Likely causes of the failures, from the errors, close codes and discontinuities the clients saw. */
+export function explain(t: ClientTotals, publish: PublishTotals, cfg: Pick<LoadtestConfig, 'auth' | 'spawnServer' | 'publish'>): string[] {
+  const why: string[] = [];
+  const errors = Object.keys(t.errors).join(' ');
+  const refused = /HTTP (40[13])/.exec(errors)?.[1];
+  if (t.neverConnected > 0) {
+    if (refused) {
+      const sent = cfg.auth.token !== undefined || Object.keys(cfg.auth.headers).length > 0;
+      why.push(
+        `${t.neverConnected} clients were refused with HTTP ${refused} by the server's authenticate hook: ` +
+          (sent ? 'the --token/--header/--cookie given were not accepted; check them (use {i} for per-client values)' : 'pass credentials it accepts with --token, --header or --cookie'),
+      );
+    } else {
+      why.push(`${t.neverConnected} clients never connected (${top(t.errors) ?? `closes: ${top(t.closes) ?? 'none'}`}): check --url and that the server is up and reachable`);
+    }
+  }
+  const disc = t.discontinuities;
+  const q1lost = t.qos[1].lostSignalled;
+  if (q1lost > 0 && (disc.unrecoverable || disc.trimmed)) {
+    why.push(
+      `QoS 1 lost, signalled: the channel history did not cover what disconnected or paused clients missed ` +
+        `(${disc.unrecoverable ?? 0} unrecoverable resubscribes, ${disc.trimmed ?? 0} trimmed catch-ups) — raise the server's history.size ` +
+        `(and history.recoveryCap, history.ttl) above rate per channel × the longest absence, or lower --rate, --churn-interval or --pause-length`,
+    );
+  }
+  if (disc.reset) why.push(`${disc.reset} resets: a channel's epoch changed during the run (the server restarted, or its engine evicted the channel's history)`);
+  if (q1lost > 0 && disc.gap) why.push(`QoS 1 gaps (${disc.gap}): a QoS 1 stream skipped offsets, which the server must never do; report it with --seed`);
+  if (t.qos[0].lostSilent + t.qos[1].lostSilent + t.qos[0].duplicated + t.qos[1].duplicated + t.qos[0].outOfOrder + t.qos[1].outOfOrder > 0) {
+    why.push('messages lost without a signal, duplicated or reordered break switchyard\'s guarantees: report it with the command line and --seed');
+  }
+  if (publish.failed > 0) {
+    const e = top(publish.errors) ?? '';
+    why.push(`${publish.failed} publishes failed (most often: ${e})` + (/HTTP 401/.test(e) ? ': pass the HTTP API key with --api-key' : /HTTP 429|106/.test(e) ? ': the server rate-limited the publisher; raise limits.publishesPerSecond or lower --rate' : ''));
+  }
+  return why;
 }
 
 /** Turns merged worker results into the report. */
@@ -85,7 +128,10 @@ export function buildReport(cfg: LoadtestConfig, r: RawResults): Report {
   const expected = t.qos[0].expected + t.qos[1].expected;
   const delivered = t.qos[0].delivered + t.qos[1].delivered;
   const failures = judge(t.qos, t, r.publish.ok > 0);
-  const { apiKey: _k, json: _j, progress: _p, ...config } = cfg;
+  const explanations = failures.length > 0 ? explain(t, r.publish, cfg) : [];
+  // Credentials never reach the report: only whether they were given.
+  const { apiKey: _k, json: _j, progress: _p, auth, ...rest } = cfg;
+  const config = { ...rest, auth: { token: auth.token !== undefined, headers: Object.keys(auth.headers) } };
   const deliverySecs = (r.timing.publishing + r.timing.draining) / 1000;
   return {
     config,
@@ -111,6 +157,7 @@ export function buildReport(cfg: LoadtestConfig, r: RawResults): Report {
     closes: t.closes,
     errors: t.errors,
     failures,
+    explanations,
     passed: failures.length === 0,
   };
 }
@@ -147,7 +194,11 @@ export function formatReport(r: Report): string {
   row('publish→deliver', pct(r.deliveryLatencyMs, ['p50', 'p90', 'p99', 'p99.9', 'max']));
   row('publish ack', pct(r.publishLatencyMs, ['p50', 'p99', 'max']));
   row('publishes', `${n(r.publishes.ok)} ok, ${n(r.publishes.failed)} failed${r.publishes.behindRate ? ' (publisher fell behind the rate)' : ''}`);
-  row('deliveries', `${n(r.deliveries.handled)} handled, ${n(r.deliveries.perSecond)}/s, delivered ÷ expected ${(r.deliveries.ratio * 100).toFixed(2)} % (${n(r.deliveries.delivered)} / ${n(r.deliveries.expected)})`);
+  row(
+    'deliveries',
+    `${n(r.deliveries.handled)} handled, ${n(r.deliveries.perSecond)}/s, ` +
+      (r.deliveries.expected === 0 ? 'nothing was expected (no subscriber, or nothing published)' : `delivered ÷ expected ${(r.deliveries.ratio * 100).toFixed(2)} % (${n(r.deliveries.delivered)} / ${n(r.deliveries.expected)})`),
+  );
   L.push('');
   const head = ['QoS', 'expected', 'delivered', 'lost silent', 'lost signalled', 'duplicated', 'out of order'];
   L.push(head.map((h, i) => pad(h, i ? 15 : 5)).join(''));
@@ -163,10 +214,14 @@ export function formatReport(r: Report): string {
   row('closes by code', record(r.closes));
   row('errors', record(r.errors));
   if (r.publishes.failed) row('publish errors', record(r.publishes.errors));
-  row('time', `${(r.durationMs.total / 1000).toFixed(1)} s (ramp-up ${(r.durationMs.rampUp / 1000).toFixed(1)}, publishing ${(r.durationMs.publishing / 1000).toFixed(1)}, drain ${(r.durationMs.draining / 1000).toFixed(1)})`);
+  const waited = r.durationMs.waitingForAudience >= 50 ? ` + ${(r.durationMs.waitingForAudience / 1000).toFixed(1)} waiting for subscriptions` : '';
+  row('time', `${(r.durationMs.total / 1000).toFixed(1)} s (ramp-up ${(r.durationMs.rampUp / 1000).toFixed(1)}${waited}, publishing ${(r.durationMs.publishing / 1000).toFixed(1)}, drain ${(r.durationMs.draining / 1000).toFixed(1)})`);
   L.push('');
   if (r.passed) L.push('PASS: nothing lost, duplicated or reordered');
-  else for (const x of r.failures) L.push(`FAIL: ${x}`);
+  else {
+    for (const x of r.failures) L.push(`FAIL: ${x}`);
+    for (const x of r.explanations) L.push(`WHY:  ${x}`);
+  }
   return L.join('\n');
 }
 

@@ -54,7 +54,7 @@ export async function runLoadtest(cfg: LoadtestConfig, onProgress?: (p: Progress
   const pub: PublishTotals = { attempted: 0, ok: 0, failed: 0, errors: {}, skippedTicks: 0, latency: histogram() };
   let phase: Progress['phase'] = 'ramp-up';
   let ticker: ReturnType<typeof setInterval> | undefined;
-  const timing = { rampUp: 0, publishing: 0, draining: 0 };
+  const timing = { rampUp: 0, waitingForAudience: 0, publishing: 0, draining: 0 };
   try {
     if (cfg.spawnServer) {
       // History deep enough for a churning client to recover whatever it missed while away.
@@ -79,6 +79,7 @@ export async function runLoadtest(cfg: LoadtestConfig, onProgress?: (p: Progress
         churnInterval: cfg.churnInterval,
         pauseInterval: cfg.pauseInterval,
         pauseLength: cfg.pauseLength,
+        auth: cfg.auth,
       };
       const worker = new Worker(workerUrl, { workerData: input });
       workers.push(worker);
@@ -114,13 +115,17 @@ export async function runLoadtest(cfg: LoadtestConfig, onProgress?: (p: Progress
     const rampEnd = startAt + cfg.rampUp;
     const grace = rampEnd + 5_000 + cfg.clients;
     while (Date.now() < rampEnd || (sum().subscribed < cfg.clients && Date.now() < grace)) await sleep(50);
-    timing.rampUp = Date.now() - startAt;
+    // The configured ramp-up and the wait for stragglers after it are reported apart.
+    timing.rampUp = Math.min(cfg.rampUp, Date.now() - startAt);
+    timing.waitingForAudience = Math.max(0, Date.now() - startAt - cfg.rampUp);
+    // Nobody to deliver to (refused, wrong URL): publishing would check nothing; the report says why.
+    const audience = sum().connected > 0;
 
     // Publishing: a fixed rate, round-robin over channels; each result is the channel's new end.
     phase = 'publishing';
     const finals: Record<string, Pos> = {};
     const pad = padding(cfg.payloadBytes);
-    const total = Math.round((cfg.rate * cfg.duration) / 1000);
+    const total = audience ? Math.round((cfg.rate * cfg.duration) / 1000) : 0;
     const inFlight = new Set<Promise<void>>();
     const pubStart = Date.now();
     let seq = 0;
@@ -160,7 +165,7 @@ export async function runLoadtest(cfg: LoadtestConfig, onProgress?: (p: Progress
     // Drain: every worker waits until its clients reached each channel's end, bounded by --drain.
     phase = 'draining';
     const drainStart = Date.now();
-    for (const w of workers) w.postMessage({ type: 'final', positions: finals, drain: cfg.drain } satisfies ToWorker);
+    for (const w of workers) w.postMessage({ type: 'final', positions: finals, drain: audience ? cfg.drain : 0 } satisfies ToWorker);
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       Promise.all(done),

@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { Client, type WebSocketConstructor } from '../../lib/client/index.js';
 import type { ClientPlan } from './audience.js';
+import { authFor, type AuthTemplate } from './config.js';
 import { addCounts, StreamChecker, type Pos } from './checker.js';
 import { bump, emptyTotals, histogram, type WorkerProgress, type WorkerResult } from './stats.js';
 
@@ -22,6 +23,7 @@ export interface WorkerInput {
   churnInterval: number;
   pauseInterval: number;
   pauseLength: number;
+  auth: AuthTemplate;
 }
 
 /** Messages from the coordinator. */
@@ -93,12 +95,13 @@ function run(input: WorkerInput): void {
     const t0 = performance.now();
     // The SDK takes a WebSocket constructor; this one remembers the socket so churn and pauses
     // can act on it the way a network would, without a hook in the SDK.
+    const { token, headers } = authFor(input.auth, s.plan.index);
     const Factory = function (url: string, protocols: string[]) {
-      const ws = new WebSocket(url, protocols);
+      const ws = new WebSocket(url, protocols, { headers });
       s.socket = ws;
       return ws;
     } as unknown as WebSocketConstructor;
-    const client = new Client(input.url, { WebSocket: Factory });
+    const client = new Client(input.url, { WebSocket: Factory, ...(token !== undefined && { token }) });
     s.client = client;
     client.on('connected', () => {
       if (!s.connected) {
@@ -108,8 +111,8 @@ function run(input: WorkerInput): void {
       } else totals.reconnects++;
     });
     client.on('disconnected', ({ code }) => bump(totals.closes, code));
-    client.on('closed', ({ code }) => {
-      if (!stopping) bump(totals.errors, `client stopped (close ${code})`);
+    client.on('closed', ({ code, reason }) => {
+      if (!stopping) bump(totals.errors, `client stopped (close ${code}${reason ? `: ${reason}` : ''})`);
     });
     client.on('error', (err) => bump(totals.errors, `error ${(err as { code?: number }).code ?? err.message}`));
     const qos = s.plan.qos;
