@@ -60,7 +60,11 @@ export interface ClientOptions {
    * (200 ms doubling to 5 s), and all QoS 1 sends are paced under the server's announced publish rate.
    */
   publishTimeout?: number;
-  /** QoS 1 publishes held while disconnected (default 1,000); beyond it `publish()` rejects at once with `offline queue full`. */
+  /**
+   * Calls held while not connected (default 1,000), counted separately for QoS 1 publishes and for
+   * other calls (QoS 0 publishes, history, presence); beyond it the call rejects at once with
+   * `offline queue full`.
+   */
   offlineQueue?: number;
   /** WebSocket implementation (default: global `WebSocket`; the Node entry passes `ws`). */
   WebSocket?: WebSocketConstructor;
@@ -185,6 +189,8 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly subs = new Map<string, Subscription<any>>();
   private readonly pending = new Map<number, Pending>();
   private readonly outbox: QueuedPublish[] = [];
+  /** QoS 0 publishes, history and presence reads made before the connection is up: each resumes (or fails) once. */
+  private readonly waiting = new Set<(err?: Error) => void>();
   private readonly acks = new Map<string, number>();
   /** Last offset acknowledged per channel, to send early once half the in-flight window is processed. */
   private readonly ackedUpTo = new Map<string, number>();
@@ -320,6 +326,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const err = new ClientError(code, `client closed: ${reason || code}`);
     this.failPending(err);
     for (const p of this.outbox.splice(0)) this.settle(p, err);
+    for (const w of [...this.waiting]) w(err);
     for (const s of this.subs.values()) s.active = false;
     this.emit('closed', { code, reason });
   }
@@ -352,6 +359,27 @@ export class Client extends EventEmitter<ClientEvents> {
         this.pending.delete(id);
         reject(new ClientError(0, `not connected (state ${this.state})`));
       }
+    });
+  }
+
+  /**
+   * Runs `send` now when connected, else once the connection is up — so a call made right after
+   * `connect()` or during a reconnect is not refused. Bounded: at most `offlineQueue` calls wait,
+   * each at most `timeout` ms; `close()` or a terminal close rejects them.
+   */
+  private whenConnected<T>(send: () => Promise<T>): Promise<T> {
+    if (this.state === 'connected') return send();
+    if (this.state === 'closed') return Promise.reject(new ClientError(0, 'client is closed'));
+    if (this.waiting.size >= this.o.offlineQueue) return Promise.reject(new ClientError(0, `offline queue full (${this.o.offlineQueue} calls waiting)`));
+    return new Promise<T>((resolve, reject) => {
+      const resume = (err?: Error): void => {
+        clearTimeout(timer);
+        this.waiting.delete(resume);
+        if (err) reject(err);
+        else send().then(resolve, reject);
+      };
+      const timer = setTimeout(() => resume(new ClientError(0, `not connected after ${this.o.timeout} ms (state ${this.state})`)), this.o.timeout);
+      this.waiting.add(resume);
     });
   }
 
@@ -453,6 +481,7 @@ export class Client extends EventEmitter<ClientEvents> {
           if (!p.retry) this.sendQueue.push(p);
         }
         this.pump();
+        for (const w of [...this.waiting]) w();
         break;
     }
   }
@@ -582,15 +611,19 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /**
    * Publishes `data` to `channel`. Resolves with the stored position once the server acknowledged.
-   * QoS 0 rejects when not connected or after `timeout`; QoS 1 waits in the offline queue and is
+   * QoS 0 is sent once: made while not connected it waits for the connection (at most `timeout`
+   * ms, at most `offlineQueue` waiting calls), and rejects after `timeout` without a reply or when
+   * the connection drops first; it is never retried. QoS 1 waits in the offline queue and is
    * retried across reconnects until `publishTimeout`, and is stored exactly once.
    */
   publish(channel: string, data: unknown, options: ClientPublishOptions = {}): Promise<PublishResult> {
     const qos = options.qos ?? 0;
     if (qos === 0) {
-      // Unpaced (a QoS 0 publish is never retried), but it uses up the same server-side bucket.
-      this.takePublishToken();
-      return this.request<PublishResult>({ op: 'pub', ch: channel, data });
+      return this.whenConnected(() => {
+        // Unpaced (a QoS 0 publish is never retried), but it uses up the same server-side bucket.
+        this.takePublishToken();
+        return this.request<PublishResult>({ op: 'pub', ch: channel, data });
+      });
     }
     if (qos !== 1) return Promise.reject(new TypeError('switchyard client: qos must be 0 or 1'));
     if (this.state === 'closed') return Promise.reject(new ClientError(0, 'client is closed'));
@@ -686,21 +719,25 @@ export class Client extends EventEmitter<ClientEvents> {
     }
   }
 
-  /** Reads a channel's history (authorized by the server like a subscribe). */
+  /**
+   * Reads a channel's history (authorized by the server like a subscribe). Made while not
+   * connected it waits for the connection like a QoS 0 publish.
+   */
   history(channel: string, options: { since?: Position; limit?: number } = {}): Promise<HistoryResult> {
     const frame: Record<string, unknown> = { op: 'hist', ch: channel };
     if (options.since) frame.since = options.since;
     if (options.limit !== undefined) frame.limit = options.limit;
-    return this.request<HistoryResult>(frame);
+    return this.whenConnected(() => this.request<HistoryResult>(frame));
   }
 
   /**
    * Who is subscribed to a presence channel right now: at most the server's
    * `limits.maxPresenceMembers` members, `truncated` when there are more. Rejects with a
-   * `ClientError`: 117 when the channel has no presence, 107 when `authorize` denies.
+   * `ClientError`: 117 when the channel has no presence, 107 when `authorize` denies. Made while
+   * not connected it waits for the connection like a QoS 0 publish.
    */
   async presence(channel: string): Promise<PresenceResult> {
-    const res = await this.request<PresenceResultWire>({ op: 'presence', ch: channel });
+    const res = await this.whenConnected(() => this.request<PresenceResultWire>({ op: 'presence', ch: channel }));
     return {
       members: res.members.map((m) => ('info' in m ? { connectionId: m.cid, info: m.info } : { connectionId: m.cid })),
       truncated: res.truncated === true,

@@ -220,3 +220,35 @@ t.test('QoS 1 acks go out at half the announced in-flight window, so a keeping-u
   const steps = acks.map((a, i) => a - (i ? acks[i - 1] : 0));
   t.ok(Math.max(...steps) <= 4, `no ack covers more than half the window (steps ${steps.join(',')})`);
 });
+
+t.test('a QoS 0 publish, history or presence read made right after connect() waits for the connection instead of failing', async (t) => {
+  const s = await startServer(t, { channels: [{ match: '>', clientPublish: true, presence: true }] });
+  const c = connect(s.url);
+  t.teardown(() => c.close());
+  t.equal(c.state, 'connecting');
+  const published = c.publish('early', { n: 1 });
+  const history = c.history('early');
+  const presence = c.presence('early');
+  t.match(await published, { offset: 1 });
+  t.match(await history, { messages: [{ off: 1, data: { n: 1 } }] });
+  t.same((await presence).members, []);
+});
+
+t.test('calls waiting for a connection are bounded: offlineQueue of them, timeout ms each, rejected by close()', async (t) => {
+  // Nothing listens on this port: the client stays in connecting/reconnecting.
+  const probe = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((r) => probe.once('listening', r));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise((r) => probe.close(r));
+  const c = connect(`ws://127.0.0.1:${port}/realtime`, { offlineQueue: 2, timeout: 300, reconnect: { minDelay: 50, maxDelay: 100 } });
+  t.teardown(() => c.close());
+  const first = c.publish('a', 1);
+  const second = c.history('a');
+  await t.rejects(c.publish('a', 3), { code: 0, message: /offline queue full \(2 calls waiting\)/ }, 'a third waiting call is refused at once');
+  await t.rejects(first, { code: 0, message: /not connected after 300 ms/ });
+  await t.rejects(second, { code: 0, message: /not connected after 300 ms/ });
+  const third = c.publish('a', 4);
+  c.close();
+  await t.rejects(third, { code: 1000, message: /client closed/ });
+  await t.rejects(c.publish('a', 5), { code: 0, message: /client is closed/ });
+});
