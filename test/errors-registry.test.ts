@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { CLOSE } from '../lib/close-codes.js';
+import { CLOSE, shouldReconnect } from '../lib/close-codes.js';
 import { ERRORS, errorName, SwitchyardError, type ErrorName } from '../lib/errors.js';
 
 const doc = (name: string): string => readFileSync(new URL(`../docs/${name}`, import.meta.url), 'utf8');
@@ -50,4 +50,27 @@ t.test('docs/protocol.md lists exactly the close codes of lib/close-codes.ts', a
 t.test('docs/protocol.md documents every error code it cites', async (t) => {
   const text = doc('protocol.md');
   for (const m of text.matchAll(/error (\d{3})\b/g)) t.ok(errorName(Number(m[1])), `error ${m[1]} is in the registry`);
+});
+
+t.test('docs/errors.md lists every code the client SDK rejects with that is not a server code', async (t) => {
+  const rows = tableRows(doc('errors.md'), 'client code');
+  const listed = rows.map(([codes]) => codes);
+  t.same(listed.slice(0, 3), ['0', '1000', '1006']);
+  // Codes the SDK creates itself: `new ClientError(<literal>` and `this.stop(<literal or CLOSE.X>`.
+  const src = ['index.ts', 'subscription.ts'].map((f) => readFileSync(new URL(`../lib/client/${f}`, import.meta.url), 'utf8')).join('\n');
+  const made = new Set<number>();
+  for (const m of src.matchAll(/new ClientError\((\d+)|this\.stop\((\d+|CLOSE\.(\w+))/g)) {
+    made.add(m[3] ? CLOSE[m[3] as keyof typeof CLOSE] : Number(m[1] ?? m[2]));
+  }
+  t.ok(made.size >= 3, `found ${[...made].join(', ')}`);
+  const documented = (code: number): boolean =>
+    listed.some((cell) => cell.split(/,\s*/).some((part) => {
+      const range = /^(\d+)–(\d+)$/.exec(part);
+      return range ? code >= Number(range[1]) && code <= Number(range[2]) : Number(part) === code;
+    }));
+  for (const code of made) t.ok(documented(code), `client code ${code} is documented`);
+  // A terminal close rejects pending calls with the close code: every terminal code must be listed.
+  const undocumented: number[] = [];
+  for (let code = 1000; code < 5000; code++) if (!shouldReconnect(code) && !documented(code)) undocumented.push(code);
+  t.same(undocumented, [], 'every terminal close code is documented');
 });

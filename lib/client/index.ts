@@ -327,7 +327,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.failPending(err);
     for (const p of this.outbox.splice(0)) this.settle(p, err);
     for (const w of [...this.waiting]) w(err);
-    for (const s of this.subs.values()) s.active = false;
+    for (const s of this.subs.values()) s.closed(err);
     this.emit('closed', { code, reason });
   }
 

@@ -114,7 +114,10 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   /** Bumped when continuity restarts at a new position, so a handler that was running meanwhile cannot move `position` back. */
   private generation = 0;
   private settle: { resolve: (r: SubscribeResult) => void; reject: (e: Error) => void } | undefined;
-  /** Resolves with the first subscribe result; rejects when the server refuses. */
+  /**
+   * Resolves with the first subscribe result; rejects with a `ClientError` when the server refuses
+   * (e.g. 107) or the client stops for good before the server answered (the close code).
+   */
   readonly ready: Promise<SubscribeResult>;
 
   /** @internal Subscriptions are made by `client.subscribe()`. */
@@ -197,6 +200,13 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     this.settle?.resolve(result);
     this.settle = undefined;
     this.emit('subscribed', result);
+  }
+
+  /** @internal The client stopped for good: a subscribe still unanswered rejects `ready` with the close error. */
+  closed(err: Error): void {
+    this.active = false;
+    this.settle?.reject(err);
+    this.settle = undefined;
   }
 
   /** @internal */

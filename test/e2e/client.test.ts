@@ -252,3 +252,15 @@ t.test('calls waiting for a connection are bounded: offlineQueue of them, timeou
   await t.rejects(third, { code: 1000, message: /client closed/ });
   await t.rejects(c.publish('a', 5), { code: 0, message: /client is closed/ });
 });
+
+t.test('sub.ready rejects with the close code when the client stops before the server answered', async (t) => {
+  const probe = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((r) => probe.once('listening', r));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise((r) => probe.close(r));
+  const c = connect(`ws://127.0.0.1:${port}/realtime`, { reconnect: { minDelay: 50, maxDelay: 100 } });
+  const sub = c.subscribe('a', () => {});
+  c.close();
+  await t.rejects(sub.ready, { code: 1000, message: /client closed/ });
+  t.equal(sub.active, false);
+});
