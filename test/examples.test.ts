@@ -19,10 +19,12 @@ interface Example {
   login: boolean;
   /** Mounts the HTTP API at /realtime/api. */
   api: boolean;
+  /** The demo: the tab's name is the token, the room has presence and history, and no favicon 404. */
+  demo?: boolean;
 }
 
 const EXAMPLES: Example[] = [
-  { name: 'http', login: false, api: false },
+  { name: 'http', login: false, api: false, demo: true },
   { name: 'express', login: true, api: true },
   { name: 'fastify', login: true, api: true },
   { name: 'koa', login: true, api: true },
@@ -105,7 +107,12 @@ for (const ex of EXAMPLES) {
       cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
     }
 
-    const client = await connectClient(t, wsUrl, cookie ? { WebSocket: withCookie(cookie) } : {});
+    if (ex.demo) {
+      t.equal(await anonymousUpgrade(wsUrl), 401, 'a connection without a name is refused before the handshake');
+      t.equal((await fetch(`${base}/favicon.ico`)).status, 204, 'no favicon 404');
+      t.equal((await fetch(`${base}/?name=alice`)).status, 200, 'the page with a name in the query');
+    }
+    const client = await connectClient(t, wsUrl, cookie ? { WebSocket: withCookie(cookie) } : ex.demo ? { token: 'tester' } : {});
     const received: Array<{ from: string; text: string }> = [];
     const waiters: Array<() => void> = [];
     const sub = client.subscribe('chat.lobby', (m) => {
@@ -137,6 +144,14 @@ for (const ex of EXAMPLES) {
 
     t.same(received.map((m) => m.from), ex.api ? ['tester', 'server', 'backend'] : ['tester', 'server']);
     t.equal(received[0].text, 'hello over ws');
+
+    if (ex.demo) {
+      // What the page does on load and for its "here now" list.
+      const history = await client.history('chat.lobby', { limit: 50 });
+      t.same(history.messages.map((m) => (m.data as { from: string }).from), ['tester', 'server'], 'the room keeps its history for a page that loads later');
+      const { members } = await client.presence('chat.lobby');
+      t.same(members.map((m) => m.info), [{ name: 'tester' }], 'members are listed by name only');
+    }
 
     client.close();
     process.kill(child.pid!, 'SIGTERM');

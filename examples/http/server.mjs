@@ -10,21 +10,33 @@ const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '127.0.0.1';
 
-// Clients may publish to chat.* rooms; everything else is server-only.
-const hub = new Switchyard({ channels: [{ match: 'chat.*', clientPublish: true }] });
+// Each tab connects with its display name as the token (a real app would send a session token
+// and look the user up). No valid name: 401 before the WebSocket handshake.
+const NAME = /^[\p{L}\p{N} _.-]{1,24}$/u;
+
+const hub = new Switchyard({
+  // Clients may publish to chat.* rooms and see who is there; everything else is server-only.
+  channels: [{ match: 'chat.*', clientPublish: true, presence: true }],
+  authenticate: ({ token }) => (token && NAME.test(token.trim()) ? { name: token.trim() } : null),
+  // What other tabs see about a member of the room: only the name.
+  presenceInfo: (user) => ({ name: user.name }),
+});
 
 // The HTTP API for backends without a WebSocket (docs/http-api.md), protected by an API key.
 const api = httpApi(hub, { prefix: '/realtime/api', apiKey: process.env.SWITCHYARD_API_KEY ?? 'dev-key-change-me' });
 
 const server = createServer(async (req, res) => {
   if (api(req, res)) return;
-  if (req.url === '/' || req.url === '/index.html') {
+  const path = new URL(req.url ?? '/', 'http://x').pathname;
+  if (path === '/' || path === '/index.html') {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end(await readFile(here('./index.html')));
-  } else if (req.url === '/switchyard-client.js') {
+  } else if (path === '/switchyard-client.js') {
     res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' });
-    res.end(await readFile(here('../../dist/browser/switchyard-client.js')));
-  } else if (req.method === 'POST' && req.url === '/announce') {
+    res.end(await readFile(here('../../dist/browser/switchyard-client.min.js')));
+  } else if (path === '/favicon.ico') {
+    res.writeHead(204).end();
+  } else if (req.method === 'POST' && path === '/announce') {
     // A backend route publishing to the same room the browsers use.
     const result = await hub.publish('chat.lobby', { from: 'server', text: 'announcement' });
     res.writeHead(200, { 'content-type': 'application/json' });
