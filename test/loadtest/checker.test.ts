@@ -3,7 +3,7 @@ import t from 'tap';
 import { StreamChecker } from '../../tools/loadtest/checker.js';
 import { authFor, isLoopback, parseConfig, UsageError } from '../../tools/loadtest/config.js';
 import { channelNames, planAudience } from '../../tools/loadtest/audience.js';
-import { buildReport, formatReport, judge } from '../../tools/loadtest/report.js';
+import { buildReport, formatReport, judge, judgePublishes } from '../../tools/loadtest/report.js';
 import { emptyTotals, histogram } from '../../tools/loadtest/stats.js';
 
 const E = 'ep1';
@@ -151,6 +151,17 @@ t.test('the report explains failures: refused upgrades, history too small, and k
   const r2 = buildReport(cfg, raw(lost));
   t.match(r2.explanations, [/history did not cover what disconnected or paused clients missed .* raise the server's history\.size/]);
   t.match(formatReport(r2), /WHY: {2}QoS 1 lost, signalled/);
+
+  // Every publish refused: nothing was checked, so the run fails and names the server rule to add.
+  t.same(judgePublishes({ attempted: 0, ok: 0, failed: 0 }), []);
+  t.same(judgePublishes({ attempted: 5, ok: 1, failed: 4 }), []);
+  const ok = emptyTotals();
+  Object.assign(ok, { clients: 2, connected: 2 });
+  const refusedPublishes = raw(ok);
+  refusedPublishes.publish = { attempted: 20, ok: 0, failed: 20, errors: { '108 [PUB-7] clients may not publish to loadtest.x.c0': 20 }, skippedTicks: 0, latency: histogram() };
+  const r3 = buildReport(cfg, refusedPublishes);
+  t.match(r3.failures, [/every publish failed \(20 of 20\): nothing was checked/]);
+  t.match(r3.explanations, [/add \{ match: 'loadtest\.>', clientPublish: true \} or use --publish http/]);
 });
 
 t.test('options: --version and --help are answered without a target', async (t) => {

@@ -96,15 +96,17 @@ t.test('against a server with authenticate: per-client tokens and cookies get in
     await new Promise((r) => server.close(r));
   });
   const port = (server.address() as { port: number }).port;
-  const run = async (extra: string[]): Promise<{ code: number | null; out: string }> => {
-    const args = ['bin/switchyard.mjs', 'loadtest', '--url', `ws://127.0.0.1:${port}/realtime`, '--publish', 'http', '--api-url', `http://127.0.0.1:${port}/realtime/api`,
-      '--api-key', 'k', '--clients', '6', '--channels', '2', '--rate', '50', '--ramp-up', '0.3', '--duration', '1', '--drain', '3', '--workers', '1', ...extra];
+  const run = async (extra: string[], publish = ['--publish', 'http', '--api-url', `http://127.0.0.1:${port}/realtime/api`, '--api-key', 'k']): Promise<{ code: number | null; out: string; err: string }> => {
+    const args = ['bin/switchyard.mjs', 'loadtest', '--url', `ws://127.0.0.1:${port}/realtime`, ...publish,
+      '--clients', '6', '--channels', '2', '--rate', '50', '--ramp-up', '0.3', '--duration', '1', '--drain', '3', '--workers', '1', ...extra];
     const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     t.teardown(() => void (child.exitCode === null && child.kill()));
     let out = '';
+    let err = '';
     child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    return { code, out };
+    return { code, out, err };
   };
 
   const ok = await run(['--token', 'user-{i}', '--cookie', 'sid=s{i}', '--json']);
@@ -121,6 +123,11 @@ t.test('against a server with authenticate: per-client tokens and cookies get in
   t.match(refused.out, /FAIL: no client ever connected \(0 of 6\)/);
   t.match(refused.out, /WHY: {2}6 clients were refused with HTTP 401 .* pass credentials it accepts with --token, --header or --cookie/);
   t.match(refused.out, /ramp-up 0\.3/);
+
+  const noPublisher = await run([], ['--publish', 'client']);
+  t.equal(noPublisher.code, 1);
+  t.equal(noPublisher.err.trim().split('\n').length, 1, 'one line, no stack trace');
+  t.match(noPublisher.err, /a --publish client connection was closed \(4502 upgrade refused with HTTP 401\).*pass credentials with --token, --header or --cookie/);
 });
 
 t.test('--version prints the package version', async (t) => {

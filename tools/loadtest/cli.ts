@@ -4,7 +4,7 @@
  * @module
  */
 import { createRequire } from 'node:module';
-import { HELP, parseConfig, UsageError } from './config.js';
+import { HELP, parseConfig, RunError, UsageError } from './config.js';
 import { formatProgress, formatReport } from './report.js';
 import { runLoadtest, type Progress } from './run.js';
 
@@ -47,7 +47,8 @@ export async function main(argv: string[]): Promise<number> {
     return report.passed ? 0 : 1;
   } catch (err) {
     if (tty) process.stderr.write('\n');
-    process.stderr.write(`switchyard loadtest: ${(err as Error).stack ?? String(err)}\n`);
+    // A known reason is one sentence; anything else is a bug worth its stack.
+    process.stderr.write(`switchyard loadtest: ${err instanceof RunError ? err.message : ((err as Error).stack ?? String(err))}\n`);
     return 1;
   }
 }

@@ -67,6 +67,11 @@ export function authFor(t: AuthTemplate, i: number | string): { token?: string; 
 /** Hard bounds: a load test is bounded in count and time however it is invoked. */
 export const BOUNDS = Object.freeze({ clients: 20_000, rate: 200_000, durationMs: 3_600_000, payloadBytes: 1 << 20, workers: 32, channels: 100_000 });
 
+/** The run could not start (e.g. the publisher could not connect); the CLI prints the message and exits with 1. */
+export class RunError extends Error {
+  override name = 'RunError';
+}
+
 /** Thrown for bad command-line input; the CLI prints the message and exits with 2. */
 export class UsageError extends Error {
   override name = 'UsageError';

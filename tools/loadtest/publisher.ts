@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { Client, type WebSocketConstructor } from '../../lib/client/index.js';
 import type { Switchyard } from '../../lib/hub.js';
 import type { Pos } from './checker.js';
-import { authFor, type AuthTemplate, type LoadtestConfig } from './config.js';
+import { authFor, RunError, type AuthTemplate, type LoadtestConfig } from './config.js';
 import type { Target } from './target.js';
 
 /** Publishes one message and resolves with its position. */
@@ -55,13 +55,16 @@ export async function clientPublisher(url: string, n: number, timeoutMs: number,
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`publisher connections not up after ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => reject(new RunError(`--publish client connections not up after ${timeoutMs} ms: check --url and that the server is up`)), timeoutMs);
     });
     const up = clients.map(
       (c) =>
         new Promise<void>((resolve, reject) => {
           c.once('connected', () => resolve());
-          c.once('closed', ({ code, reason }) => reject(new Error(`publisher connection closed (${code} ${reason})`)));
+          c.once('closed', ({ code, reason }) => {
+            const hint = /HTTP 40[13]/.test(reason) ? "; the server's authenticate hook refused it: pass credentials with --token, --header or --cookie" : '';
+            reject(new RunError(`a --publish client connection was closed (${code} ${reason})${hint}`));
+          });
         }),
     );
     await Promise.race([Promise.all(up), timeout]);

@@ -74,6 +74,11 @@ export function judge(qos: [StreamCounts, StreamCounts], t: Pick<ClientTotals, '
   return f;
 }
 
+/** Failures of the publishing side: a run whose every publish failed checked nothing. */
+export function judgePublishes(p: Pick<PublishTotals, 'attempted' | 'ok' | 'failed'>): string[] {
+  return p.attempted > 0 && p.ok === 0 ? [`every publish failed (${p.failed} of ${p.attempted}): nothing was checked`] : [];
+}
+
 export interface RawResults {
   totals: ClientTotals;
   connectLatency: RecordableHistogram;
@@ -117,7 +122,16 @@ export function explain(t: ClientTotals, publish: PublishTotals, cfg: Pick<Loadt
   }
   if (publish.failed > 0) {
     const e = top(publish.errors) ?? '';
-    why.push(`${publish.failed} publishes failed (most often: ${e})` + (/HTTP 401/.test(e) ? ': pass the HTTP API key with --api-key' : /HTTP 429|106/.test(e) ? ': the server rate-limited the publisher; raise limits.publishesPerSecond or lower --rate' : ''));
+    const fix = /HTTP 401/.test(e)
+      ? ': pass the HTTP API key with --api-key'
+      : /HTTP 429|^106\b/.test(e)
+        ? ': the server rate-limited the publisher; raise limits.publishesPerSecond or lower --rate'
+        : /^108\b/.test(e)
+          ? ": the server's channel rules do not let clients publish to loadtest.* channels; add { match: 'loadtest.>', clientPublish: true } or use --publish http"
+          : /^107\b/.test(e)
+            ? ": the server's authorize hook denied the publisher's publishes to loadtest.* channels"
+            : '';
+    why.push(`${publish.failed} publishes failed (most often: ${e})${fix}`);
   }
   return why;
 }
@@ -127,7 +141,7 @@ export function buildReport(cfg: LoadtestConfig, r: RawResults): Report {
   const t = r.totals;
   const expected = t.qos[0].expected + t.qos[1].expected;
   const delivered = t.qos[0].delivered + t.qos[1].delivered;
-  const failures = judge(t.qos, t, r.publish.ok > 0);
+  const failures = [...judge(t.qos, t, r.publish.ok > 0), ...judgePublishes(r.publish)];
   const explanations = failures.length > 0 ? explain(t, r.publish, cfg) : [];
   // Credentials never reach the report: only whether they were given.
   const { apiKey: _k, json: _j, progress: _p, auth, ...rest } = cfg;
@@ -170,9 +184,11 @@ function pct(p: Percentiles, keys: string[]): string {
   return keys.map((k) => `${k} ${f(p[k])}`).join('   ') + '  ms';
 }
 
-function record(r: Record<string, number>): string {
+function record(r: Record<string, number>, most = 5): string {
   const e = Object.entries(r).sort((a, b) => b[1] - a[1]);
-  return e.length ? e.map(([k, v]) => `${k} ×${n(v)}`).join(', ') : 'none';
+  if (!e.length) return 'none';
+  const shown = e.slice(0, most).map(([k, v]) => `${k} ×${n(v)}`).join(', ');
+  return e.length > most ? `${shown}, and ${e.length - most} more kinds (see --json)` : shown;
 }
 
 function pad(s: string, w: number): string {
