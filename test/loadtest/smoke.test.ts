@@ -12,6 +12,18 @@ function newestSource(): number {
   return Math.max(...readdirSync(`${root}tools/loadtest`).map((f) => statSync(`${root}tools/loadtest/${f}`).mtimeMs));
 }
 
+/** Runs the built CLI (`node bin/switchyard.mjs ...args`) as a user would; stopped in teardown if still running. */
+async function runCli(t: { teardown(fn: () => void): void }, args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, ['bin/switchyard.mjs', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => void (child.exitCode === null && child.kill()));
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code, out, err };
+}
+
 t.test('a churning QoS 1 audience receives every message once and in order', async (t) => {
   let built = 0;
   try {
@@ -20,16 +32,10 @@ t.test('a churning QoS 1 audience receives every message once and in order', asy
     /* reported below */
   }
   if (built < newestSource()) return t.fail('dist/tools/loadtest is missing or older than tools/loadtest: run `npm run build` first');
-  const args = ['bin/switchyard.mjs', 'loadtest', '--spawn-server', '--clients', '50', '--channels', '5', '--qos', '1', '--rate', '200',
+  const args = ['loadtest', '--spawn-server', '--clients', '50', '--channels', '5', '--qos', '1', '--rate', '200',
     '--ramp-up', '1', '--duration', '8', '--churn', '0.3', '--churn-interval', '2', '--pauses', '0.1', '--pause-interval', '2',
     '--pause-length', '0.3', '--workers', '2', '--drain', '8', '--json'];
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => void (child.exitCode === null && child.kill()));
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (err += d));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const { code, out, err } = await runCli(t, args);
   t.equal(err, '', 'nothing on stderr');
   const report = JSON.parse(out);
   t.same(report.failures, [], 'no correctness failure');
@@ -48,13 +54,9 @@ t.test('a churning QoS 1 audience receives every message once and in order', asy
 });
 
 t.test('publishing through the HTTP API with QoS 0 subscribers and pauses passes the checks', async (t) => {
-  const args = ['bin/switchyard.mjs', 'loadtest', '--spawn-server', '--publish', 'http', '--clients', '20', '--channels', '2', '--qos', '0',
+  const args = ['loadtest', '--spawn-server', '--publish', 'http', '--clients', '20', '--channels', '2', '--qos', '0',
     '--rate', '100', '--ramp-up', '0.5', '--duration', '2', '--pauses', '0.2', '--pause-interval', '0.5', '--pause-length', '0.2', '--json'];
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => void (child.exitCode === null && child.kill()));
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const { code, out } = await runCli(t, args);
   const report = JSON.parse(out);
   t.same(report.failures, []);
   t.equal(code, 0);
@@ -64,10 +66,7 @@ t.test('publishing through the HTTP API with QoS 0 subscribers and pauses passes
 });
 
 t.test('the CLI exits with 2 and says what to do on bad usage', async (t) => {
-  const child = spawn(process.execPath, ['bin/switchyard.mjs', 'loadtest', '--clients', '5'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr.on('data', (d) => (err += d));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const { code, err } = await runCli(t, ['loadtest', '--clients', '5']);
   t.equal(code, 2);
   t.match(err, /pass exactly one of --url/);
 });
@@ -97,16 +96,9 @@ t.test('against a server with authenticate: per-client tokens and cookies get in
   });
   const port = (server.address() as { port: number }).port;
   const run = async (extra: string[], publish = ['--publish', 'http', '--api-url', `http://127.0.0.1:${port}/realtime/api`, '--api-key', 'k']): Promise<{ code: number | null; out: string; err: string }> => {
-    const args = ['bin/switchyard.mjs', 'loadtest', '--url', `ws://127.0.0.1:${port}/realtime`, ...publish,
+    const args = ['loadtest', '--url', `ws://127.0.0.1:${port}/realtime`, ...publish,
       '--clients', '6', '--channels', '2', '--rate', '50', '--ramp-up', '0.3', '--duration', '1', '--drain', '3', '--workers', '1', ...extra];
-    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    t.teardown(() => void (child.exitCode === null && child.kill()));
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    return { code, out, err };
+    return runCli(t, args);
   };
 
   const ok = await run(['--token', 'user-{i}', '--cookie', 'sid=s{i}', '--json']);
@@ -133,10 +125,8 @@ t.test('against a server with authenticate: per-client tokens and cookies get in
 t.test('--version prints the package version', async (t) => {
   const version = JSON.parse(readFileSync(`${root}package.json`, 'utf8')).version;
   for (const args of [['--version'], ['loadtest', '--version']]) {
-    const child = spawn(process.execPath, ['bin/switchyard.mjs', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    t.equal(await new Promise((resolve) => child.on('close', resolve)), 0);
+    const { code, out } = await runCli(t, args);
+    t.equal(code, 0);
     t.equal(out, `switchyard ${version}\n`, args.join(' '));
   }
 });
