@@ -197,7 +197,7 @@ export interface SwitchyardOptions<User = unknown> {
    * connection keeps its old expiry. Limited by `limits.authTimeout`. Default: `authenticate` runs
    * again with the new token, the original request's `url` and `remoteAddress`, and no headers.
    */
-  refresh?: (req: RefreshRequest) => unknown;
+  refresh?: (req: RefreshRequest<User>) => unknown;
   /**
    * Milliseconds before a connection's expiry at which the server asks its client for a fresh
    * token (default 30,000); for a token living less than twice this, halfway through its life.

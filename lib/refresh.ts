@@ -117,11 +117,11 @@ export class ExpiryTable {
 }
 
 /** What a `refresh` hook is given (see `SwitchyardOptions.refresh`). */
-export interface RefreshRequest {
+export interface RefreshRequest<User = unknown> {
   /** The new token the client sent. Never logged by switchyard. */
   readonly token: string;
   /** The connection's current user (what the last authentication returned). */
-  readonly user: unknown;
+  readonly user: User;
   /** The connection's id. */
   readonly connectionId: string;
 }
