@@ -1,14 +1,10 @@
 // The browser bundle of the SDK in real headless Chromium: its token() (a fetch to the backend)
 // is called again before the connection expires, the new token travels over the open socket,
 // and the page sees every message with no reconnect.
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { grant } from '../../lib/grant.js';
+import { haveChromium, launchChromium, servePage } from '../helpers/chromium.js';
 import { startServer, until } from '../helpers/server.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const bundle = fileURLToPath(new URL('../../dist/browser/switchyard-client.js', import.meta.url));
 
 const page = `<!doctype html><meta charset="utf-8"><body><script type="module">
 import { connect } from '/switchyard-client.js';
@@ -21,10 +17,7 @@ client.on('disconnected', () => window.result.disconnects++);
 client.subscribe('feed', (m) => window.result.got.push(m.offset), { qos: 1 }).ready.then(() => (document.body.dataset.ready = 'true'));
 </script>`;
 
-if (!existsSync(CHROMIUM)) {
-  if (process.env.SWITCHYARD_REQUIRE_CHROMIUM === '1') throw new Error(`${CHROMIUM} is missing; install it with: apt-get install -y chromium`);
-  t.plan(0, `skipped: ${CHROMIUM} not installed (apt-get install -y chromium)`);
-} else {
+if (haveChromium(t)) {
   t.test('in Chromium, a connection living 1.2 s is refreshed in-band while messages flow, none lost', async (t) => {
     let issued = 0;
     const s = await startServer(t, {
@@ -32,19 +25,12 @@ if (!existsSync(CHROMIUM)) {
       allowedOrigins: '*',
       authenticate: ({ token }) => (token?.startsWith('tok-') ? grant({ id: 'web' }, { expiresAt: Date.now() + 1_200 }) : null),
     });
-    s.server.removeAllListeners('request');
-    s.server.on('request', (req, res) => {
-      if (req.url === '/') res.setHeader('content-type', 'text/html').end(page);
-      else if (req.url === '/switchyard-client.js') res.setHeader('content-type', 'text/javascript').end(readFileSync(bundle));
-      else if (req.url === '/token') res.end(`tok-${++issued}`);
-      else res.writeHead(404).end();
+    servePage(s.server, page, (req, res) => {
+      if (req.url !== '/token') return false;
+      res.end(`tok-${++issued}`);
+      return true;
     });
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-    });
-    t.teardown(() => browser.close());
+    const browser = await launchChromium(t);
     const tab = await browser.newPage();
     const errors: string[] = [];
     tab.on('pageerror', (e) => errors.push(e.message));

@@ -1,9 +1,13 @@
 // Headless Chromium for browser tests: whether it is installed (a missing binary fails the test
-// when SWITCHYARD_REQUIRE_CHROMIUM=1, else the file is skipped), and a launch closed in teardown.
-import { existsSync } from 'node:fs';
+// when SWITCHYARD_REQUIRE_CHROMIUM=1, else the file is skipped), a launch closed in teardown, and
+// a page server for the SDK's browser bundle.
+import { existsSync, readFileSync } from 'node:fs';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
+const BUNDLE = fileURLToPath(new URL('../../dist/browser/switchyard-client.js', import.meta.url));
 
 /** True when Chromium is installed; otherwise throws under SWITCHYARD_REQUIRE_CHROMIUM=1, or plans the file as skipped. */
 export function haveChromium(t: { plan(n: number, why: string): void }): boolean {
@@ -22,4 +26,18 @@ export async function launchChromium(t: { teardown(fn: () => unknown): void }): 
   });
   t.teardown(() => browser.close());
   return browser;
+}
+
+/**
+ * Makes `server` answer `/` with `html` and `/switchyard-client.js` with the built browser
+ * bundle (`npm run build`); `extra` may answer other paths (return true when it did), the rest is 404.
+ */
+export function servePage(server: Server, html: string, extra?: (req: IncomingMessage, res: ServerResponse) => boolean): void {
+  server.removeAllListeners('request');
+  server.on('request', (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/') res.setHeader('content-type', 'text/html').end(html);
+    else if (path === '/switchyard-client.js') res.setHeader('content-type', 'text/javascript').end(readFileSync(BUNDLE));
+    else if (!extra?.(req, res)) res.writeHead(404).end();
+  });
 }
