@@ -1,35 +1,64 @@
 /**
- * {@link Broker} on Redis pub/sub with interest-based routing: a node SUBSCRIBEs only to the
- * channels its clients watch and PSUBSCRIBEs only to their patterns, so Redis sends it nothing
- * else. Messages are "<offset>:<epoch>:<payload>" on `<prefix>m:<channel>`.
+ * {@link Broker} on Redis pub/sub with interest-based routing: a node subscribes only to the
+ * channels its clients watch, so Redis sends it nothing else. Messages are
+ * "<offset>:<epoch>:<payload>" on the channel's bus channel (see channels.ts).
+ *
+ * One Redis / Sentinel: SUBSCRIBE per channel, PSUBSCRIBE per pattern.
+ * Cluster: SSUBSCRIBE per channel (the message stays inside the channel's shard), and a pattern
+ * SSUBSCRIBEs the feed of its first segment (`chat.*` → feed of `chat`), which carries
+ * "<channel>\n<offset>:<epoch>:<payload>" for every channel under it. A pattern whose first
+ * segment is a wildcard (`*.x`, `>`) cannot be served by one shard and is refused.
  * @module
  */
 import type { Broker, BrokerMessage, BrokerSink } from '../../lib/engine.js';
 import { matchesPattern } from '../../lib/options.js';
+import { busChannel, channelOf, feedChannel } from './channels.js';
 import { RedisUnavailableError, type RedisConnection } from './connection.js';
 import { patternToGlob } from './glob.js';
 
 const isPattern = (ch: string) => ch.includes('*') || ch.includes('>');
 
+type Listener = (message: string, channel: string) => void;
+interface PubSub {
+  subscribe(c: string, l: Listener): Promise<unknown>;
+  unsubscribe(c: string, l?: Listener): Promise<unknown>;
+  pSubscribe(c: string, l: Listener): Promise<unknown>;
+  pUnsubscribe(c: string, l?: Listener): Promise<unknown>;
+  sSubscribe(c: string, l: Listener): Promise<unknown>;
+  sUnsubscribe(c: string, l?: Listener): Promise<unknown>;
+}
+
 /** Broker half of the Redis engine. Created by `redisEngine()`. */
 export class RedisBroker implements Broker {
   private sink: BrokerSink | undefined;
-  private readyOnce = false;
   private closed = false;
   // Redis sends one copy per matching exact/pattern subscription, back to back; the last
   // delivered message is remembered so each reaches the hub once.
   private last = '';
+  /** Pattern → what it is subscribed through (a glob, or on a cluster a feed channel). */
   private readonly patterns = new Map<string, string>();
-  private readonly onReady = () => {
-    // The first ready is the initial connect; later ones are reconnects, after node-redis has
-    // re-sent every SUBSCRIBE/PSUBSCRIBE, so a re-check now cannot miss a newer message.
-    if (!this.readyOnce) {
-      this.readyOnce = true;
-      return;
-    }
+  /** Exact channels subscribed (a cluster feed skips them: their own shard channel delivers them). */
+  private readonly exact = new Set<string>();
+  /** Subscriber connections (by node on a cluster) that were lost and are not back yet. */
+  private readonly down = new Set<string>();
+  /** Our own subscribe calls in flight (a shard connection they open is not an interruption). */
+  private subscribing = 0;
+  private started = false;
+  private readonly onDown = (node?: { host: string; port: number }) => {
+    this.down.add(node ? `${node.host}:${node.port}` : '');
+  };
+  private readonly onReady = (node?: { host: string; port: number }) => {
+    if (!this.started) return;
+    // A connection that is back after a loss: node-redis has re-sent its subscriptions, so a
+    // re-check now cannot miss a newer message. On a cluster a shard connection that appears
+    // without a subscribe of ours is node-redis following a slot that moved (resharding,
+    // failover): re-check too.
+    const back = this.down.delete(node ? `${node.host}:${node.port}` : '');
+    if (!back && !(this.sharded && this.subscribing === 0)) return;
     // The re-check reads the store through the command client: wait until it is back too.
-    if (this.conn.cmd.isReady) this.interrupt();
-    else this.conn.cmd.once?.('ready', this.interrupt) ?? this.interrupt();
+    const cmd = this.conn.cmd as { isReady: boolean; once?(e: string, fn: () => void): unknown };
+    if (cmd.isReady || !cmd.once) this.interrupt();
+    else cmd.once('ready', this.interrupt);
   };
   private readonly interrupt = () => {
     if (!this.closed) this.sink?.interrupted();
@@ -38,16 +67,32 @@ export class RedisBroker implements Broker {
   constructor(
     private readonly conn: RedisConnection,
     private readonly prefix: string,
+    private readonly patternFeed: boolean,
   ) {}
 
-  private readonly onMessage = (raw: string, busChannel: string) => {
-    const channel = busChannel.slice(this.prefix.length + 2);
-    this.deliver(channel, raw);
+  private get sharded(): boolean {
+    return this.conn.topology === 'cluster';
+  }
+
+  private get ps(): PubSub {
+    return this.conn.sub as unknown as PubSub;
+  }
+
+  private readonly onMessage = (raw: string, bus: string) => {
+    this.deliver(channelOf(this.prefix, bus, this.sharded), raw);
   };
 
-  private readonly onPatternMessage = (raw: string, busChannel: string) => {
-    const channel = busChannel.slice(this.prefix.length + 2);
+  private readonly onPatternMessage = (raw: string, bus: string) => {
+    const channel = channelOf(this.prefix, bus, false);
     for (const p of this.patterns.keys()) if (matchesPattern(p, channel)) return this.deliver(channel, raw);
+  };
+
+  private readonly onFeedMessage = (raw: string) => {
+    const nl = raw.indexOf('\n');
+    if (nl < 0) return;
+    const channel = raw.slice(0, nl);
+    if (this.exact.has(channel)) return;
+    for (const p of this.patterns.keys()) if (matchesPattern(p, channel)) return this.deliver(channel, raw.slice(nl + 1));
   };
 
   private deliver(channel: string, raw: string): void {
@@ -62,34 +107,58 @@ export class RedisBroker implements Broker {
 
   async start(sink: BrokerSink): Promise<void> {
     this.sink = sink;
-    this.readyOnce = this.conn.sub.isReady;
-    this.conn.sub.on('ready', this.onReady);
+    this.conn.onSub(this.onReady, this.onDown);
     await this.conn.start('both');
-    this.readyOnce = true;
+    this.started = true;
   }
 
+  /** Publishes outside the append script (the hub does not call this: the engine's append publishes). */
   async publish(m: BrokerMessage): Promise<void> {
-    await this.conn.run(['PUBLISH', `${this.prefix}m:${m.channel}`, `${m.offset}:${m.epoch}:${m.payload}`]);
+    const text = `${m.offset}:${m.epoch}:${m.payload}`;
+    if (!this.sharded) return void (await this.conn.run(['PUBLISH', busChannel(this.prefix, m.channel, false), text]));
+    await this.conn.run(['SPUBLISH', busChannel(this.prefix, m.channel, true), text]);
+    if (this.patternFeed) await this.conn.run(['SPUBLISH', feedChannel(this.prefix, m.channel), `${m.channel}\n${text}`]);
   }
 
   private async withSub(fn: () => Promise<unknown>): Promise<void> {
     await this.conn.start('both');
     if (!this.conn.sub.isReady || this.closed) throw new RedisUnavailableError('subscriber connection is not ready');
+    this.subscribing++;
     try {
       await fn();
     } catch (err) {
       throw new RedisUnavailableError(err);
+    } finally {
+      this.subscribing--;
     }
   }
 
+  /** How a pattern is subscribed: a PSUBSCRIBE glob, or on a cluster the feed of its first segment. */
+  private via(pattern: string): string {
+    if (!this.sharded) return patternToGlob(`${this.prefix}m:`, pattern);
+    const first = pattern.split('.')[0];
+    if (first === '*' || first === '>') throw new Error(`pattern ${pattern} starts with a wildcard: on a Redis Cluster a pattern needs a literal first segment (docs/scaling.md)`);
+    return feedChannel(this.prefix, pattern);
+  }
+
   async subscribe(channel: string): Promise<void> {
-    if (!isPattern(channel)) return this.withSub(() => this.conn.sub.subscribe(`${this.prefix}m:${channel}`, this.onMessage));
-    const glob = patternToGlob(`${this.prefix}m:`, channel);
-    this.patterns.set(channel, glob);
-    // Two switchyard patterns can share a glob (`a.*` and `a.>`): one PSUBSCRIBE serves both.
-    if ([...this.patterns].filter(([, g]) => g === glob).length > 1) return;
+    if (!isPattern(channel)) {
+      this.exact.add(channel);
+      const bus = busChannel(this.prefix, channel, this.sharded);
+      try {
+        await this.withSub(() => (this.sharded ? this.ps.sSubscribe(bus, this.onMessage) : this.ps.subscribe(bus, this.onMessage)));
+      } catch (err) {
+        this.exact.delete(channel);
+        throw err;
+      }
+      return;
+    }
+    const via = this.via(channel);
+    this.patterns.set(channel, via);
+    // Two switchyard patterns can share a glob or feed (`a.*` and `a.>`): one subscription serves both.
+    if ([...this.patterns].filter(([, g]) => g === via).length > 1) return;
     try {
-      await this.withSub(() => this.conn.sub.pSubscribe(glob, this.onPatternMessage));
+      await this.withSub(() => (this.sharded ? this.ps.sSubscribe(via, this.onFeedMessage) : this.ps.pSubscribe(via, this.onPatternMessage)));
     } catch (err) {
       this.patterns.delete(channel);
       throw err;
@@ -98,20 +167,22 @@ export class RedisBroker implements Broker {
 
   async unsubscribe(channel: string): Promise<void> {
     if (!isPattern(channel)) {
-      if (this.conn.sub.isOpen) await this.conn.sub.unsubscribe(`${this.prefix}m:${channel}`, this.onMessage).catch(() => {});
+      this.exact.delete(channel);
+      const bus = busChannel(this.prefix, channel, this.sharded);
+      if (this.conn.sub.isOpen) await (this.sharded ? this.ps.sUnsubscribe(bus, this.onMessage) : this.ps.unsubscribe(bus, this.onMessage)).catch(() => {});
       return;
     }
-    const glob = this.patterns.get(channel);
+    const via = this.patterns.get(channel);
     this.patterns.delete(channel);
-    if (glob === undefined || [...this.patterns.values()].includes(glob)) return;
-    if (this.conn.sub.isOpen) await this.conn.sub.pUnsubscribe(glob, this.onPatternMessage).catch(() => {});
+    if (via === undefined || [...this.patterns.values()].includes(via)) return;
+    if (this.conn.sub.isOpen) await (this.sharded ? this.ps.sUnsubscribe(via, this.onFeedMessage) : this.ps.pUnsubscribe(via, this.onPatternMessage)).catch(() => {});
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.sink = undefined;
-    this.conn.sub.off?.('ready', this.onReady);
+    this.conn.offSub(this.onReady, this.onDown);
     await this.conn.close('sub');
   }
 }

@@ -1,12 +1,20 @@
 /**
  * The node-redis clients an engine uses, reduced to the calls it makes, and their lifecycle:
  * one command client (storage, publishes) and one subscriber client (pub/sub needs its own
- * connection). Both run with node-redis' offline queue disabled, so a command issued while
- * Redis is unreachable rejects at once instead of waiting, unbounded, for a reconnect.
+ * connection). Three deployments are supported: one Redis (`createClient`), Redis Sentinel
+ * (`createSentinel`, which follows failovers) and Redis Cluster (`createCluster`, which routes
+ * each command by its first key and uses sharded pub/sub). Every client runs with node-redis'
+ * offline queue disabled, so a command issued while Redis is unreachable rejects at once
+ * instead of waiting, unbounded, for a reconnect.
  * @module
  */
 
-/** The subset of a node-redis v5+ client the engine needs. */
+/** How the engine reaches Redis. */
+export type RedisTopology = 'single' | 'sentinel' | 'cluster';
+
+type Listener = (message: string, channel: string) => void;
+
+/** The subset of a node-redis v5+ client (`createClient`) the engine needs. */
 export interface RedisClientLike {
   readonly isOpen: boolean;
   readonly isReady: boolean;
@@ -20,10 +28,32 @@ export interface RedisClientLike {
   on(event: string, fn: (...args: any[]) => void): unknown;
   off?(event: string, fn: (...args: any[]) => void): unknown;
   once?(event: string, fn: (...args: any[]) => void): unknown;
-  subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<unknown>;
-  unsubscribe(channel: string, listener?: (message: string, channel: string) => void): Promise<unknown>;
-  pSubscribe(pattern: string, listener: (message: string, channel: string) => void): Promise<unknown>;
-  pUnsubscribe(pattern: string, listener?: (message: string, channel: string) => void): Promise<unknown>;
+  subscribe(channel: string, listener: Listener): Promise<unknown>;
+  unsubscribe(channel: string, listener?: Listener): Promise<unknown>;
+  pSubscribe(pattern: string, listener: Listener): Promise<unknown>;
+  pUnsubscribe(pattern: string, listener?: Listener): Promise<unknown>;
+}
+
+/** What the engine uses of a node-redis cluster (`createCluster`) or sentinel (`createSentinel`) client. */
+export interface RedisGroupLike {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  connect(): Promise<unknown>;
+  close(): Promise<unknown>;
+  destroy(): unknown;
+  /** Cluster: `(firstKey, isReadonly, args)`; sentinel: `(isReadonly, args)`. */
+  sendCommand(...args: any[]): Promise<unknown>;
+  on(event: string, fn: (...args: any[]) => void): unknown;
+  off?(event: string, fn: (...args: any[]) => void): unknown;
+  subscribe?(channel: string, listener: Listener): Promise<unknown>;
+  unsubscribe?(channel: string, listener?: Listener): Promise<unknown>;
+  pSubscribe?(pattern: string, listener: Listener): Promise<unknown>;
+  pUnsubscribe?(pattern: string, listener?: Listener): Promise<unknown>;
+  sSubscribe?(channel: string, listener: Listener): Promise<unknown>;
+  sUnsubscribe?(channel: string, listener?: Listener): Promise<unknown>;
+  /** Cluster only: the primaries and a client for one of them. */
+  readonly masters?: Array<{ host: string; port: number }>;
+  nodeClient?(node: unknown): Promise<{ sendCommand(args: string[]): Promise<unknown> }>;
 }
 
 /** Logger the engine reports connection trouble to (pino-compatible subset). */
@@ -47,22 +77,58 @@ function isReplyError(err: unknown): boolean {
   return false;
 }
 
+/** The key a command is routed by on a cluster: EVAL/EVALSHA name theirs after numkeys. */
+function firstKey(args: string[]): string | undefined {
+  const c = args[0];
+  if (c === 'EVALSHA' || c === 'EVAL') return Number(args[2]) > 0 ? args[3] : undefined;
+  return args[1];
+}
+
+// Events after which the Redis server behind a connection may be another one (or the same one
+// restarted): the run ids the storage trusts must be read again before the next script.
+const SERVER_MAY_CHANGE = ['connect', 'node-connect', 'topology-change', 'reconnecting', 'node-reconnecting'];
+// Events after which a subscriber connection is ready (again, after an interruption) …
+const SUB_READY = ['ready', 'node-ready'];
+// … and events saying it was interrupted.
+const SUB_DOWN = ['reconnecting', 'node-reconnecting'];
+
 /** Shared state of one engine's clients. */
 export class RedisConnection {
   private readonly ready: { cmd?: Promise<void>; sub?: Promise<void> } = {};
   private closed = false;
+  private runs: Promise<string> | undefined;
+  private readonly forgetRuns = () => {
+    this.runs = undefined;
+  };
 
   constructor(
-    readonly cmd: RedisClientLike,
-    readonly sub: RedisClientLike,
+    readonly topology: RedisTopology,
+    readonly cmd: RedisClientLike | RedisGroupLike,
+    readonly sub: RedisClientLike | RedisGroupLike,
     private readonly owned: boolean,
     private readonly connectTimeout: number,
     private readonly logger: RedisLogger | undefined,
   ) {
     // node-redis emits 'error' on every failed (re)connect; an unhandled 'error' would crash the process.
     for (const [name, c] of [['command', cmd], ['subscriber', sub]] as const) {
-      c.on('error', (err: Error) => this.logger?.warn({ err: err.message, client: name }, 'redis connection error'));
+      c.on('error', (err: unknown) => this.logger?.warn({ err: err instanceof Error ? err.message : String(err), client: name }, 'redis connection error'));
     }
+    for (const e of SERVER_MAY_CHANGE) cmd.on(e, this.forgetRuns);
+  }
+
+  /**
+   * Adds `ready` for every "a subscriber connection is ready" event and `down` (optional) for
+   * every "a subscriber connection was lost" event. On a cluster both name the node's
+   * `{ host, port }` (node-redis keeps one connection per shard); elsewhere they get nothing.
+   */
+  onSub(ready: (node?: { host: string; port: number }) => void, down?: (node?: { host: string; port: number }) => void): void {
+    for (const e of SUB_READY) this.sub.on(e, ready);
+    if (down) for (const e of SUB_DOWN) this.sub.on(e, down);
+  }
+
+  offSub(ready: (...a: any[]) => void, down?: (...a: any[]) => void): void {
+    for (const e of SUB_READY) this.sub.off?.(e, ready);
+    if (down) for (const e of SUB_DOWN) this.sub.off?.(e, down);
   }
 
   /**
@@ -71,7 +137,7 @@ export class RedisConnection {
    * storage alone needs only the command client; the broker needs both.
    */
   start(which: 'cmd' | 'both' = 'cmd'): Promise<void> {
-    const connect = (c: RedisClientLike, key: 'cmd' | 'sub') =>
+    const connect = (c: RedisClientLike | RedisGroupLike, key: 'cmd' | 'sub') =>
       (this.ready[key] ??= (async () => {
         if (c.isOpen) return;
         const p = c.connect().then(() => undefined);
@@ -84,17 +150,62 @@ export class RedisConnection {
     return Promise.all([connect(this.cmd, 'cmd'), connect(this.sub, 'sub')]).then(() => undefined);
   }
 
-  /** Runs a command, turning connection failures into {@link RedisUnavailableError}. */
+  private send(args: string[]): Promise<unknown> {
+    if (this.topology === 'cluster') return (this.cmd as RedisGroupLike).sendCommand(firstKey(args), false, args);
+    if (this.topology === 'sentinel') return (this.cmd as RedisGroupLike).sendCommand(false, args);
+    return (this.cmd as RedisClientLike).sendCommand(args);
+  }
+
+  /** Runs a command (routed by its first key on a cluster), turning connection failures into {@link RedisUnavailableError}. */
   async run(args: string[]): Promise<unknown> {
     await this.start();
     if (this.closed) throw new RedisUnavailableError('engine closed');
     try {
-      return await this.cmd.sendCommand(args);
+      return await this.send(args);
     } catch (err) {
       // A reply error from Redis itself (e.g. NOSCRIPT, WRONGTYPE) is not an outage.
       if (isReplyError(err)) throw err;
       throw new RedisUnavailableError(err);
     }
+  }
+
+  /**
+   * The run ids of the primaries this engine talks to, as " id1 id2 … " (one on a single Redis
+   * or Sentinel, one per primary on a cluster). Read with INFO once per connection and read
+   * again after any (re)connect or topology change, so a restarted or promoted server, whose
+   * run id is new, is never mistaken for the one that wrote a stream.
+   */
+  runIds(): Promise<string> {
+    if (!this.runs) {
+      const p = this.readRunIds();
+      p.catch(() => {
+        if (this.runs === p) this.runs = undefined;
+      });
+      this.runs = p;
+    }
+    return this.runs;
+  }
+
+  /** Forgets the cached run ids (after NOSCRIPT: the server's script cache is new, maybe the server too). */
+  staleRunIds(): void {
+    this.runs = undefined;
+  }
+
+  private async readRunIds(): Promise<string> {
+    await this.start();
+    const info: string[] = [];
+    try {
+      if (this.topology === 'cluster') {
+        const c = this.cmd as RedisGroupLike;
+        for (const m of c.masters ?? []) info.push(String(await (await c.nodeClient!(m)).sendCommand(['INFO', 'server'])));
+      } else info.push(String(await this.send(['INFO', 'server'])));
+    } catch (err) {
+      if (isReplyError(err)) throw err;
+      throw new RedisUnavailableError(err);
+    }
+    const ids = info.map((s) => /run_id:(\w+)/.exec(s)?.[1]).filter((s): s is string => !!s);
+    if (ids.length === 0) throw new RedisUnavailableError('INFO server answered without a run_id');
+    return ' ' + ids.join(' ') + ' ';
   }
 
   /**
@@ -104,12 +215,13 @@ export class RedisConnection {
   async close(which: 'cmd' | 'sub'): Promise<void> {
     if (which === 'cmd') this.closed = true;
     const c = which === 'cmd' ? this.cmd : this.sub;
+    if (which === 'cmd') for (const e of SERVER_MAY_CHANGE) c.off?.(e, this.forgetRuns);
     if (!c.isOpen || (which === 'cmd' && !this.owned)) return;
     try {
       if (!c.isReady) throw new Error('not ready');
-      await (c.close ? c.close() : c.quit!());
+      await (c.close ? c.close() : (c as RedisClientLike).quit!());
     } catch {
-      c.destroy();
+      await c.destroy();
     }
   }
 }

@@ -9,29 +9,69 @@
  * import { redisEngine } from 'switchyardjs/redis';
  * const hub = new Switchyard({ engine: redisEngine({ url: 'redis://127.0.0.1:6379' }) });
  * ```
- * Needs node-redis (`npm install redis`) and Redis ≥ 6.2. Plain (non-sharded) pub/sub is used,
- * also against a Redis Cluster; sharded pub/sub (SSUBSCRIBE) is not implemented yet.
- * See docs/scaling.md for what Redis keeps, for how long, and each failure mode.
+ * Needs node-redis (`npm install redis`) and Redis ≥ 6.2 (≥ 7.0 for a cluster, which uses
+ * sharded pub/sub). Three deployments: one Redis (`url` or `client`), Redis Sentinel
+ * (`sentinel`, follows failovers) and Redis Cluster (`cluster`, every channel on one shard).
+ * See docs/scaling.md for which to choose, what Redis keeps, for how long, and each failure mode.
  * @module switchyard/redis
  */
-import { createClient } from 'redis';
+import { createClient, createCluster, createSentinel } from 'redis';
 import type { Engine } from '../../lib/engine.js';
 import { optionError } from '../../lib/errors.js';
 import { RedisBroker } from './broker.js';
-import { RedisConnection, type RedisClientLike, type RedisLogger } from './connection.js';
+import { RedisConnection, type RedisClientLike, type RedisGroupLike, type RedisLogger } from './connection.js';
 import { RedisPresence } from './presence.js';
 import { RedisStorage } from './storage.js';
 
 export { RedisBroker } from './broker.js';
 export { RedisPresence, type RedisPresenceSettings } from './presence.js';
 export { RedisStorage } from './storage.js';
-export { RedisUnavailableError, type RedisClientLike, type RedisConnection, type RedisLogger } from './connection.js';
+export { RedisUnavailableError, type RedisClientLike, type RedisGroupLike, type RedisConnection, type RedisLogger, type RedisTopology } from './connection.js';
 export { escapeGlob, patternToGlob } from './glob.js';
+
+/** A Redis server address (as node-redis' `createCluster` root nodes take it). */
+export interface RedisNodeAddress {
+  /** `redis://host:port` (or `rediss://`). */
+  url: string;
+}
+
+/** Where a Redis Cluster is (node-redis `createCluster` options). */
+export interface RedisClusterOptions {
+  /** Some nodes of the cluster; the rest is discovered (`CLUSTER SLOTS`). At least one. */
+  rootNodes: RedisNodeAddress[];
+  /** Client options for every node (password, TLS …); the engine adds `disableOfflineQueue: true` and its connect timeout. */
+  defaults?: Record<string, unknown>;
+}
+
+/** Where Redis Sentinel is (node-redis `createSentinel` options). */
+export interface RedisSentinelOptions {
+  /** The monitored primary's name (`sentinel monitor <name> …`). */
+  name: string;
+  /** Some sentinels; the rest is discovered. At least one. */
+  sentinelRootNodes: Array<{ host: string; port: number }>;
+  /** Client options for the data nodes (password, TLS …); the engine adds `disableOfflineQueue: true` and its connect timeout. */
+  nodeClientOptions?: Record<string, unknown>;
+  /** Client options for the sentinels themselves. */
+  sentinelClientOptions?: Record<string, unknown>;
+}
 
 /** Options of {@link redisEngine}. */
 export interface RedisEngineOptions {
-  /** Redis URL (default `redis://127.0.0.1:6379`). Ignored when `client` is given. */
+  /** Redis URL (default `redis://127.0.0.1:6379`). Ignored when `client`, `cluster` or `sentinel` is given. */
   url?: string;
+  /**
+   * A Redis Cluster (Redis ≥ 7.0) instead of one Redis. All keys of a channel share a hash
+   * slot, so each append runs on one shard, and live messages use sharded pub/sub, so each
+   * travels only inside its shard. Patterns need a literal first segment (`chat.*`, not `*.x`).
+   * Default: none. Exclusive with `url`, `client` and `sentinel`.
+   */
+  cluster?: RedisClusterOptions;
+  /**
+   * Redis Sentinel: the engine asks the sentinels for the primary and follows failovers. A
+   * promoted replica may lack the newest writes, so with `restartIsDataLoss` (default) every
+   * stream gets a new epoch after a failover. Default: none. Exclusive with `url`, `client`, `cluster`.
+   */
+  sentinel?: RedisSentinelOptions;
   /**
    * A node-redis client to use instead of creating one. It must be created with
    * `disableOfflineQueue: true` (otherwise publishes made while Redis is down would wait in an
@@ -49,6 +89,20 @@ export interface RedisEngineOptions {
    * epoch, so a client resuming from it gets `recovered: false`.
    */
   streamIdleTtl?: number;
+  /**
+   * How long a stream that was only read (subscribe, history, `since`) and never published to
+   * is remembered, ms (default 300,000 = 5 min; each read pushes it back). Reads alone thus
+   * cannot fill Redis with channel names. A subscriber of a channel that stays unpublished
+   * longer than this sees one `reset` discontinuity when the first message arrives (there was
+   * nothing to lose).
+   */
+  emptyStreamTtl?: number;
+  /**
+   * Cluster only: also publish every message on the sharded feed of its channel's first
+   * segment, which pattern subscriptions listen to (default true). One more command per
+   * publish; false saves it, and then pattern subscriptions on a cluster get no messages.
+   */
+  patternFeed?: boolean;
   /**
    * How long the hub's start waits for Redis, ms (default 5,000); also node-redis' socket
    * connect timeout. If Redis is down at startup, publishes fail with 201 until it is up.
@@ -90,26 +144,49 @@ const posInt = (v: unknown): v is number => typeof v === 'number' && Number.isSa
  */
 export function redisEngine(options: RedisEngineOptions = {}): Engine & { storage: RedisStorage; broker: RedisBroker; presence: RedisPresence } {
   if (typeof options !== 'object' || options === null) throw optionError('redisEngine options', 'an object', options);
-  const { url = 'redis://127.0.0.1:6379', client, keyPrefix = 'switchyard:', dedupWindow = 120_000, streamIdleTtl = 86_400_000, connectTimeout = 5_000, restartIsDataLoss = true, presenceTtl = 15_000, presenceRefresh = 5_000, logger } = options;
+  const { url = 'redis://127.0.0.1:6379', client, cluster, sentinel, keyPrefix = 'switchyard:', dedupWindow = 120_000, streamIdleTtl = 86_400_000, emptyStreamTtl = 300_000, patternFeed = true, connectTimeout = 5_000, restartIsDataLoss = true, presenceTtl = 15_000, presenceRefresh = 5_000, logger } = options;
   if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) throw optionError('url', 'a redis:// or rediss:// URL', url);
   if (typeof keyPrefix !== 'string' || /[{}]/.test(keyPrefix)) throw optionError('keyPrefix', 'a string without "{" or "}" (they would break hash tags)', keyPrefix);
   if (!posInt(dedupWindow)) throw optionError('dedupWindow', 'a positive integer of milliseconds', dedupWindow);
   if (!posInt(streamIdleTtl)) throw optionError('streamIdleTtl', 'a positive integer of milliseconds', streamIdleTtl);
+  if (!posInt(emptyStreamTtl)) throw optionError('emptyStreamTtl', 'a positive integer of milliseconds', emptyStreamTtl);
+  if (typeof patternFeed !== 'boolean') throw optionError('patternFeed', 'true or false', patternFeed);
   if (!posInt(connectTimeout)) throw optionError('connectTimeout', 'a positive integer of milliseconds', connectTimeout);
   if (!posInt(presenceTtl)) throw optionError('presenceTtl', 'a positive integer of milliseconds', presenceTtl);
   if (!posInt(presenceRefresh) || presenceRefresh >= presenceTtl) throw optionError('presenceRefresh', `a positive integer of milliseconds below presenceTtl (${presenceTtl})`, presenceRefresh);
   if (typeof restartIsDataLoss !== 'boolean') throw optionError('restartIsDataLoss', 'true or false', restartIsDataLoss);
+  if ([client, cluster, sentinel].filter((x) => x !== undefined).length > 1) throw optionError('client', 'only one of client, cluster and sentinel', 'several');
+  if (cluster !== undefined) {
+    const ok = typeof cluster === 'object' && cluster !== null && Array.isArray(cluster.rootNodes) && cluster.rootNodes.length > 0 && cluster.rootNodes.every((n) => typeof n?.url === 'string' && /^rediss?:\/\//.test(n.url));
+    if (!ok) throw optionError('cluster', 'an object with rootNodes: [{ url: "redis://host:port" }, …] (at least one)', cluster);
+  }
+  if (sentinel !== undefined) {
+    const ok =
+      typeof sentinel === 'object' && sentinel !== null && typeof sentinel.name === 'string' && sentinel.name.length > 0 && Array.isArray(sentinel.sentinelRootNodes) && sentinel.sentinelRootNodes.length > 0 &&
+      sentinel.sentinelRootNodes.every((n) => typeof n?.host === 'string' && Number.isInteger(n?.port) && n.port > 0 && n.port < 65536);
+    if (!ok) throw optionError('sentinel', 'an object with name and sentinelRootNodes: [{ host, port }, …] (at least one)', sentinel);
+  }
   if (client !== undefined) {
     if (typeof client !== 'object' || client === null || typeof client.duplicate !== 'function') throw optionError('client', 'a node-redis client (createClient())', client);
     if (client.options?.disableOfflineQueue !== true) {
       throw optionError('client', 'created with createClient({ ..., disableOfflineQueue: true }) so publishes fail fast while Redis is down', 'a client with an offline queue');
     }
   }
-  const cmd = client ?? (createClient({ url, disableOfflineQueue: true, socket: { connectTimeout } }) as unknown as RedisClientLike);
-  const conn = new RedisConnection(cmd, cmd.duplicate(), client === undefined, connectTimeout, logger);
+  let conn: RedisConnection;
+  if (cluster) {
+    const c = createCluster({ rootNodes: cluster.rootNodes, defaults: { ...cluster.defaults, disableOfflineQueue: true, socket: { connectTimeout, ...(cluster.defaults?.socket as object) } } }) as unknown as RedisGroupLike & { duplicate(): RedisGroupLike };
+    conn = new RedisConnection('cluster', c, c.duplicate(), true, connectTimeout, logger);
+  } else if (sentinel) {
+    const opts = { ...sentinel, nodeClientOptions: { ...sentinel.nodeClientOptions, disableOfflineQueue: true, socket: { connectTimeout, ...(sentinel.nodeClientOptions?.socket as object) } } };
+    const c = createSentinel(opts as Parameters<typeof createSentinel>[0]) as unknown as RedisGroupLike & { duplicate(): RedisGroupLike };
+    conn = new RedisConnection('sentinel', c, c.duplicate(), true, connectTimeout, logger);
+  } else {
+    const cmd = client ?? (createClient({ url, disableOfflineQueue: true, socket: { connectTimeout } }) as unknown as RedisClientLike);
+    conn = new RedisConnection('single', cmd, cmd.duplicate(), client === undefined, connectTimeout, logger);
+  }
   return {
-    storage: new RedisStorage(conn, keyPrefix, dedupWindow, streamIdleTtl, restartIsDataLoss),
-    broker: new RedisBroker(conn, keyPrefix),
+    storage: new RedisStorage(conn, keyPrefix, dedupWindow, streamIdleTtl, restartIsDataLoss, emptyStreamTtl, patternFeed),
+    broker: new RedisBroker(conn, keyPrefix, patternFeed),
     presence: new RedisPresence(conn, keyPrefix, { ttl: presenceTtl, refresh: presenceRefresh }, logger),
     appendPublishes: true,
   };

@@ -8,7 +8,8 @@
  *   `n:<nodeId>`   string liveness key of a node, PX = presenceTtl, refreshed every presenceRefresh
  *   `n:<nodeId>:c` set   channels where that node has members (what to clean when it dies)
  *   `nodes`        set   node ids that may still own members
- * Events travel on the pub/sub channel `p:<channel>`, subscribed only while a local
+ * Events travel on the pub/sub channel `p:<channel>` (on a cluster the sharded channel
+ * `{<channel>}:e`, in the slot of the member hash), subscribed only while a local
  * subscription watches the channel: "j\n<node>\n<cid>\n<info>" or "l\n<node>\n<cid>".
  *
  * A member whose node key is gone is never listed: `members()` skips it and deletes it, and a
@@ -22,11 +23,14 @@ import { randomBytes } from 'node:crypto';
 import type { PresenceMembers, PresenceSink, PresenceStore, StoredPresenceMember } from '../../lib/engine.js';
 import { RedisUnavailableError, type RedisConnection, type RedisLogger } from './connection.js';
 import { runScript, script, type Script } from './scripts.js';
+import { channelOf, presenceChannel } from './channels.js';
+
+type Listener = (message: string, channel: string) => void;
 
 // HSET and PUBLISH in one step: a watcher that gets the event finds the member in a later list.
 const JOIN = script(`
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('PUBLISH', ARGV[3], ARGV[4])
+redis.call(ARGV[5], ARGV[3], ARGV[4])
 return 1`);
 // Deletes a member only if the given node still owns it (connection ids of two nodes can
 // collide), and announces the leave only if this call deleted it.
@@ -34,7 +38,7 @@ const LEAVE = script(`
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if v and string.sub(v, 1, #ARGV[2]) == ARGV[2] then
   redis.call('HDEL', KEYS[1], ARGV[1])
-  redis.call('PUBLISH', ARGV[3], ARGV[4])
+  redis.call(ARGV[5], ARGV[3], ARGV[4])
   return 1
 end
 return 0`);
@@ -82,9 +86,22 @@ export class RedisPresence implements PresenceStore {
     return `${this.prefix}{${channel}}:p`;
   }
 
-  /** The pub/sub channel of `channel`'s presence events. */
+  /** The pub/sub channel of `channel`'s presence events (sharded, in the channel's slot, on a cluster). */
   busChannel(channel: string): string {
-    return `${this.prefix}p:${channel}`;
+    return presenceChannel(this.prefix, channel, this.sharded);
+  }
+
+  private get sharded(): boolean {
+    return this.conn.topology === 'cluster';
+  }
+
+  private get publishCommand(): string {
+    return this.sharded ? 'SPUBLISH' : 'PUBLISH';
+  }
+
+  private get ps(): { subscribe(c: string, l: Listener): Promise<unknown>; unsubscribe(c: string, l?: Listener): Promise<unknown> } {
+    const sub = this.conn.sub as unknown as Record<string, (c: string, l?: Listener) => Promise<unknown>>;
+    return this.sharded ? { subscribe: (c, l) => sub.sSubscribe(c, l), unsubscribe: (c, l) => sub.sUnsubscribe(c, l) } : { subscribe: (c, l) => sub.subscribe(c, l), unsubscribe: (c, l) => sub.unsubscribe(c, l) };
   }
 
   /** The liveness key of node `id`. */
@@ -112,7 +129,7 @@ export class RedisPresence implements PresenceStore {
 
   /** Removes `cid` from `channel` if node `owner` still owns it, announcing the leave as `owner`'s. */
   private remove(channel: string, cid: string, owner: string): Promise<unknown> {
-    return this.eval(LEAVE, [this.key(channel)], [cid, owner + '|', this.busChannel(channel), `l\n${owner}\n${cid}`]);
+    return this.eval(LEAVE, [this.key(channel)], [cid, owner + '|', this.busChannel(channel), `l\n${owner}\n${cid}`, this.publishCommand]);
   }
 
   // ------------------------------------------------------------------ liveness
@@ -199,7 +216,7 @@ export class RedisPresence implements PresenceStore {
 
   private store(channel: string, cid: string, info: string | undefined): Promise<unknown> {
     const i = info ?? '';
-    return this.eval(JOIN, [this.key(channel)], [cid, `${this.nodeId}|${i}`, this.busChannel(channel), `j\n${this.nodeId}\n${cid}\n${i}`]);
+    return this.eval(JOIN, [this.key(channel)], [cid, `${this.nodeId}|${i}`, this.busChannel(channel), `j\n${this.nodeId}\n${cid}\n${i}`, this.publishCommand]);
   }
 
   /** Stores a member of this node (and this node's liveness key first); announces the join to other nodes. */
@@ -289,7 +306,7 @@ export class RedisPresence implements PresenceStore {
   private readonly onMessage = (raw: string, busChannel: string) => {
     const sink = this.sink;
     if (!sink) return;
-    const channel = busChannel.slice(this.prefix.length + 2);
+    const channel = channelOf(this.prefix, busChannel, this.sharded);
     const a = raw.indexOf('\n');
     const b = raw.indexOf('\n', a + 1);
     if (a !== 1 || b < 0) return;
@@ -310,7 +327,7 @@ export class RedisPresence implements PresenceStore {
   /** Registers the hub's sink for other nodes' joins and leaves. */
   watch(sink: PresenceSink): void {
     this.sink = sink;
-    this.conn.sub.on('ready', this.onReady);
+    this.conn.onSub(this.onReady);
   }
 
   /** Subscribes to (or unsubscribes from) `channel`'s presence events; failures are logged and retried on reconnect. */
@@ -338,11 +355,11 @@ export class RedisPresence implements PresenceStore {
     if (want && !this.subscribed.has(channel)) {
       await this.conn.start('both');
       if (!sub.isReady) throw new RedisUnavailableError('subscriber connection is not ready');
-      await sub.subscribe(this.busChannel(channel), this.onMessage);
+      await this.ps.subscribe(this.busChannel(channel), this.onMessage);
       this.subscribed.add(channel);
     } else if (!want && this.subscribed.has(channel)) {
       this.subscribed.delete(channel);
-      if (sub.isOpen) await sub.unsubscribe(this.busChannel(channel), this.onMessage);
+      if (sub.isOpen) await this.ps.unsubscribe(this.busChannel(channel), this.onMessage);
     }
   }
 
@@ -356,11 +373,11 @@ export class RedisPresence implements PresenceStore {
     this.closed = true;
     clearInterval(this.timer);
     this.sink = undefined;
-    this.conn.sub.off?.('ready', this.onReady);
+    this.conn.offSub(this.onReady);
     const channels = [...this.subscribed];
     this.subscribed.clear();
     this.wanted.clear();
     this.own.clear();
-    if (this.conn.sub.isOpen) await Promise.all(channels.map((c) => this.conn.sub.unsubscribe(this.busChannel(c), this.onMessage).catch(() => {})));
+    if (this.conn.sub.isOpen) await Promise.all(channels.map((c) => this.ps.unsubscribe(this.busChannel(c), this.onMessage).catch(() => {})));
   }
 }

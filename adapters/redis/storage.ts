@@ -3,6 +3,7 @@ import type { AppendOptions, AppendResult, ReadResult, Storage, StreamState } fr
 import { newEpoch } from '../../lib/epoch.js';
 import type { RedisConnection } from './connection.js';
 import { APPEND, READ, runScript, script, type Script } from './scripts.js';
+import { busChannel, feedChannel } from './channels.js';
 
 const APPEND_SCRIPT = script(APPEND);
 const READ_SCRIPT = script(READ);
@@ -18,7 +19,13 @@ export class RedisStorage implements Storage {
     private readonly dedupWindow: number,
     private readonly idleTtl: number,
     private readonly restartIsDataLoss: boolean,
+    private readonly emptyStreamTtl: number,
+    private readonly patternFeed: boolean,
   ) {}
+
+  private get sharded(): boolean {
+    return this.conn.topology === 'cluster';
+  }
 
   /** Keys of a channel; the `{channel}` hash tag keeps them on one cluster slot. */
   keys(channel: string): { meta: string; log: string; idem: string } {
@@ -26,13 +33,22 @@ export class RedisStorage implements Storage {
     return { meta: `${base}:m`, log: `${base}:l`, idem: `${base}:i:` };
   }
 
-  /** The pub/sub channel a stream's messages travel on. */
+  /**
+   * The pub/sub channel a stream's messages travel on. On a cluster it is a sharded channel in
+   * the slot of the stream's keys, so the append script can SPUBLISH it and the message stays
+   * inside that shard.
+   */
   busChannel(channel: string): string {
-    return `${this.prefix}m:${channel}`;
+    return busChannel(this.prefix, channel, this.sharded);
+  }
+
+  /** Candidate epoch, trusted run ids, idle ms: the arguments both scripts start with. */
+  private async common(): Promise<string[]> {
+    return [newEpoch(), this.restartIsDataLoss ? await this.conn.runIds() : '*', ms(this.idleTtl)];
   }
 
   private eval(s: Script, keys: string[], args: string[]): Promise<unknown> {
-    return runScript(this.conn, s, keys, args);
+    return runScript(this.conn, s, keys, async () => [...(await this.common()), ...args]);
   }
 
 
@@ -43,19 +59,25 @@ export class RedisStorage implements Storage {
       payload,
       String(Math.max(0, Math.floor(options.size))),
       ms(options.ttl),
-      newEpoch(),
       ms(this.dedupWindow),
       key === undefined ? '0' : '1',
       this.busChannel(channel),
-      ms(this.idleTtl),
-      this.restartIsDataLoss ? '1' : '0',
+      this.sharded ? 'SPUBLISH' : 'PUBLISH',
     ])) as [number, string, number];
-    return { offset: Number(r[0]), epoch: String(r[1]), duplicate: Number(r[2]) === 1 };
+    const res = { offset: Number(r[0]), epoch: String(r[1]), duplicate: Number(r[2]) === 1 };
+    // Pattern subscribers of a cluster listen on the sharded feed of the channel's first
+    // segment (another slot, so not from inside the script). Patterns are live-only QoS 0
+    // ([SUB-4]): the feed needs no ordering with the store, and a failed feed publish is a
+    // lost QoS 0 delivery, not a failed publish.
+    if (this.sharded && this.patternFeed && !res.duplicate) {
+      this.conn.run(['SPUBLISH', feedChannel(this.prefix, channel), `${channel}\n${res.offset}:${res.epoch}:${payload}`]).catch(() => {});
+    }
+    return res;
   }
 
   private async readRaw(channel: string, after: number, limit: number): Promise<ReadResult> {
     const k = this.keys(channel);
-    const r = (await this.eval(READ_SCRIPT, [k.meta, k.log], [String(after), String(limit), newEpoch(), ms(this.idleTtl), this.restartIsDataLoss ? '1' : '0'])) as [number, string, number, string[]];
+    const r = (await this.eval(READ_SCRIPT, [k.meta, k.log], [String(after), String(limit), ms(this.emptyStreamTtl)])) as [number, string, number, string[]];
     const state: StreamState = { offset: Number(r[0]), epoch: String(r[1]), earliest: Number(r[2]) };
     const first = Math.max(after + 1, state.earliest);
     const messages = r[3].map((e, i) => ({ offset: first + i, payload: e.slice(e.indexOf('|') + 1) }));

@@ -67,6 +67,8 @@ export class OwnRedis {
   constructor(
     readonly port: number,
     readonly args: string[] = ['--save', '', '--appendonly', 'no'],
+    /** Arguments before `--port` (a config file must come first, e.g. for `--sentinel`). */
+    readonly head: string[] = [],
   ) {}
 
   get url(): string {
@@ -74,7 +76,7 @@ export class OwnRedis {
   }
 
   async start(): Promise<void> {
-    const proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--daemonize', 'no', ...this.args], { stdio: 'ignore' });
+    const proc = spawn('redis-server', [...this.head, '--port', String(this.port), '--bind', '127.0.0.1', '--daemonize', 'no', ...this.args], { stdio: 'ignore' });
     this.proc = proc;
     const end = Date.now() + 5_000;
     while (!(await portOpen(this.port))) {
