@@ -105,9 +105,22 @@ export class RedisBroker implements Broker {
     this.sink.message({ channel, offset: Number(raw.slice(0, a)), epoch: raw.slice(a + 1, b), payload: raw.slice(b + 1) });
   }
 
+  // Sentinel: after the primary changed, node-redis moves the subscriber connection to the new
+  // primary and re-subscribes there. Any pub/sub call waits for that to finish, so the re-check
+  // runs once a no-op UNSUBSCRIBE resolves.
+  private readonly onTopology = (event?: { type?: string }) => {
+    if (!this.started || event?.type !== 'MASTER_CHANGE') return;
+    this.onDown();
+    this.ps.unsubscribe(`${this.prefix}none`, this.onMessage).then(
+      () => this.onReady(),
+      () => this.onReady(),
+    );
+  };
+
   async start(sink: BrokerSink): Promise<void> {
     this.sink = sink;
     this.conn.onSub(this.onReady, this.onDown);
+    if (this.conn.topology === 'sentinel') this.conn.sub.on('topology-change', this.onTopology);
     await this.conn.start('both');
     this.started = true;
   }
@@ -183,6 +196,7 @@ export class RedisBroker implements Broker {
     this.closed = true;
     this.sink = undefined;
     this.conn.offSub(this.onReady, this.onDown);
+    this.conn.sub.off?.('topology-change', this.onTopology);
     await this.conn.close('sub');
   }
 }

@@ -51,9 +51,16 @@ export interface RedisGroupLike {
   pUnsubscribe?(pattern: string, listener?: Listener): Promise<unknown>;
   sSubscribe?(channel: string, listener: Listener): Promise<unknown>;
   sUnsubscribe?(channel: string, listener?: Listener): Promise<unknown>;
-  /** Cluster only: the primaries and a client for one of them. */
+  /** Cluster only: the primaries, a client for one of them, and the primary of a key's slot. */
   readonly masters?: Array<{ host: string; port: number }>;
-  nodeClient?(node: unknown): Promise<{ sendCommand(args: string[]): Promise<unknown> }>;
+  readonly nodeByAddress?: Map<string, unknown>;
+  nodeClient?(node: unknown): Promise<NodeClient>;
+  getNodeClientForKey?(key: string): Promise<NodeClient>;
+}
+
+/** One node's client inside a cluster client. */
+interface NodeClient {
+  sendCommand(args: string[]): Promise<unknown>;
 }
 
 /** Logger the engine reports connection trouble to (pino-compatible subset). */
@@ -97,7 +104,10 @@ export class RedisConnection {
   private readonly ready: { cmd?: Promise<void>; sub?: Promise<void> } = {};
   private closed = false;
   private runs: Promise<string> | undefined;
+  /** Counts events after which the server behind a connection may have changed. */
+  private generation = 0;
   private readonly forgetRuns = () => {
+    this.generation++;
     this.runs = undefined;
   };
 
@@ -152,7 +162,9 @@ export class RedisConnection {
 
   private send(args: string[]): Promise<unknown> {
     if (this.topology === 'cluster') return (this.cmd as RedisGroupLike).sendCommand(firstKey(args), false, args);
-    if (this.topology === 'sentinel') return (this.cmd as RedisGroupLike).sendCommand(false, args);
+    // node-redis' sentinel client holds commands while it looks for a new primary; a deadline
+    // keeps the storage contract (reject promptly while Redis is unreachable).
+    if (this.topology === 'sentinel') return (this.cmd as RedisGroupLike).sendCommand(false, args, { abortSignal: AbortSignal.timeout(this.connectTimeout) });
     return (this.cmd as RedisClientLike).sendCommand(args);
   }
 
@@ -188,10 +200,77 @@ export class RedisConnection {
 
   /** Forgets the cached run ids (after NOSCRIPT: the server's script cache is new, maybe the server too). */
   staleRunIds(): void {
-    this.runs = undefined;
+    this.forgetRuns();
+  }
+
+  /**
+   * Runs the command `build(runIds)` on the primary of `key`, with run ids that are current
+   * when it is sent: the target's connection is established first (on a cluster), the run ids
+   * are read under the same connection generation, and the command is sent without anything
+   * in between (no queue, no redirect node-redis would follow with stale arguments). A MOVED
+   * or ASK reply is followed here, with fresh run ids. This is what keeps a stream written by
+   * a server that restarted or was replaced by its replica from being trusted. `stampOf`
+   * extracts, from the reply, the run id of the stream the command used (see the
+   * post-check below).
+   */
+  async runChecked(key: string, build: (runIds: string) => string[], stampOf?: (reply: unknown) => string): Promise<unknown> {
+    let ask: string | undefined;
+    for (let attempt = 0; ; attempt++) {
+      await this.start();
+      if (this.closed) throw new RedisUnavailableError('engine closed');
+      try {
+        const g = this.generation;
+        let target: NodeClient | undefined;
+        if (this.topology === 'cluster') {
+          const c = this.cmd as RedisGroupLike;
+          const node = ask === undefined ? undefined : c.nodeByAddress!.get(ask);
+          target = node ? await c.nodeClient!(node) : await c.getNodeClientForKey!(key);
+        }
+        const runs = await this.runIds();
+        if (g !== this.generation) {
+          if (attempt < 5) continue;
+          throw new RedisUnavailableError('the Redis topology keeps changing');
+        }
+        // Sentinel holds commands while it switches primaries: refuse instead, as a single client does.
+        if (this.topology === 'sentinel' && !this.cmd.isReady) throw new RedisUnavailableError('no primary (failover in progress)');
+        const args = build(runs);
+        let reply: unknown;
+        if (!target) reply = await this.send(args);
+        else if (ask === undefined) reply = await target.sendCommand(args);
+        else reply = (await Promise.all([target.sendCommand(['ASKING']), target.sendCommand(args)]))[1];
+        // node-redis' sentinel client may hold a command across a failover and run it on the new
+        // primary. If the primary changed meanwhile and the stream the command used carries a
+        // run id that is no longer current, its answer rests on stale trust: fail it (the
+        // publisher retries; the next command, with current run ids, starts the stream over).
+        if (g !== this.generation && stampOf) {
+          const fresh = await this.runIds();
+          if (!fresh.includes(` ${stampOf(reply)} `)) throw new RedisUnavailableError('the Redis primary changed while the command ran');
+        }
+        return reply;
+      } catch (err) {
+        if (!isReplyError(err)) throw err instanceof RedisUnavailableError ? err : new RedisUnavailableError(err);
+        const msg = (err as Error).message;
+        const redirect = /^(MOVED|ASK) \d+ (\S+)$/.exec(msg);
+        if (!redirect || attempt >= 5) throw err;
+        ask = undefined;
+        if (redirect[1] === 'ASK') ask = redirect[2];
+        // MOVED: let node-redis follow it once with a harmless command, which refreshes its slot map.
+        else await this.run(['EXISTS', key]).catch(() => {});
+      }
+    }
   }
 
   private async readRunIds(): Promise<string> {
+    // Read again if the topology changed while reading: an answer from before it may be stale.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const g = this.generation;
+      const ids = await this.readRunIdsOnce();
+      if (g === this.generation) return ids;
+    }
+    throw new RedisUnavailableError('the Redis topology keeps changing');
+  }
+
+  private async readRunIdsOnce(): Promise<string> {
     await this.start();
     const info: string[] = [];
     try {
@@ -217,11 +296,16 @@ export class RedisConnection {
     const c = which === 'cmd' ? this.cmd : this.sub;
     if (which === 'cmd') for (const e of SERVER_MAY_CHANGE) c.off?.(e, this.forgetRuns);
     if (!c.isOpen || (which === 'cmd' && !this.owned)) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       if (!c.isReady) throw new Error('not ready');
-      await (c.close ? c.close() : (c as RedisClientLike).quit!());
+      // A graceful close waits for replies; one from a server that just died never comes.
+      const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('close timed out')), this.connectTimeout)));
+      await Promise.race([c.close ? c.close() : (c as RedisClientLike).quit!(), late]);
     } catch {
       await c.destroy();
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

@@ -41,7 +41,7 @@ local function create(ttl, keepMs)
   epoch = cand
   redis.call('HSET', meta, 'e', epoch, 'o', 0, 'r', run, 't', ttl, 'x', 0)
   redis.call('PEXPIRE', meta, keepMs)
-  m[3], m[4], m[5] = ttl, 0, 0
+  m[2], m[3], m[4], m[5] = run, ttl, 0, 0
 end
 local function trim(ttl)
   if not ttl or ttl <= 0 then return end
@@ -71,7 +71,7 @@ end
 /**
  * KEYS: meta, log, idem. ARGV: candidate epoch, trusted run ids, idle ms, payload, size, ttl,
  * dedup window ms, use-idem flag ('1'/'0'), pub/sub channel, publish command (PUBLISH or
- * SPUBLISH). Returns {offset, epoch, duplicate 0/1}.
+ * SPUBLISH). Returns {offset, epoch, duplicate 0/1, run id stamped on the stream}.
  */
 export const APPEND = `${PRELUDE}
 local payload, size, ttl = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -81,7 +81,7 @@ if useIdem then
   local seen = redis.call('GET', KEYS[3])
   if seen then
     local sep = string.find(seen, ':', 1, true)
-    if string.sub(seen, sep + 1) == epoch then return {tonumber(string.sub(seen, 1, sep - 1)), epoch, 1} end
+    if string.sub(seen, sep + 1) == epoch then return {tonumber(string.sub(seen, 1, sep - 1)), epoch, 1, m[2]} end
   end
 end
 local offset = redis.call('HINCRBY', meta, 'o', 1)
@@ -99,12 +99,12 @@ end
 if useIdem then redis.call('SET', KEYS[3], offset .. ':' .. epoch, 'PX', ARGV[7]) end
 keep(ttl, fresh or ttlChanged)
 redis.call(ARGV[10], ARGV[9], offset .. ':' .. epoch .. ':' .. payload)
-return {offset, epoch, 0}
+return {offset, epoch, 0, m[2]}
 `;
 
 /**
  * KEYS: meta, log. ARGV: candidate epoch, trusted run ids, idle ms, after, limit (0 = state
- * only), empty-stream ttl ms. Returns {offset, epoch, earliest, entries}.
+ * only), empty-stream ttl ms. Returns {offset, epoch, earliest, entries, run id stamped on the stream}.
  *
  * Reading a stream that does not exist stores only its epoch, kept `empty-stream ttl` ms
  * (pushed back by later reads): reads alone never make Redis hold a channel for the idle ttl.
@@ -113,12 +113,12 @@ export const READ = `${PRELUDE}
 local after, limit, emptyMs = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 if not epoch then
   create(0, emptyMs)
-  return {0, epoch, 1, {}}
+  return {0, epoch, 1, {}, m[2]}
 end
 local offset = tonumber(m[5])
 if offset == 0 then
   redis.call('PEXPIRE', meta, emptyMs)
-  return {0, epoch, 1, {}}
+  return {0, epoch, 1, {}, m[2]}
 end
 local ttl = tonumber(m[3])
 trim(ttl)
@@ -131,7 +131,7 @@ if limit > 0 and len > 0 then
   if first < len then entries = redis.call('LRANGE', log, first, first + limit - 1) end
 end
 keep(ttl, false)
-return {offset, epoch, earliest, entries}
+return {offset, epoch, earliest, entries, m[2]}
 `;
 
 /** A script with its SHA1, run by EVALSHA with an EVAL fallback (scripts vanish on restart). */
@@ -143,15 +143,13 @@ export interface Script {
 export const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
 
 /** Runs `s` by EVALSHA, sending its source once when Redis does not have it cached. */
-export async function runScript(conn: { run(args: string[]): Promise<unknown>; staleRunIds?(): void }, s: Script, keys: string[], args: string[] | (() => Promise<string[]>)): Promise<unknown> {
-  const tail = async () => [String(keys.length), ...keys, ...(typeof args === 'function' ? await args() : args)];
+export async function runScript(conn: { run(args: string[]): Promise<unknown> }, s: Script, keys: string[], args: string[]): Promise<unknown> {
+  const tail = [String(keys.length), ...keys, ...args];
   try {
-    return await conn.run(['EVALSHA', s.sha, ...(await tail())]);
+    return await conn.run(['EVALSHA', s.sha, ...tail]);
   } catch (err) {
-    if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
-    // Script caches are empty after a restart or failover: the server may be a new one, so its
-    // run id is read again before the source is sent once.
-    conn.staleRunIds?.();
-    return conn.run(['EVAL', s.source, ...(await tail())]);
+    // Script caches are empty after a restart or failover: send the source once.
+    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return conn.run(['EVAL', s.source, ...tail]);
+    throw err;
   }
 }

@@ -2,7 +2,7 @@
 import type { AppendOptions, AppendResult, ReadResult, Storage, StreamState } from '../../lib/engine.js';
 import { newEpoch } from '../../lib/epoch.js';
 import type { RedisConnection } from './connection.js';
-import { APPEND, READ, runScript, script, type Script } from './scripts.js';
+import { APPEND, READ, script, type Script } from './scripts.js';
 import { busChannel, feedChannel } from './channels.js';
 
 const APPEND_SCRIPT = script(APPEND);
@@ -42,15 +42,25 @@ export class RedisStorage implements Storage {
     return busChannel(this.prefix, channel, this.sharded);
   }
 
-  /** Candidate epoch, trusted run ids, idle ms: the arguments both scripts start with. */
-  private async common(): Promise<string[]> {
-    return [newEpoch(), this.restartIsDataLoss ? await this.conn.runIds() : '*', ms(this.idleTtl)];
+  /**
+   * Runs a storage script. Its arguments start with a candidate epoch, the trusted run ids
+   * (" id1 id2 ", or "*" when restarts are not data loss) and the idle ms.
+   */
+  private async eval(s: Script, keys: string[], args: string[]): Promise<unknown> {
+    const tail = (runs: string) => [String(keys.length), ...keys, newEpoch(), runs, ms(this.idleTtl), ...args];
+    // Both scripts answer with the stream's run-id stamp last.
+    const stamp = (reply: unknown) => String((reply as unknown[]).at(-1));
+    const exec = (head: string[]) => (this.restartIsDataLoss ? this.conn.runChecked(keys[0], (runs) => [...head, ...tail(runs)], stamp) : this.conn.run([...head, ...tail('*')]));
+    try {
+      return await exec(['EVALSHA', s.sha]);
+    } catch (err) {
+      if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
+      // Script caches are empty after a restart or failover: the server may be a new one, so
+      // its run id is read again before the source is sent once.
+      this.conn.staleRunIds();
+      return exec(['EVAL', s.source]);
+    }
   }
-
-  private eval(s: Script, keys: string[], args: string[]): Promise<unknown> {
-    return runScript(this.conn, s, keys, async () => [...(await this.common()), ...args]);
-  }
-
 
   async append(channel: string, payload: string, options: AppendOptions): Promise<AppendResult> {
     const k = this.keys(channel);
