@@ -248,7 +248,12 @@ export class RedisConnection {
         }
         return reply;
       } catch (err) {
-        if (!isReplyError(err)) throw err instanceof RedisUnavailableError ? err : new RedisUnavailableError(err);
+        if (!isReplyError(err)) {
+          // On a cluster the slot's primary may be dead: have node-redis read the slot map again
+          // (it does so by itself only after several reconnect attempts).
+          this.refreshTopology();
+          throw err instanceof RedisUnavailableError ? err : new RedisUnavailableError(err);
+        }
         const msg = (err as Error).message;
         const redirect = /^(MOVED|ASK) \d+ (\S+)$/.exec(msg);
         if (!redirect || attempt >= 5) throw err;
@@ -257,6 +262,24 @@ export class RedisConnection {
         // MOVED: let node-redis follow it once with a harmless command, which refreshes its slot map.
         else await this.run(['EXISTS', key]).catch(() => {});
       }
+    }
+  }
+
+  private lastRefresh = 0;
+
+  /**
+   * Cluster only: asks node-redis to read the slot map again (at most every 500 ms), for the
+   * command and the subscriber client. Uses node-redis' `_slots.rediscover()`, which it calls
+   * itself on MOVED; without it a dead primary's slots stay mapped to it until node-redis'
+   * reconnect tracker gives up on it.
+   */
+  refreshTopology(): void {
+    if (this.topology !== 'cluster' || Date.now() - this.lastRefresh < 500) return;
+    this.lastRefresh = Date.now();
+    for (const c of new Set([this.cmd, this.sub])) {
+      type Inner = { _slots?: { rediscover?(start?: unknown): Promise<unknown> } };
+      const slots = ((c as unknown as { _self?: Inner })._self ?? (c as unknown as Inner))._slots;
+      slots?.rediscover?.(undefined)?.catch(() => {});
     }
   }
 

@@ -1,7 +1,8 @@
 // Throwaway Redis deployments for the tests: a Redis Cluster (3 primaries, optionally one
 // replica each) and a Sentinel group (primary + replica + 3 sentinels), each in a temp dir,
 // on free ports, stopped by PID in teardown. Failure detection is tuned fast (cluster-node-timeout
-// and down-after-milliseconds of 1 s) so failover tests take seconds, not minutes.
+// and down-after-milliseconds of 1 s; any replica may take over, however long it was cut off)
+// so failover tests take seconds, not minutes.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -55,7 +56,7 @@ export async function startCluster(t: Tap, replicas: 0 | 1 = 0): Promise<TestClu
   const servers: OwnRedis[] = [];
   for (let i = 0; i < n; i++) {
     const port = await freePort();
-    const s = new OwnRedis(port, ['--save', '', '--appendonly', 'no', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '1000', '--dir', dir]);
+    const s = new OwnRedis(port, ['--save', '', '--appendonly', 'no', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '1000', '--cluster-replica-validity-factor', '0', '--dir', dir]);
     t.teardown(() => s.stop());
     servers.push(s);
   }
@@ -67,9 +68,9 @@ export async function startCluster(t: Tap, replicas: 0 | 1 = 0): Promise<TestClu
     rootNodes: servers.slice(0, 3).map((s) => ({ url: s.url })),
     server: (port) => servers.find((s) => s.port === port)!,
     async ownerOf(key) {
-      const slot = Number(await cli(servers[0].port, 'CLUSTER', 'KEYSLOT', key));
-      for (const s of servers) {
-        if (s.proc?.exitCode !== null) continue;
+      const live = servers.filter((s) => s.proc?.exitCode === null && s.proc?.signalCode === null);
+      const slot = Number(await cli(live[0].port, 'CLUSTER', 'KEYSLOT', key));
+      for (const s of live) {
         const out = await cli(s.port, 'CLUSTER', 'SLOTS').catch(() => '');
         const lines = out.trim().split('\n');
         // Plain redis-cli output: start, end, then "ip", port, id per node of the range.
@@ -86,6 +87,8 @@ export async function startCluster(t: Tap, replicas: 0 | 1 = 0): Promise<TestClu
     },
   };
   await cluster.healthy();
+  // A replica can take over only once it has synced with its primary.
+  await waitFor('the replicas to sync', async () => (await Promise.all(cluster.replicas.map((r) => cli(r.port, 'INFO', 'replication')))).every((o) => o.includes('master_link_status:up')));
   return cluster;
 }
 
