@@ -12,7 +12,8 @@
 /** How the engine reaches Redis. */
 export type RedisTopology = 'single' | 'sentinel' | 'cluster';
 
-type Listener = (message: string, channel: string) => void;
+/** A pub/sub message listener, as node-redis calls it. */
+export type RedisMessageListener = (message: string, channel: string) => void;
 
 /** The subset of a node-redis v5+ client (`createClient`) the engine needs. */
 export interface RedisClientLike {
@@ -28,10 +29,10 @@ export interface RedisClientLike {
   on(event: string, fn: (...args: any[]) => void): unknown;
   off?(event: string, fn: (...args: any[]) => void): unknown;
   once?(event: string, fn: (...args: any[]) => void): unknown;
-  subscribe(channel: string, listener: Listener): Promise<unknown>;
-  unsubscribe(channel: string, listener?: Listener): Promise<unknown>;
-  pSubscribe(pattern: string, listener: Listener): Promise<unknown>;
-  pUnsubscribe(pattern: string, listener?: Listener): Promise<unknown>;
+  subscribe(channel: string, listener: RedisMessageListener): Promise<unknown>;
+  unsubscribe(channel: string, listener?: RedisMessageListener): Promise<unknown>;
+  pSubscribe(pattern: string, listener: RedisMessageListener): Promise<unknown>;
+  pUnsubscribe(pattern: string, listener?: RedisMessageListener): Promise<unknown>;
 }
 
 /** What the engine uses of a node-redis cluster (`createCluster`) or sentinel (`createSentinel`) client. */
@@ -45,21 +46,21 @@ export interface RedisGroupLike {
   sendCommand(...args: any[]): Promise<unknown>;
   on(event: string, fn: (...args: any[]) => void): unknown;
   off?(event: string, fn: (...args: any[]) => void): unknown;
-  subscribe?(channel: string, listener: Listener): Promise<unknown>;
-  unsubscribe?(channel: string, listener?: Listener): Promise<unknown>;
-  pSubscribe?(pattern: string, listener: Listener): Promise<unknown>;
-  pUnsubscribe?(pattern: string, listener?: Listener): Promise<unknown>;
-  sSubscribe?(channel: string, listener: Listener): Promise<unknown>;
-  sUnsubscribe?(channel: string, listener?: Listener): Promise<unknown>;
+  subscribe?(channel: string, listener: RedisMessageListener): Promise<unknown>;
+  unsubscribe?(channel: string, listener?: RedisMessageListener): Promise<unknown>;
+  pSubscribe?(pattern: string, listener: RedisMessageListener): Promise<unknown>;
+  pUnsubscribe?(pattern: string, listener?: RedisMessageListener): Promise<unknown>;
+  sSubscribe?(channel: string, listener: RedisMessageListener): Promise<unknown>;
+  sUnsubscribe?(channel: string, listener?: RedisMessageListener): Promise<unknown>;
   /** Cluster only: the primaries, a client for one of them, and the primary of a key's slot. */
   readonly masters?: Array<{ host: string; port: number }>;
   readonly nodeByAddress?: Map<string, unknown>;
-  nodeClient?(node: unknown): Promise<NodeClient>;
-  getNodeClientForKey?(key: string): Promise<NodeClient>;
+  nodeClient?(node: unknown): Promise<RedisNodeClientLike>;
+  getNodeClientForKey?(key: string): Promise<RedisNodeClientLike>;
 }
 
 /** One node's client inside a cluster client. */
-interface NodeClient {
+export interface RedisNodeClientLike {
   sendCommand(args: string[]): Promise<unknown>;
 }
 
@@ -220,7 +221,7 @@ export class RedisConnection {
       if (this.closed) throw new RedisUnavailableError('engine closed');
       try {
         const g = this.generation;
-        let target: NodeClient | undefined;
+        let target: RedisNodeClientLike | undefined;
         if (this.topology === 'cluster') {
           const c = this.cmd as RedisGroupLike;
           const node = ask === undefined ? undefined : c.nodeByAddress!.get(ask);

@@ -26,7 +26,7 @@ import { RedisStorage } from './storage.js';
 export { RedisBroker } from './broker.js';
 export { RedisPresence, type RedisPresenceSettings } from './presence.js';
 export { RedisStorage } from './storage.js';
-export { RedisUnavailableError, type RedisClientLike, type RedisGroupLike, type RedisConnection, type RedisLogger, type RedisTopology } from './connection.js';
+export { RedisUnavailableError, type RedisClientLike, type RedisGroupLike, type RedisConnection, type RedisLogger, type RedisTopology, type RedisMessageListener, type RedisNodeClientLike } from './connection.js';
 export { escapeGlob, patternToGlob } from './glob.js';
 
 /** A Redis server address (as node-redis' `createCluster` root nodes take it). */

@@ -3,7 +3,7 @@ import t from 'tap';
 import { redisEngine } from '../../adapters/redis/index.js';
 import { MemoryPresence } from '../../lib/presence-memory.js';
 import { presenceConformance } from '../../lib/testing/index.js';
-import { needRedis, REDIS_URL, uniqueKeyPrefix } from '../redis/helpers.js';
+import { needRedis, presenceOf, REDIS_URL, uniqueKeyPrefix } from '../redis/helpers.js';
 import { createClient } from 'redis';
 
 /** Deletes every key under `prefix` (the prefix holds no glob characters). */
@@ -33,18 +33,8 @@ if (await needRedis()) {
   presenceConformance({
     test,
     name: 'redis presence',
-    createPresence: () => {
-      // A short ttl so dead nodes vanish quickly in the test.
-      const e = redisEngine({ url: REDIS_URL, keyPrefix, presenceTtl: 400, presenceRefresh: 100 });
-      // The store shares the engine's clients; a closed store here is a crashed node: all gone.
-      const close = e.presence.close.bind(e.presence);
-      e.presence.close = async () => {
-        await close();
-        await e.broker.close();
-        await e.storage.close();
-      };
-      return e.presence;
-    },
+    // A short ttl so dead nodes vanish quickly in the test; a closed store is a crashed node: all gone.
+    createPresence: () => presenceOf(redisEngine({ url: REDIS_URL, keyPrefix, presenceTtl: 400, presenceRefresh: 100 })),
     capabilities: { sharedBackend: true, events: true },
     kill: (store) => store.close(),
     deadNodeWithin: 3_000,

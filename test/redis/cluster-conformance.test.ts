@@ -2,9 +2,9 @@
 // broker and presence conformance suites, hash-tagged keys on one shard, sharded pub/sub and
 // pattern subscriptions through the first-segment feed.
 import t from 'tap';
-import { redisEngine, type RedisEngineOptions, type RedisStorage } from '../../adapters/redis/index.js';
+import { redisEngine, type RedisEngineOptions } from '../../adapters/redis/index.js';
 import { brokerConformance, presenceConformance, storageConformance } from '../../lib/testing/index.js';
-import { needRedis, uniqueKeyPrefix } from './helpers.js';
+import { brokerOf, loseStream, needRedis, presenceOf, uniqueKeyPrefix } from './helpers.js';
 import { cli, startCluster } from './servers.js';
 
 if (!(await needRedis())) t.pass('skipped: Redis is not available');
@@ -19,41 +19,20 @@ else {
     name: 'redis cluster storage',
     createStorage: ({ dedupWindow }) => engine({ dedupWindow }).storage,
     capabilities: { sharedBackend: true, ttl: true, idempotency: true },
-    loseData: async (storage, channel) => {
-      const s = storage as RedisStorage;
-      const k = s.keys(channel);
-      await (s as unknown as { conn: { run(a: string[]): Promise<unknown> } }).conn.run(['DEL', k.meta, k.log]);
-    },
+    loseData: loseStream,
   });
 
   brokerConformance({
     test,
     name: 'redis cluster broker',
-    createBroker: () => {
-      const e = engine();
-      const close = e.broker.close.bind(e.broker);
-      e.broker.close = async () => {
-        await close();
-        await e.storage.close();
-      };
-      return e.broker;
-    },
+    createBroker: () => brokerOf(engine()),
     capabilities: { sharedBackend: true, interestRouting: true },
   });
 
   presenceConformance({
     test,
     name: 'redis cluster presence',
-    createPresence: () => {
-      const e = engine({ presenceTtl: 400, presenceRefresh: 100 });
-      const close = e.presence.close.bind(e.presence);
-      e.presence.close = async () => {
-        await close();
-        await e.broker.close();
-        await e.storage.close();
-      };
-      return e.presence;
-    },
+    createPresence: () => presenceOf(engine({ presenceTtl: 400, presenceRefresh: 100 })),
     capabilities: { sharedBackend: true, events: true },
     kill: (store) => store.close(),
     deadNodeWithin: 3_000,

@@ -3,12 +3,11 @@
 // primary, and a shard's primary is killed so its replica is promoted. Nothing is lost,
 // duplicated or reordered; what a failover loses is signalled.
 import t from 'tap';
-import { createServer } from 'node:http';
-import { Switchyard } from '../../lib/hub.js';
+import type { Switchyard } from '../../lib/hub.js';
+import { startServer } from '../helpers/server.js';
 import { SwitchyardError } from '../../lib/errors.js';
 import { redisEngine } from '../../adapters/redis/index.js';
 import { connect } from '../../adapters/client-node.js';
-import { attach } from '../../adapters/http.js';
 import type { Discontinuity } from '../../lib/client/index.js';
 import { needRedis, uniqueKeyPrefix } from './helpers.js';
 import { cli, startCluster } from './servers.js';
@@ -20,17 +19,7 @@ else {
   const cluster = await startCluster(t, 1);
   const keyPrefix = uniqueKeyPrefix('clf');
 
-  async function node(t: Tap) {
-    const hub = new Switchyard({ engine: redisEngine({ cluster: { rootNodes: cluster.rootNodes }, keyPrefix, connectTimeout: 2_000 }), history: { size: 1_000, ttl: 600_000 } });
-    const server = createServer();
-    attach(hub, server, { path: '/rt' });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    t.teardown(async () => {
-      await hub.close();
-      await new Promise((r) => server.close(r));
-    });
-    return { hub, url: `ws://127.0.0.1:${(server.address() as { port: number }).port}/rt` };
-  }
+  const node = (t: Tap) => startServer(t, { engine: redisEngine({ cluster: { rootNodes: cluster.rootNodes }, keyPrefix, connectTimeout: 2_000 }), history: { size: 1_000, ttl: 600_000 } });
 
   interface Seen {
     msgs: Array<[string, number]>;

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, Socket } from 'node:net';
 import { createClient } from 'redis';
-import { redisEngine, type RedisEngineOptions } from '../../adapters/redis/index.js';
+import { redisEngine, type RedisEngineOptions, type RedisStorage } from '../../adapters/redis/index.js';
 
 export const REDIS_URL = process.env.SWITCHYARD_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -110,4 +110,32 @@ export async function ownRedis(t: Tap, args?: string[]): Promise<OwnRedis> {
   t.teardown(() => r.stop());
   await r.start();
   return r;
+}
+
+/** The engine's broker, closing the engine's storage with it (the broker publishes through the storage's client). */
+export function brokerOf(e: ReturnType<typeof redisEngine>) {
+  const close = e.broker.close.bind(e.broker);
+  e.broker.close = async () => {
+    await close();
+    await e.storage.close();
+  };
+  return e.broker;
+}
+
+/** The engine's presence store; closing it closes the whole engine, as a crashed node would vanish. */
+export function presenceOf(e: ReturnType<typeof redisEngine>) {
+  const close = e.presence.close.bind(e.presence);
+  e.presence.close = async () => {
+    await close();
+    await e.broker.close();
+    await e.storage.close();
+  };
+  return e.presence;
+}
+
+/** Deletes a stream's keys, as a restart without persistence would (the idempotency key survives). */
+export async function loseStream(storage: unknown, channel: string): Promise<void> {
+  const s = storage as RedisStorage;
+  const k = s.keys(channel);
+  await (s as unknown as { conn: { run(a: string[]): Promise<unknown> } }).conn.run(['DEL', k.meta, k.log]);
 }

@@ -2,10 +2,8 @@
 // a client allowed into a pattern rule could otherwise fill a noeviction Redis with names it
 // only reads. Only the epoch is stored, for emptyStreamTtl; the first publish keeps the epoch.
 import t from 'tap';
-import { Switchyard } from '../../lib/hub.js';
+import { startServer } from '../helpers/server.js';
 import { connect } from '../../adapters/client-node.js';
-import { attach } from '../../adapters/http.js';
-import { createServer } from 'node:http';
 import { engineFor, needRedis, ownRedis } from './helpers.js';
 import { cli } from './servers.js';
 
@@ -42,15 +40,8 @@ else {
   });
 
   t.test('subscribing through the hub to never-published channels does not keep them for a day', async (t) => {
-    const hub = new Switchyard({ engine: engineFor(t, { url: redis.url, keyPrefix: 'rs3:' }) });
-    const server = createServer();
-    attach(hub, server, { path: '/rt' });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    t.teardown(async () => {
-      await hub.close();
-      await new Promise((r) => server.close(r));
-    });
-    const c = connect(`ws://127.0.0.1:${(server.address() as { port: number }).port}/rt`);
+    const { url } = await startServer(t, { engine: engineFor(t, { url: redis.url, keyPrefix: 'rs3:' }) });
+    const c = connect(url);
     t.teardown(() => c.close());
     for (let i = 0; i < 5; i++) await c.subscribe(`room.r${i}`, () => {}, { qos: 1 }).ready;
     const keys = (await cli(redis.port, 'KEYS', 'rs3:*')).trim().split('\n').filter((k) => k.includes('{room.'));

@@ -3,13 +3,11 @@
 // 201 while there is no primary, then go to the promoted replica; every stream starts a new
 // epoch there (the replica may lack the newest writes) and every subscriber is told.
 import t from 'tap';
-import { Switchyard } from '../../lib/hub.js';
+import { startServer } from '../helpers/server.js';
 import { SwitchyardError } from '../../lib/errors.js';
 import { redisEngine } from '../../adapters/redis/index.js';
 import { connect } from '../../adapters/client-node.js';
-import { attach } from '../../adapters/http.js';
 import type { Discontinuity } from '../../lib/client/index.js';
-import { createServer } from 'node:http';
 import { needRedis, uniqueKeyPrefix } from './helpers.js';
 import { startSentinels } from './servers.js';
 
@@ -19,18 +17,8 @@ else {
   const keyPrefix = uniqueKeyPrefix('sen');
   const sentinel = { name: group.name, sentinelRootNodes: group.sentinelRootNodes };
 
-  /** A hub on the sentinel group, mounted on its own http server; closed in teardown. */
-  async function node(t: Tap) {
-    const hub = new Switchyard({ engine: redisEngine({ sentinel, keyPrefix, connectTimeout: 2_000 }), history: { size: 1_000, ttl: 600_000 } });
-    const server = createServer();
-    attach(hub, server, { path: '/rt' });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    t.teardown(async () => {
-      await hub.close();
-      await new Promise((r) => server.close(r));
-    });
-    return { hub, url: `ws://127.0.0.1:${(server.address() as { port: number }).port}/rt` };
-  }
+  /** A node (hub + http server) on the sentinel group; closed in teardown. */
+  const node = (t: Tap) => startServer(t, { engine: redisEngine({ sentinel, keyPrefix, connectTimeout: 2_000 }), history: { size: 1_000, ttl: 600_000 } });
   type Tap = { teardown(fn: () => unknown): void };
 
   t.test('the engine finds the primary through the sentinels and serves two nodes', async (t) => {
@@ -57,7 +45,7 @@ else {
       sub.on('discontinuity', (d) => s.resets.push(d));
       await sub.ready;
     }
-    const first = [];
+    const first: Array<{ offset: number; epoch: string }> = [];
     for (let i = 1; i <= 10; i++) first.push(await a.hub.publish('s.fail', { i }));
     const oldPrimary = await group.primaryPort();
     t.equal(oldPrimary, group.primary.port);
