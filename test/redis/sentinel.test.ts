@@ -72,7 +72,7 @@ else {
     // failover may have started it over once more: a second, explicit discontinuity).
     const final = (await a.hub.history('s.fail', { limit: 1 })).position.epoch;
     t.not(final, first[0].epoch, 'the stream is in a new epoch');
-    const until = Date.now() + 15_000;
+    const until = Date.now() + 30_000;
     while (subs.some((s) => s.offsets.at(-1)?.[1] !== 10 || s.offsets.at(-1)?.[0] !== final) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     for (const [k, s] of subs.entries()) {
       const old = s.offsets.filter(([e]) => e === first[0].epoch).map(([, o]) => o);
