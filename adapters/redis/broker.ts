@@ -117,13 +117,6 @@ export class RedisBroker implements Broker {
       () => this.onReady(),
       () => this.onReady(),
     );
-    // node-redis may move the subscriber connection once more while the sentinels settle
-    // (observed under load: a last message missed until the next one); re-check again later.
-    for (const ms of [1_000, 3_000]) setTimeout(() => this.onTopologySettled(), ms).unref?.();
-  };
-  private readonly onTopologySettled = () => {
-    if (this.closed) return;
-    this.ps.unsubscribe(`${this.prefix}none`, this.onMessage).then(this.interrupt, this.interrupt);
   };
 
   // Cluster: node-redis moves sharded subscriptions when a slot moves, but a move it cannot
@@ -204,7 +197,8 @@ export class RedisBroker implements Broker {
 
   private async withSub(fn: () => Promise<unknown>): Promise<void> {
     await this.conn.start('both');
-    if (!this.conn.sub.isReady || this.closed) throw new RedisUnavailableError('subscriber connection is not ready');
+    const ready = this.conn.topology === 'sentinel' ? await this.conn.sentinelReady('sub') : this.conn.sub.isReady;
+    if (!ready || this.closed) throw new RedisUnavailableError('subscriber connection is not ready');
     this.subscribing++;
     try {
       await fn();

@@ -103,6 +103,8 @@ const SUB_DOWN = ['reconnecting', 'node-reconnecting'];
 /** Shared state of one engine's clients. */
 export class RedisConnection {
   private readonly ready: { cmd?: Promise<void>; sub?: Promise<void> } = {};
+  /** node-redis' first connect of each client while it is still running (cleared when it settles). */
+  private readonly firstConnect: { cmd?: Promise<void>; sub?: Promise<void> } = {};
   private closed = false;
   private runs: Promise<string> | undefined;
   /** Counts events after which the server behind a connection may have changed. */
@@ -153,12 +155,36 @@ export class RedisConnection {
         if (c.isOpen) return;
         const p = c.connect().then(() => undefined);
         p.catch(() => {});
+        this.firstConnect[key] = p;
+        const settled = () => {
+          if (this.firstConnect[key] === p) this.firstConnect[key] = undefined;
+        };
+        p.then(settled, settled);
         let timer: ReturnType<typeof setTimeout> | undefined;
         await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.connectTimeout)))]);
         clearTimeout(timer);
       })());
     if (which === 'cmd') return connect(this.cmd, 'cmd');
     return Promise.all([connect(this.cmd, 'cmd'), connect(this.sub, 'sub')]).then(() => undefined);
+  }
+
+  /**
+   * Sentinel: whether a client may take a command now. node-redis' sentinel client holds
+   * commands while it looks for a primary; the engine refuses them instead (as a single client
+   * with its offline queue disabled does), but only after the first connection: that one takes
+   * several round trips (sentinel, primary discovery, primary), which on a loaded machine can
+   * outlast the hub's start, so until it completes a command waits for it, up to
+   * `connectTimeout`, like the start itself.
+   */
+  async sentinelReady(which: 'cmd' | 'sub'): Promise<boolean> {
+    const c = which === 'cmd' ? this.cmd : this.sub;
+    if (c.isReady) return true;
+    const first = this.firstConnect[which];
+    if (!first) return false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([first.catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.connectTimeout)))]);
+    clearTimeout(timer);
+    return c.isReady;
   }
 
   private send(args: string[]): Promise<unknown> {
@@ -220,6 +246,7 @@ export class RedisConnection {
       await this.start();
       if (this.closed) throw new RedisUnavailableError('engine closed');
       try {
+        if (this.topology === 'sentinel') await this.sentinelReady('cmd');
         const g = this.generation;
         let target: RedisNodeClientLike | undefined;
         if (this.topology === 'cluster') {
@@ -256,6 +283,12 @@ export class RedisConnection {
           throw err instanceof RedisUnavailableError ? err : new RedisUnavailableError(err);
         }
         const msg = (err as Error).message;
+        // The command reached a server its run ids do not name (node-redis moved it to a new
+        // primary after they were read): the script wrote nothing; read them again and retry.
+        if (msg.startsWith('STALERUNIDS') && attempt < 5) {
+          this.forgetRuns();
+          continue;
+        }
         const redirect = /^(MOVED|ASK) \d+ (\S+)$/.exec(msg);
         if (!redirect || attempt >= 5) throw err;
         ask = undefined;

@@ -14,7 +14,8 @@
  * An append in steady state is 8 commands: EVALSHA, TIME, HMGET, HINCRBY, RPUSH, LTRIM,
  * LINDEX and the (S)PUBLISH. The restart check compares `r` with the run ids the engine read
  * once per connection (argument `trusted`), so no INFO runs on the hot path; INFO runs only
- * when a stream is (re)created, to stamp it with the run id of the server that really holds it.
+ * when a stream is (re)created, to stamp it with the run id of the server that really holds it,
+ * and when its stamp is not trusted, to tell a stale caller from a stream of another server.
  * The keys' expiry is pushed back only when an eighth of it has passed, not on every append.
  * @module
  */
@@ -32,7 +33,15 @@ local epoch = m[1]
 -- Streams written before this Redis server started may have lost their newest writes
 -- (snapshot or everysec AOF restored, replica promoted): reusing their offsets under the old
 -- epoch would make clients skip new messages as duplicates. Start them over instead.
-if epoch and trusted ~= '*' and not string.find(trusted, ' ' .. (m[2] or '') .. ' ', 1, true) then epoch = false end
+if epoch and trusted ~= '*' and not string.find(trusted, ' ' .. (m[2] or '') .. ' ', 1, true) then
+  -- Only if this server is one the caller trusts: a sentinel client can run a command on a
+  -- newly promoted primary with run ids read from the old one, and would otherwise start over
+  -- a stream this very server holds, throwing its messages away. Then nothing is written: the
+  -- caller reads the run ids again and retries. (INFO runs only on this rare path.)
+  local own = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
+  if not string.find(trusted, ' ' .. own .. ' ', 1, true) then return redis.error_reply('STALERUNIDS the run ids the command carries are not this server') end
+  epoch = false
+end
 -- (Re)creates the stream: whatever is left of its log is dropped, it starts over at offset 0.
 local function create(ttl, keepMs)
   local run = ''
