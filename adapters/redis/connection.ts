@@ -354,6 +354,14 @@ export class RedisConnection {
     if (which === 'cmd') for (const e of SERVER_MAY_CHANGE) c.off?.(e, this.forgetRuns);
     if (!c.isOpen || (which === 'cmd' && !this.owned)) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    // A client still in its first connect (e.g. a hub closed right after it started) is let
+    // finish it, bounded by connectTimeout: destroying it mid-handshake left its socket open
+    // behind node-redis' back, and that socket kept the process alive after hub.close().
+    const first = this.firstConnect[which];
+    if (first) {
+      await Promise.race([first.catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.connectTimeout)))]);
+      clearTimeout(timer);
+    }
     try {
       if (!c.isReady) throw new Error('not ready');
       // A graceful close waits for replies; one from a server that just died never comes.
