@@ -19,7 +19,7 @@ import { PresenceTracker } from './presence.js';
 import type { PresenceUsersResult } from './user-presence.js';
 import { MemoryPresence } from './presence-memory.js';
 import { countBy, newCounters, type HubCounters, type HubMetrics } from './metrics.js';
-import { DIAGNOSTICS, Instruments, userIdOf } from './instruments.js';
+import { DIAGNOSTICS, Instruments } from './instruments.js';
 import { hubStatus, type HubStatus } from './status.js';
 import { NODES_CHANNEL, NodeDirectory } from './nodes.js';
 import { hostname } from 'node:os';
@@ -267,8 +267,8 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
     }
     conn.sendJson(welcome);
     this.emit('connection', { id: conn.id, user });
-    this.log('debug', { connectionId: conn.id, userId: userIdOf(user), remoteAddress }, 'connection opened');
-    if (DIAGNOSTICS.connection.hasSubscribers) DIAGNOSTICS.connection.publish({ event: 'open', id: conn.id, userId: userIdOf(user), remoteAddress });
+    this.log('debug', { connectionId: conn.id, userId: conn.userKey, remoteAddress }, 'connection opened');
+    if (DIAGNOSTICS.connection.hasSubscribers) DIAGNOSTICS.connection.publish({ event: 'open', id: conn.id, userId: conn.userKey, remoteAddress });
     return conn;
   }
 
@@ -750,7 +750,7 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
   /** Logs a publish refused by the rate limit at info: the 1st, 2nd, 4th, 8th… of a connection, so a flood cannot flood the log. @internal */
   rateLimitedPublish(conn: Connection): void {
     const n = ++conn.rateLimited;
-    if ((n & (n - 1)) === 0) this.log('info', { connectionId: conn.id, userId: userIdOf(conn.user), remoteAddress: conn.remoteAddress, reason: 'rate limited', refusals: n }, 'publish refused');
+    if ((n & (n - 1)) === 0) this.log('info', { connectionId: conn.id, userId: conn.userKey, remoteAddress: conn.remoteAddress, reason: 'rate limited', refusals: n }, 'publish refused');
   }
 
   /** @internal */
@@ -766,7 +766,7 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
     this.congestedConns.delete(conn);
     if (code === CLOSE.SLOW_CONSUMER) this.counters.slowConsumerCloses++;
     countBy(this.counters.closes, code);
-    const fields = { connectionId: conn.id, userId: userIdOf(conn.user), remoteAddress: conn.remoteAddress, code };
+    const fields = { connectionId: conn.id, userId: conn.userKey, remoteAddress: conn.remoteAddress, code };
     // Closes the server decided because of the client (slow consumer, bad frames) are worth a warning.
     if (code === CLOSE.SLOW_CONSUMER || code === CLOSE.TOO_MANY_ERRORS) this.log('warn', fields, 'connection closed for misbehaving');
     else this.log('debug', fields, 'connection closed');

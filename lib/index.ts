@@ -13,7 +13,7 @@
 export { Switchyard } from './hub.js';
 export type { AuthOutcome, HistoryPage, HistoryQuery, HubEvents, PresenceQuery, PublishOptions } from './hub.js';
 export { escapeLabelValue, metricFamilies, prometheusText, type HubCounters, type HubMetrics, type MetricFamily, type MetricSample } from './metrics.js';
-export { DIAGNOSTICS, userIdOf, type EventLoopDelay, type FamilyCounters, type LatencyMetrics, type MetricsOptions, type RecentError } from './instruments.js';
+export { DIAGNOSTICS, type EventLoopDelay, type FamilyCounters, type LatencyMetrics, type MetricsOptions, type RecentError } from './instruments.js';
 export { LATENCY_BUCKETS, COUNT_BUCKETS, BYTE_BUCKETS, quantile, type HistogramSnapshot } from './histogram.js';
 export type { ChannelStatus, ConnectionStatus, HubStatus } from './status.js';
 export { NODES_CHANNEL, ANNOUNCE_INTERVAL_MS, type NodeInfo } from './nodes.js';

@@ -95,15 +95,6 @@ const EVENT_LOOP_WINDOW_MS = 10_000;
 const RECENT_ERRORS = 50;
 const now = (): number => performance.now();
 
-/** What identifies a user in logs: a string or number user, or its `id`/`sub`/`userId` field. Never a token. */
-export function userIdOf(user: unknown): string | undefined {
-  if (typeof user === 'string' || typeof user === 'number') return String(user);
-  if (typeof user !== 'object' || user === null) return undefined;
-  const u = user as Record<string, unknown>;
-  for (const k of ['id', 'userId', 'sub']) if (typeof u[k] === 'string' || typeof u[k] === 'number') return String(u[k]);
-  return undefined;
-}
-
 /** The hub's measurements. @internal */
 export class Instruments {
   readonly enabled: boolean;

@@ -7,7 +7,7 @@
 import type { Connection } from './connection.js';
 import type { Subscription } from './delivery.js';
 import type { Switchyard } from './hub.js';
-import { userIdOf, type EventLoopDelay, type RecentError } from './instruments.js';
+import { type EventLoopDelay, type RecentError } from './instruments.js';
 import type { HubMetrics } from './metrics.js';
 import type { NodeInfo } from './nodes.js';
 import type { Router } from './router.js';
@@ -70,7 +70,7 @@ export async function hubStatus(hub: Switchyard, conns: Connection[], router: Ro
   const topConnections = conns
     .sort((a, b) => b.framesIn - a.framesIn)
     .slice(0, top)
-    .map((c) => ({ id: c.id, userId: userIdOf(c.user), remoteAddress: c.remoteAddress, openedAt: c.openedAt, subscriptions: c.subs.size, framesIn: c.framesIn, queuedBytes: c.transport.bufferedAmount, dropped: c.dropped }));
+    .map((c) => ({ id: c.id, userId: c.userKey, remoteAddress: c.remoteAddress, openedAt: c.openedAt, subscriptions: c.subs.size, framesIn: c.framesIn, queuedBytes: c.transport.bufferedAmount, dropped: c.dropped }));
   const all: Array<{ channel: string; subscribers: number }> = [];
   for (const ch of router.channels()) all.push({ channel: ch, subscribers: router.exactSubscribers(ch)?.size ?? 0 });
   all.sort((a, b) => b.subscribers - a.subscribers);

@@ -17,6 +17,16 @@ function recorder() {
 const SECRET = 'tok-very-secret-123';
 const token = (s: string): string => 'switchyard.token.' + Buffer.from(s).toString('base64url');
 
+t.test('logs name a user by the same id revocation targets: the userId option when given', async (t) => {
+  const { entries, logger } = recorder();
+  const s = await startServer(t, { logger, authenticate: () => ({ id: 'row-9', email: 'ann@example.com' }), userId: (u: { email: string }) => u.email });
+  const c = await connectClient(t, s.url);
+  await until(() => entries.some((e) => e.msg === 'connection opened'));
+  t.match(entries.find((e) => e.msg === 'connection opened')!.obj, { userId: 'ann@example.com' });
+  t.match((await s.hub.status()).topConnections, [{ userId: 'ann@example.com' }], 'hub.status() shows the same id');
+  c.close();
+});
+
 t.test('a connection logs open and close at debug with its id, user id and remote address', async (t) => {
   const { entries, logger } = recorder();
   const s = await startServer(t, { logger, authenticate: (req) => (req.token === SECRET ? { id: 'u-42', name: 'Ann' } : null) });
@@ -53,7 +63,7 @@ t.test('slow-consumer and bad-frame closes log at warn; rate-limit refusals at i
   bad.send('nope');
   await until(() => entries.some((e) => e.msg === 'connection closed for misbehaving'));
   t.match(entries.find((e) => e.msg === 'connection closed for misbehaving'), { level: 'warn', obj: { userId: 'bob', code: CLOSE.TOO_MANY_ERRORS } });
-  const flood = fakeClient(hub, { sub: 'carol' });
+  const flood = fakeClient(hub, { id: 'carol' });
   for (let i = 0; i < 40; i++) flood.send({ op: 'pub', id: i + 1, ch: 'chat.a', data: i });
   await flood.t.next((f) => f.op === 'err' && f.id === 40);
   const limited = entries.filter((e) => e.msg === 'publish refused');
