@@ -133,7 +133,6 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
   private readonly expiries: ExpiryTable;
   private readonly users = new UserIndex<Connection>();
   /** Names this node in control messages, so it skips the ones it sent. */
-  private readonly nodeId = Math.random().toString(36).slice(2, 12);
 
   /** @throws SwitchyardError (code 150) naming the invalid option. */
   constructor(typedOptions: SwitchyardOptions<User> = {}) {
@@ -365,12 +364,12 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
     if (typeof target === 'string') {
       const c = this.conns.get(target);
       c?.close(code, reason);
-      if (!c) this.broadcast({ n: this.nodeId, k: 'disconnect', c: target, code, reason }).catch(() => {});
+      if (!c) this.broadcast({ n: this.nodes.id, k: 'disconnect', c: target, code, reason }).catch(() => {});
       return c !== undefined;
     }
     const u = this.targetUser(target);
     const closed = this.disconnectLocal(u, code, reason);
-    this.broadcast({ n: this.nodeId, k: 'disconnect', u, code, reason }).catch(() => {});
+    this.broadcast({ n: this.nodes.id, k: 'disconnect', u, code, reason }).catch(() => {});
     return closed;
   }
 
@@ -385,7 +384,7 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
     const err = checkChannel(channel, true, this.options.limits.maxChannelBytes);
     if (err) throw optionError('channel', `a channel or pattern (${err})`, channel);
     this.unsubscribeLocal(u, channel);
-    await this.broadcast({ n: this.nodeId, k: 'unsubscribe', u, ch: channel });
+    await this.broadcast({ n: this.nodes.id, k: 'unsubscribe', u, ch: channel });
   }
 
   /**
@@ -396,7 +395,7 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
   async refreshUser(user: string | number): Promise<void> {
     const u = this.targetUser({ user });
     for (const c of this.users.get(u)) void this.reauthorizeSubscriptions(c);
-    await this.broadcast({ n: this.nodeId, k: 'reauthorize', u });
+    await this.broadcast({ n: this.nodes.id, k: 'reauthorize', u });
   }
 
   /**
@@ -507,7 +506,7 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
 
   private onControl(payload: string): void {
     const m = parseControl(payload);
-    if (!m || m.n === this.nodeId) return;
+    if (!m || m.n === this.nodes.id) return;
     if (m.k === 'disconnect') {
       if (m.c !== undefined) this.conns.get(m.c)?.close(m.code, m.reason);
       else this.disconnectLocal(m.u!, m.code, m.reason);
