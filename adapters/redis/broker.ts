@@ -15,10 +15,9 @@ import { matchesPattern } from '../../lib/options.js';
 import { busChannel, channelOf, feedChannel } from './channels.js';
 import { RedisUnavailableError, type RedisConnection } from './connection.js';
 import { patternToGlob } from './glob.js';
+import { ShardHealer } from './shard-heal.js';
 
 const isPattern = (ch: string) => ch.includes('*') || ch.includes('>');
-// Cluster events after which sharded subscriptions may be on the wrong (or a dead) node.
-const SHARD_TROUBLE = ['sharded-channel-moved-error', 'node-reconnecting'];
 
 type Listener = (message: string, channel: string) => void;
 interface PubSub {
@@ -119,69 +118,22 @@ export class RedisBroker implements Broker {
     );
   };
 
-  // Cluster: node-redis moves sharded subscriptions when a slot moves, but a move it cannot
-  // complete (it asked a node that did not know the new owner yet) is only reported as an
-  // event, and after a shard's failover the subscriptions stay on the dead primary until its
-  // slots are rediscovered. So on either sign of trouble every sharded subscription is made
-  // again (on the shard that owns its slot now), retried until it succeeds, then re-checked.
-  private healing = false;
-  private healAgain = false;
-  /** Addresses of shard connections that dropped: healing waits until they are back or no longer primaries. */
-  private readonly troubled = new Set<string>();
-  private readonly onShardTrouble = (...args: unknown[]) => {
-    if (!this.started || this.closed) return;
-    const node = args.find((a): a is { host: string; port: number } => typeof a === 'object' && a !== null && 'port' in a && 'host' in a && !(a instanceof Error));
-    if (node) this.troubled.add(`${node.host}:${node.port}`);
-    this.healAgain = true;
-    if (!this.healing) void this.heal();
+  // Cluster: after a slot moved or a shard failed over, every sharded subscription is made again
+  // on the shard that owns its slot now, then every live subscription is re-checked.
+  private healer: ShardHealer | undefined;
+  private readonly resubscribeShards = async (): Promise<void> => {
+    const subs: Array<[string, Listener]> = [...this.exact].map((c) => [busChannel(this.prefix, c, true), this.onMessage]);
+    for (const via of new Set(this.patterns.values())) subs.push([via, this.onFeedMessage]);
+    for (const [bus, listener] of subs) {
+      await this.ps.sUnsubscribe(bus, listener).catch(() => {});
+      await this.ps.sSubscribe(bus, listener);
+    }
   };
-
-  /** Whether a troubled address is still a primary in the subscriber's slot map. */
-  private stillTroubled(): boolean {
-    const masters = (this.conn.sub as unknown as { masters?: Array<{ host: string; port: number; client?: { isReady?: boolean } }> }).masters ?? [];
-    for (const addr of [...this.troubled]) {
-      const m = masters.find((x) => `${x.host}:${x.port}` === addr);
-      if (!m || m.client?.isReady) this.troubled.delete(addr);
-    }
-    return this.troubled.size > 0;
-  }
-
-  private async heal(): Promise<void> {
-    this.healing = true;
-    try {
-      for (let attempt = 0; attempt < 240 && !this.closed; attempt++) {
-        await new Promise((r) => setTimeout(r, attempt === 0 ? 100 : 250));
-        // A dead primary keeps its slots until the cluster promoted its replica and node-redis
-        // read the new slot map: subscribing before that would land on the dead connection.
-        if (this.stillTroubled()) {
-          this.conn.refreshTopology();
-          continue;
-        }
-        this.healAgain = false;
-        try {
-          const subs: Array<[string, Listener]> = [...this.exact].map((c) => [busChannel(this.prefix, c, true), this.onMessage]);
-          for (const via of new Set(this.patterns.values())) subs.push([via, this.onFeedMessage]);
-          for (const [bus, listener] of subs) {
-            await this.ps.sUnsubscribe(bus, listener).catch(() => {});
-            await this.ps.sSubscribe(bus, listener);
-          }
-        } catch {
-          this.conn.refreshTopology();
-          continue;
-        }
-        if (this.healAgain) continue;
-        this.interrupt();
-        return;
-      }
-    } finally {
-      this.healing = false;
-    }
-  }
 
   async start(sink: BrokerSink): Promise<void> {
     this.sink = sink;
     this.conn.onSub(this.onReady, this.onDown);
-    if (this.sharded) for (const e of SHARD_TROUBLE) this.conn.sub.on(e, this.onShardTrouble);
+    if (this.sharded) (this.healer = new ShardHealer(this.conn, this.resubscribeShards, this.interrupt)).start();
     if (this.conn.topology === 'sentinel') this.conn.sub.on('topology-change', this.onTopology);
     await this.conn.start('both');
     this.started = true;
@@ -260,7 +212,7 @@ export class RedisBroker implements Broker {
     this.sink = undefined;
     this.conn.offSub(this.onReady, this.onDown);
     this.conn.sub.off?.('topology-change', this.onTopology);
-    for (const e of SHARD_TROUBLE) this.conn.sub.off?.(e, this.onShardTrouble);
+    this.healer?.stop();
     await this.conn.close('sub');
   }
 }

@@ -24,6 +24,7 @@ import type { PresenceMembers, PresenceSink, PresenceStore, StoredPresenceMember
 import { RedisUnavailableError, type RedisConnection, type RedisLogger } from './connection.js';
 import { runScript, script, type Script } from './scripts.js';
 import { channelOf, presenceChannel } from './channels.js';
+import { ShardHealer } from './shard-heal.js';
 
 type Listener = (message: string, channel: string) => void;
 
@@ -324,10 +325,25 @@ export class RedisPresence implements PresenceStore {
     for (const channel of this.wanted) if (!this.subscribed.has(channel)) void this.sync(channel);
   };
 
+  // Cluster: after a shard failed over or a slot moved, the event subscriptions are made again
+  // on the shard that owns each slot now (node-redis leaves them on the dead primary).
+  private healer: ShardHealer | undefined;
+  private readonly resubscribeShards = async (): Promise<void> => {
+    for (const channel of [...this.subscribed]) {
+      // Queued behind the channel's own subscribe/unsubscribe, so a watcher that left meanwhile is not re-subscribed.
+      await this.queue(channel, async () => {
+        if (!this.subscribed.has(channel)) return;
+        await this.ps.unsubscribe(this.busChannel(channel), this.onMessage).catch(() => {});
+        await this.ps.subscribe(this.busChannel(channel), this.onMessage);
+      });
+    }
+  };
+
   /** Registers the hub's sink for other nodes' joins and leaves. */
   watch(sink: PresenceSink): void {
     this.sink = sink;
     this.conn.onSub(this.onReady);
+    if (this.sharded && !this.healer) (this.healer = new ShardHealer(this.conn, this.resubscribeShards, () => {})).start();
   }
 
   /** Subscribes to (or unsubscribes from) `channel`'s presence events; failures are logged and retried on reconnect. */
@@ -341,10 +357,16 @@ export class RedisPresence implements PresenceStore {
   }
 
   private sync(channel: string): Promise<void> {
-    const p = (this.ops.get(channel) ?? Promise.resolve()).then(() => this.apply(channel)).catch((err: unknown) => this.warn(err, 'presence subscribe failed'));
-    this.ops.set(channel, p);
-    void p.then(() => {
-      if (this.ops.get(channel) === p) this.ops.delete(channel);
+    return this.queue(channel, () => this.apply(channel)).catch((err: unknown) => this.warn(err, 'presence subscribe failed'));
+  }
+
+  /** Runs `op` after the channel's earlier subscribe/unsubscribe operations; rejects if `op` does. */
+  private queue(channel: string, op: () => Promise<void>): Promise<void> {
+    const p = (this.ops.get(channel) ?? Promise.resolve()).then(op);
+    const settled = p.catch(() => {});
+    this.ops.set(channel, settled);
+    void settled.then(() => {
+      if (this.ops.get(channel) === settled) this.ops.delete(channel);
     });
     return p;
   }
@@ -374,6 +396,7 @@ export class RedisPresence implements PresenceStore {
     clearInterval(this.timer);
     this.sink = undefined;
     this.conn.offSub(this.onReady);
+    this.healer?.stop();
     const channels = [...this.subscribed];
     this.subscribed.clear();
     this.wanted.clear();

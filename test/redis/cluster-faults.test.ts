@@ -19,7 +19,12 @@ else {
   const cluster = await startCluster(t, 1);
   const keyPrefix = uniqueKeyPrefix('clf');
 
-  const node = (t: Tap) => startServer(t, { engine: redisEngine({ cluster: { rootNodes: cluster.rootNodes }, keyPrefix, connectTimeout: 2_000 }), history: { size: 1_000, ttl: 600_000 } });
+  const node = (t: Tap) =>
+    startServer(t, {
+      engine: redisEngine({ cluster: { rootNodes: cluster.rootNodes }, keyPrefix, connectTimeout: 2_000 }),
+      history: { size: 1_000, ttl: 600_000 },
+      channels: [{ match: 'room.*', presence: true }],
+    });
 
   interface Seen {
     msgs: Array<[string, number]>;
@@ -126,5 +131,57 @@ else {
       const from = d?.position.offset ?? 0;
       t.same(s.msgs.filter(([x, o]) => x === final && o > from).map(([, o]) => o), Array.from({ length: last - from }, (_, i) => from + 1 + i), `subscriber ${k}: new epoch ${from + 1}..${last} after the signalled position, none lost, duplicated or reordered`);
     }
+  });
+
+  t.test('killing a shard primary: join and leave events from another node keep reaching presence watchers once its replica took over', async (t) => {
+    const [a, b] = [await node(t), await node(t)];
+    const store = (a.hub as unknown as { engine: { presence: { key(c: string): string } } }).engine.presence;
+    // A channel on a shard that still has its replica (the test above used up one shard's).
+    const running = new Set(cluster.primaries.filter((p) => p.proc?.exitCode === null && p.proc?.signalCode === null).map((p) => p.port));
+    let ch = '';
+    for (let i = 0; !ch && i < 100; i++) if (running.has(await cluster.ownerOf(store.key(`room.${i}`)))) ch = `room.${i}`;
+    t.ok(ch, `channel ${ch} lives on a primary that has a replica`);
+
+    const watcher = connect(a.url, { reconnect: { minDelay: 20, maxDelay: 200 } });
+    t.teardown(() => watcher.close());
+    const events: string[] = [];
+    const watch = watcher.subscribe(ch, () => {}, { presence: true });
+    watch.on('join', (m) => void events.push(`join ${m.connectionId}`));
+    watch.on('leave', (m) => void events.push(`leave ${m.connectionId}`));
+    await watch.ready;
+    /** A member on node B: connects, subscribes (joins), and returns its connection id and a way to leave. */
+    const member = async () => {
+      const c = connect(b.url, { reconnect: false });
+      t.teardown(() => c.close());
+      const connected = new Promise<string>((resolve) => c.once('connected', (info) => resolve(info.connectionId)));
+      const sub = c.subscribe(ch, () => {});
+      try {
+        await sub.ready;
+      } catch (err) {
+        c.close();
+        throw err;
+      }
+      return { id: await connected, leave: () => sub.unsubscribe() };
+    };
+
+    const before = await member();
+    await waitFor(() => events.includes(`join ${before.id}`), 10_000);
+    t.ok(events.includes(`join ${before.id}`), 'before the failover, a join on node B reaches the watcher on node A');
+
+    const owner = await cluster.ownerOf(store.key(ch));
+    await cluster.server(owner).stop();
+    // Joins fail with 201 until the replica is promoted; a member that cannot join is retried by its client.
+    let after: { id: string; leave(): void } | undefined;
+    for (let attempt = 0; !after && attempt < 60; attempt++) {
+      after = await member().catch(() => undefined);
+      if (!after) await new Promise((r) => setTimeout(r, 250));
+    }
+    t.not(await cluster.ownerOf(store.key(ch)), owner, 'another server owns the presence slot now');
+    t.ok(after, 'a member joins on node B after the failover');
+    await waitFor(() => events.includes(`join ${after!.id}`), 20_000);
+    t.ok(events.includes(`join ${after!.id}`), 'after the failover, a join on node B reaches the watcher on node A');
+    after!.leave();
+    await waitFor(() => events.includes(`leave ${after!.id}`), 20_000);
+    t.ok(events.includes(`leave ${after!.id}`), 'and so does its leave');
   });
 }
