@@ -27,12 +27,12 @@ function onData(text) {
 function open(kind, port, ch, qos, ackDelay) {
   return new Promise((resolve, reject) => {
     let ws;
-    if (kind === 'ws') ws = new WebSocket(`ws://127.0.0.1:${port}/?ch=${ch}`, { perMessageDeflate: false });
+    if (kind === 'ws' || kind === 'ws-frame') ws = new WebSocket(`ws://127.0.0.1:${port}/?ch=${ch}`, { perMessageDeflate: false });
     else if (kind === 'socketio') ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket&ch=${ch}`, { perMessageDeflate: false });
     else ws = new WebSocket(`ws://127.0.0.1:${port}/realtime`, ['switchyard.v1'], { perMessageDeflate: false });
     socks.push(ws);
     ws.on('error', reject);
-    if (kind === 'ws') {
+    if (kind === 'ws' || kind === 'ws-frame') {
       ws.on('open', resolve);
       ws.on('message', (d) => onData(d.toString()));
     } else if (kind === 'socketio') {

@@ -1,4 +1,4 @@
-// One benchmark server in its own process: `node --expose-gc bench/server.mjs <switchyard|switchyard-nometrics|ws|socketio>`.
+// One benchmark server in its own process: `node --expose-gc bench/server.mjs <switchyard|switchyard-nometrics|ws|ws-frame|socketio>`.
 // It publishes on command from the coordinator (bench/run.mjs) so that no publisher client
 // competes for CPU, and reports its own CPU time and memory.
 import { createServer } from 'node:http';
@@ -42,6 +42,25 @@ if (kind === 'switchyard' || kind === 'switchyard-nometrics') {
     if (!set) return;
     const buf = Buffer.from(JSON.stringify({ ch, data }));
     for (const ws of set) ws.send(buf, { binary: false });
+  };
+} else if (kind === 'ws-frame') {
+  // The pre-framed ceiling: the WebSocket frame (header + payload) is built once per message and
+  // the same bytes are written to every socket's TCP stream, below ws's per-send framing.
+  const { WebSocketServer, Sender } = await import('ws');
+  const wss = new WebSocketServer({ server: http, perMessageDeflate: false });
+  const rooms = new Map();
+  wss.on('connection', (ws, req) => {
+    const ch = new URL(req.url, 'http://x').searchParams.get('ch');
+    let set = rooms.get(ch);
+    if (!set) rooms.set(ch, (set = new Set()));
+    set.add(ws._socket);
+    ws.on('close', () => set.delete(ws._socket));
+  });
+  publish = (ch, data) => {
+    const set = rooms.get(ch);
+    if (!set) return;
+    const frame = Buffer.concat(Sender.frame(Buffer.from(JSON.stringify({ ch, data })), { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false }));
+    for (const socket of set) socket.write(frame);
   };
 } else if (kind === 'socketio') {
   const { Server } = await import('socket.io');
