@@ -4,12 +4,16 @@
  * throw out of `receive()`: every handler's failure becomes an error frame.
  * @module
  */
+import { isPattern } from './channel-name.js';
 import { CLOSE, capCloseReason } from './close-codes.js';
+import type { ConnectionHost } from './connection-host.js';
 import { SubState, Subscription, type DeliveryTarget } from './delivery.js';
 import { ERRORS, SwitchyardError, type ErrorName } from './errors.js';
-import type { Switchyard as Hub } from './hub.js';
-import { CLIENT_KEY_PREFIX, type Position, type StreamState } from './engine.js';
-import type { AckFrame, ClientFrame, UnrecoverableReason, HistFrame, PresenceFrame, PubFrame, QoS, SubFrame, UnsubFrame } from './protocol.js';
+import { CLIENT_KEY_PREFIX } from './engine.js';
+import { newEpoch } from './epoch.js';
+import { endFrame, errFrame, okEmptyFrame, okTextFrame, publishedFrame, subscribedFrame } from './frames.js';
+import type { AckFrame, ClientFrame, HistFrame, PresenceFrame, PubFrame, QoS, SubFrame, SubscribeResult, UnsubFrame } from './protocol.js';
+import { subscribeStart } from './recovery.js';
 import type { ConnectionInput, OutgoingFrame, Transport } from './transport.js';
 import { textLargerThan, validateFrame } from './validate.js';
 
@@ -17,19 +21,6 @@ import { textLargerThan, validateFrame } from './validate.js';
 const PROTOCOL_ERRORS = new Set<ErrorName>(['BAD_JSON', 'BAD_FRAME', 'UNKNOWN_OP', 'BAD_CHANNEL', 'BINARY_NOT_SUPPORTED', 'MESSAGE_TOO_LARGE']);
 
 let nextId = 0;
-
-/**
- * [SUB-9] Why a resume from `since` cannot recover, or undefined when it can:
- * `reset` — another epoch, or a position the stream never reached (the store lost data);
- * `trimmed` — older than the oldest retained message; `cap` — retained, but more than the
- * channel's `recoveryCap` messages behind.
- */
-function unrecoverableReason(since: Position, state: StreamState, cap: number): UnrecoverableReason | undefined {
-  if (since.epoch !== state.epoch || since.offset > state.offset) return 'reset';
-  if (since.offset < state.earliest - 1) return 'trimmed';
-  if (state.offset - since.offset > cap) return 'cap';
-  return undefined;
-}
 
 /** A client connection as the hub sees it. */
 export class Connection implements DeliveryTarget, ConnectionInput {
@@ -62,12 +53,13 @@ export class Connection implements DeliveryTarget, ConnectionInput {
   private refilledAt = performance.now();
 
   constructor(
-    private readonly hub: Hub,
+    private readonly hub: ConnectionHost<Connection>,
     readonly transport: Transport,
     /** What the last authentication (or refresh) returned. */
     public user: unknown,
   ) {
-    this.id = (++nextId).toString(36) + '-' + Math.floor(Math.random() * 0xffffff).toString(36);
+    // A counter for uniqueness in this process, random hex so ids are not guessable across restarts.
+    this.id = (++nextId).toString(36) + '-' + newEpoch().slice(0, 6);
     this.tokens = hub.options.limits.publishesPerSecond;
   }
 
@@ -97,14 +89,8 @@ export class Connection implements DeliveryTarget, ConnectionInput {
     this.hub.counters.dropped++;
   }
 
-  sendJson(obj: object): void {
-    this.send(JSON.stringify(obj));
-  }
-
   private sendError(reason: ErrorName, detail: string | undefined, id?: number): void {
-    const frame: { op: 'err'; id?: number; code: number; msg: string } = { op: 'err', code: ERRORS[reason].code, msg: detail ?? ERRORS[reason].message };
-    if (id !== undefined) frame.id = id;
-    this.sendJson(frame);
+    this.send(errFrame(ERRORS[reason].code, detail ?? ERRORS[reason].message, id));
   }
 
   /** Starts a close handshake and releases everything the connection holds. */
@@ -207,7 +193,7 @@ export class Connection implements DeliveryTarget, ConnectionInput {
     if (this.subs.size >= limits.maxChannelsPerConnection) {
       return this.sendError('TOO_MANY_CHANNELS', `[SUB-6] at most ${limits.maxChannelsPerConnection} subscriptions per connection`, f.id);
     }
-    const pattern = f.ch.includes('*') || f.ch.includes('>');
+    const pattern = isPattern(f.ch);
     if (pattern) {
       let mine = 0;
       for (const s of this.subs.values()) if (s.pattern) mine++;
@@ -242,8 +228,8 @@ export class Connection implements DeliveryTarget, ConnectionInput {
       await this.hub.addSubscription(sub);
       if (!sub.active) return cancelled();
       if (pattern) {
-        sub.state = SubState.Live;
-        this.sendJson({ op: 'ok', id: f.id, res: {} });
+        sub.goLive();
+        this.send(okEmptyFrame(f.id));
         return;
       }
       // [PRES-1] a member from before the reply, so whoever got the reply finds itself listed.
@@ -252,19 +238,10 @@ export class Connection implements DeliveryTarget, ConnectionInput {
       const state = await this.hub.storage.state(f.ch);
       if (!sub.active) return cancelled();
       const cap = rule!.history === false ? 0 : rule!.history.recoveryCap;
-      const since = f.since;
-      const reason = since === undefined ? undefined : unrecoverableReason(since, state, cap);
-      const recovered = since !== undefined && reason === undefined;
-      // A resume from another epoch is a reset: what came before is gone, but the new epoch is
-      // replayed from its oldest retained message (at most `cap` of them), exactly as a live
-      // subscriber is after a reset ([SRV-4]); otherwise delivery continues from the head.
-      let start = recovered ? since.offset : state.offset;
-      if (since !== undefined && since.epoch !== state.epoch) start = Math.max(state.earliest - 1, state.offset - cap);
-      sub.epoch = state.epoch;
-      sub.lastSent = sub.acked = start;
-      const res: Record<string, unknown> = { recovered, position: { offset: recovered ? state.offset : start, epoch: state.epoch } };
-      if (reason) res.reason = reason;
-      this.sendJson({ op: 'ok', id: f.id, res });
+      const { recovered, reason, start, position } = subscribeStart(f.since, state, cap);
+      sub.restartAt(start, state.epoch);
+      const res: SubscribeResult = reason ? { recovered, position, reason } : { recovered, position };
+      this.send(subscribedFrame(f.id, res));
       if (rule!.presence) this.hub.presenceTracker.announce(sub, f.presence === true, f.users === true);
       this.hub.startCatchUp(sub);
     } catch (err) {
@@ -282,7 +259,7 @@ export class Connection implements DeliveryTarget, ConnectionInput {
     if (!sub) return this.sendError('NOT_SUBSCRIBED', `[UNSUB-2] not subscribed to ${f.ch}`, f.id);
     this.subs.delete(f.ch);
     this.hub.removeSubscription(sub);
-    this.sendJson({ op: 'ok', id: f.id, res: {} });
+    this.send(okEmptyFrame(f.id));
   }
 
   /** [END-1] Ends a subscription from the server side and tells the client why. */
@@ -290,7 +267,7 @@ export class Connection implements DeliveryTarget, ConnectionInput {
     if (this.subs.get(sub.channel) !== sub) return;
     this.subs.delete(sub.channel);
     this.hub.removeSubscription(sub);
-    this.sendJson({ op: 'end', ch: sub.channel, code: ERRORS[reason].code, msg: detail });
+    this.send(endFrame(sub.channel, ERRORS[reason].code, detail));
   }
 
   private takeToken(): boolean {
@@ -318,11 +295,7 @@ export class Connection implements DeliveryTarget, ConnectionInput {
       return this.sendError('MESSAGE_TOO_LARGE', `[PUB-5] data is larger than ${max} bytes`, f.id);
     }
     const res = await this.hub.publishPayload(f.ch, payload, f.mid === undefined ? undefined : CLIENT_KEY_PREFIX + f.mid);
-    if (f.id !== undefined) {
-      const out: Record<string, unknown> = { offset: res.offset, epoch: res.epoch };
-      if (res.duplicate) out.duplicate = true;
-      this.sendJson({ op: 'ok', id: f.id, res: out });
-    }
+    if (f.id !== undefined) this.send(publishedFrame(f.id, res));
   }
 
   private ack(f: AckFrame): void {
@@ -335,7 +308,7 @@ export class Connection implements DeliveryTarget, ConnectionInput {
   private async history(f: HistFrame): Promise<void> {
     if (!(await this.hub.authorized('history', f.ch, this))) throw new SwitchyardError('FORBIDDEN', `[HIST-4] history of ${f.ch} denied`);
     const text = await this.hub.historyText(f.ch, f.since, f.limit);
-    if (this.open) this.send('{"op":"ok","id":' + f.id + ',"res":' + text + '}');
+    if (this.open) this.send(okTextFrame(f.id, text));
   }
 
   private async presence(f: PresenceFrame): Promise<void> {
@@ -344,7 +317,7 @@ export class Connection implements DeliveryTarget, ConnectionInput {
     if (f.users && !this.hub.rule(f.ch).userPresence) throw new SwitchyardError('PRESENCE_DISABLED', `[PRES-9] ${f.ch} has no presence by user; add userPresence: true to its channel rule`);
     const max = this.hub.options.limits.maxPresenceMembers;
     const text = f.users ? await this.hub.presenceTracker.usersText(f.ch, max) : await this.hub.presenceTracker.membersText(f.ch, max);
-    if (this.open) this.send('{"op":"ok","id":' + f.id + ',"res":' + text + '}');
+    if (this.open) this.send(okTextFrame(f.id, text));
   }
 
   /** Resumes subscriptions paused by congestion once the queue drained. */

@@ -12,7 +12,9 @@
  * @module
  */
 import type { BrokerMessage, Storage, StoredMessage } from './engine.js';
-import { msgFrameText, type GapReason, type QoS } from './protocol.js';
+import { dropFrame, msgFrameText } from './frames.js';
+import type { GapReason, QoS } from './protocol.js';
+import { catchUpGap } from './recovery.js';
 import type { OutgoingFrame } from './transport.js';
 
 /** Subscription state. */
@@ -27,15 +29,22 @@ export const enum SubState {
 
 /** What delivery needs from the connection that owns a subscription. */
 export interface DeliveryTarget {
+  /** The connection id, for logs and latency samples. */
+  readonly id: string;
   readonly open: boolean;
   /** True while the connection's queue is above the high-water mark. */
   readonly congested: boolean;
   send(frame: OutgoingFrame): void;
   /** Called when a QoS 0 message is dropped for this connection. */
   countDrop(): void;
+  /** Closes the connection (e.g. 4003 when history cannot be read). */
+  close(code: number, reason: string): void;
 }
 
-/** One subscription of one connection. */
+/**
+ * One subscription of one connection. Its fields are written only in this file: other modules
+ * change its state through its methods (test/architecture.test.ts checks this).
+ */
 export class Subscription {
   state = SubState.CatchingUp;
   /** Offset of the last message sent (or skipped, for QoS 0 drops). */
@@ -60,6 +69,38 @@ export class Subscription {
     readonly qos: QoS,
     readonly inflightWindow: number,
   ) {}
+
+  /** Marks a pattern subscription live (patterns have no history to catch up). */
+  goLive(): void {
+    this.state = SubState.Live;
+  }
+
+  /**
+   * Stops the subscription; returns false when it already was, so the caller releases what it
+   * holds (router entry, broker interest, presence) exactly once.
+   */
+  deactivate(): boolean {
+    if (!this.active) return false;
+    this.active = false;
+    return true;
+  }
+
+  /** Claims the one catch-up loop of this subscription; false when one is already running. */
+  claimCatchUp(): boolean {
+    if (this.catchingUp) return false;
+    this.catchingUp = true;
+    return true;
+  }
+
+  /** Makes a running catch-up read the store again before going live (messages may have been missed meanwhile). */
+  rereadBeforeLive(): void {
+    this.sawLive = Math.max(this.sawLive, this.lastSent + 1);
+  }
+
+  /** A live subscription found it is behind the store: it leaves live delivery until a catch-up brings it back. */
+  fallBehind(): void {
+    this.state = SubState.CatchingUp;
+  }
 
   get windowFull(): boolean {
     return this.qos === 1 && this.lastSent - this.acked >= this.inflightWindow;
@@ -137,7 +178,7 @@ export class Subscription {
   /** Sends the pending `drop` notice now (the connection drained), so a quiet channel still learns of its drops. */
   flushDrop(): void {
     if (this.dropped > 0 && this.active && this.target.open) {
-      this.target.send('{"op":"drop","ch":"' + this.channel + '","n":' + this.dropped + '}');
+      this.target.send(dropFrame(this.channel, this.dropped));
       this.dropped = 0;
     }
   }
@@ -198,14 +239,14 @@ export async function catchUp(
       const before = sub.lastSent;
       const { messages, state } = await storage.read(sub.channel, sub.lastSent, limit);
       if (!sub.active || !sub.target.open) return;
-      const reset = state.epoch !== sub.epoch;
-      if (reset || (state.earliest > sub.lastSent + 1 && state.offset > sub.lastSent)) {
+      const gap = catchUpGap(sub.lastSent, sub.epoch, state);
+      if (gap) {
         // History no longer holds what this subscriber missed: say so, then continue from the
         // oldest retained message. After a reset that is the start of the new epoch ("what came
         // before is gone", never "skip what comes after").
         const resumeFrom = state.earliest - 1;
         sub.restartAt(resumeFrom, state.epoch);
-        onGap(sub, { offset: resumeFrom, epoch: state.epoch, reason: reset ? 'reset' : 'trimmed' });
+        onGap(sub, { offset: resumeFrom, epoch: state.epoch, reason: gap });
         continue;
       }
       // Congestion is checked before every write, not per batch: one batch of large messages

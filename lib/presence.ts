@@ -10,6 +10,7 @@ import type { PresenceMembers, PresenceStore } from './engine.js';
 import { SwitchyardError } from './errors.js';
 import type { PresenceResult } from './protocol.js';
 import { UserPresence } from './user-presence.js';
+import { joinFrame as joinText, leaveFrame as leaveText, memberText } from './frames.js';
 
 type Log = (level: 'warn' | 'error', obj: object, msg: string) => void;
 
@@ -21,15 +22,6 @@ interface Member {
   /** The user id under which the connection also counts at the user level (docs/presence.md#presence-by-user). */
   user?: string;
 }
-
-/** Serializes one member once; both the join event and member lists splice this text. */
-function memberText(connectionId: string, info: string | undefined): string {
-  return '{"cid":' + JSON.stringify(connectionId) + (info === undefined ? '' : ',"info":' + info) + '}';
-}
-
-// Channel names are validated to need no escaping in JSON.
-const joinText = (channel: string, connectionId: string, info: string | undefined) => '{"op":"join","ch":"' + channel + '","m":' + memberText(connectionId, info) + '}';
-const leaveText = (channel: string, connectionId: string) => '{"op":"leave","ch":"' + channel + '","m":{"cid":' + JSON.stringify(connectionId) + '}}';
 
 /** @internal The hub's presence bookkeeping. */
 export class PresenceTracker {

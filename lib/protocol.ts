@@ -1,6 +1,7 @@
 /**
  * Protocol v1 frame shapes, shared by server and client. The normative text with rule IDs is
- * `docs/protocol.md`; `validate.ts` enforces the client→server half of it.
+ * `docs/protocol.md`; `validate.ts` enforces the client→server half of it and `frames.ts` encodes
+ * the server→client half from these types.
  * @module
  */
 import type { Position } from './engine.js';
@@ -267,10 +268,3 @@ export interface PingFrame {
 
 /** Any server→client frame. */
 export type ServerFrame = WelcomeFrame | OkFrame | ErrFrame | MsgFrame | DropFrame | GapFrame | JoinFrame | LeaveFrame | RefreshRequestFrame | EndFrame | UserJoinFrame | UserLeaveFrame | PingFrame;
-
-/** Builds the JSON text of a `msg` frame around an already-serialized payload (no re-encoding). */
-export function msgFrameText(channel: string, offset: number, epoch: string, payload: string, pattern?: string): string {
-  // Channel names are validated ASCII without quotes or backslashes ([CH-1]), so they need no escaping.
-  const sub = pattern === undefined ? '' : '"sub":"' + pattern + '",';
-  return '{"op":"msg",' + sub + '"ch":"' + channel + '","off":' + offset + ',"ep":' + JSON.stringify(epoch) + ',"data":' + payload + '}';
-}

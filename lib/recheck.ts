@@ -8,6 +8,7 @@
  */
 import { CATCH_UP_BATCH, SubState, type GapNotice, type ReplayFrames, type Subscription } from './delivery.js';
 import type { Storage } from './engine.js';
+import { catchUpGap } from './recovery.js';
 
 /** What the re-check needs from the hub. */
 export interface RecheckHost {
@@ -21,7 +22,7 @@ export interface RecheckHost {
 /** Re-checks the subscriptions of one exact channel against the store with one read. */
 export async function recheckChannel(channel: string, subs: Subscription[], host: RecheckHost): Promise<void> {
   // A running catch-up may have done its last read before the outage: make it read again.
-  for (const sub of subs) if (sub.state === SubState.CatchingUp) sub.sawLive = Math.max(sub.sawLive, sub.lastSent + 1);
+  for (const sub of subs) if (sub.state === SubState.CatchingUp) sub.rereadBeforeLive();
   const live = subs.filter((s) => s.state === SubState.Live);
   if (live.length === 0) return;
   // Two store calls per channel: its state, to report resets and trims first, then one read
@@ -29,11 +30,11 @@ export async function recheckChannel(channel: string, subs: Subscription[], host
   const state = await host.storage.state(channel);
   for (const sub of live) {
     if (!sub.active || !sub.target.open) continue;
-    const reset = sub.epoch !== state.epoch;
-    if (reset || (state.earliest > sub.lastSent + 1 && state.offset > sub.lastSent)) {
+    const gap = catchUpGap(sub.lastSent, sub.epoch, state);
+    if (gap) {
       // What this subscription missed is gone: say why, then continue from the oldest kept message.
       sub.restartAt(state.earliest - 1, state.epoch);
-      host.gap(sub, { offset: state.earliest - 1, epoch: state.epoch, reason: reset ? 'reset' : 'trimmed' });
+      host.gap(sub, { offset: state.earliest - 1, epoch: state.epoch, reason: gap });
     }
   }
   const behind = live.filter((s) => s.active && s.target.open && s.epoch === state.epoch && s.lastSent < state.offset);
@@ -43,7 +44,11 @@ export async function recheckChannel(channel: string, subs: Subscription[], host
   const { messages, state: now } = await host.storage.read(channel, after, CATCH_UP_BATCH);
   if (now.epoch !== state.epoch) {
     // Reset again between the two calls: let each catch-up sort it out.
-    for (const sub of behind) if (sub.state === SubState.Live) (sub.state = SubState.CatchingUp), host.startCatchUp(sub);
+    for (const sub of behind) {
+      if (sub.state !== SubState.Live) continue;
+      sub.fallBehind();
+      host.startCatchUp(sub);
+    }
     return;
   }
   const gapped = new Set<Subscription>();
@@ -61,7 +66,7 @@ export async function recheckChannel(channel: string, subs: Subscription[], host
   }
   // Further behind than one batch: those catch up on their own.
   for (const sub of behind) if (!gapped.has(sub) && sub.active && sub.state === SubState.Live && sub.lastSent < now.offset) {
-    sub.state = SubState.CatchingUp;
+    sub.fallBehind();
     host.startCatchUp(sub);
   }
 }

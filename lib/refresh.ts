@@ -8,8 +8,8 @@
  * @module
  */
 import { CLOSE } from './close-codes.js';
-import type { Connection } from './connection.js';
 import { SwitchyardError } from './errors.js';
+import { refreshRequestFrame } from './frames.js';
 import { identityOf, type Identity } from './grant.js';
 import type { QoS } from './protocol.js';
 
@@ -21,6 +21,13 @@ interface Deadline {
   asked: boolean;
   /** The time bucket the connection waits in for its next event. */
   bucket: number;
+}
+
+/** What the table needs from a connection with expiring credentials. */
+export interface Expiring {
+  readonly open: boolean;
+  send(frame: string): void;
+  close(code: number, reason: string): void;
 }
 
 /** Width of a time bucket, ms: deadlines fire up to this late, never early. */
@@ -37,8 +44,8 @@ export function refreshAskTime(now: number, expiresAt: number, lead: number): nu
  * a tick with nothing due costs a map lookup whatever the number of connections.
  */
 export class ExpiryTable {
-  private readonly deadlines = new Map<Connection, Deadline>();
-  private readonly buckets = new Map<number, Set<Connection>>();
+  private readonly deadlines = new Map<Expiring, Deadline>();
+  private readonly buckets = new Map<number, Set<Expiring>>();
   /** The first bucket not yet processed. */
   private next: number;
 
@@ -50,7 +57,7 @@ export class ExpiryTable {
   }
 
   /** Sets (or, with `undefined`, clears) when `conn`'s credentials expire. */
-  set(conn: Connection, expiresAt: number | undefined, now = Date.now()): void {
+  set(conn: Expiring, expiresAt: number | undefined, now = Date.now()): void {
     this.delete(conn);
     if (expiresAt === undefined) return;
     const d: Deadline = { askAt: refreshAskTime(now, expiresAt, this.lead), expiresAt, asked: false, bucket: 0 };
@@ -58,7 +65,7 @@ export class ExpiryTable {
     this.place(conn, d);
   }
 
-  delete(conn: Connection): void {
+  delete(conn: Expiring): void {
     const d = this.deadlines.get(conn);
     if (!d) return;
     this.deadlines.delete(conn);
@@ -67,12 +74,12 @@ export class ExpiryTable {
   }
 
   /** Milliseconds until `conn` expires, or undefined when it does not. */
-  remaining(conn: Connection, now = Date.now()): number | undefined {
+  remaining(conn: Expiring, now = Date.now()): number | undefined {
     const d = this.deadlines.get(conn);
     return d && Math.max(0, d.expiresAt - now);
   }
 
-  private place(conn: Connection, d: Deadline): void {
+  private place(conn: Expiring, d: Deadline): void {
     // An event already in the past waits in the next bucket to be processed.
     d.bucket = Math.max(this.next, Math.floor((d.asked ? d.expiresAt : d.askAt) / BUCKET_MS));
     let set = this.buckets.get(d.bucket);
@@ -108,7 +115,7 @@ export class ExpiryTable {
         if (!d.asked && now >= d.askAt) {
           d.asked = true;
           // [REF-1] the client has until the expiry to answer.
-          conn.sendJson({ op: 'refresh', exp: d.expiresAt - now });
+          conn.send(refreshRequestFrame(d.expiresAt - now));
         }
         this.place(conn, d);
       }

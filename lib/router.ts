@@ -169,6 +169,11 @@ export class Router<T> {
     return this.subscriptions;
   }
 
+  /** Number of exact channels with subscribers. */
+  get channelCount(): number {
+    return this.exact.size;
+  }
+
   /** Number of distinct patterns subscribed (what `limits.maxPatternsPerHub` caps). */
   get distinctPatterns(): number {
     return this.patterns.size;

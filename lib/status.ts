@@ -6,7 +6,10 @@
  */
 import type { Connection } from './connection.js';
 import type { Subscription } from './delivery.js';
-import type { Switchyard } from './hub.js';
+import type { ResolvedRule } from './channel-rules.js';
+import type { Storage } from './engine.js';
+import type { Instruments } from './instruments.js';
+import type { NodeDirectory } from './nodes.js';
 import { type EventLoopDelay, type RecentError } from './instruments.js';
 import type { HubMetrics } from './metrics.js';
 import type { NodeInfo } from './nodes.js';
@@ -42,14 +45,14 @@ export interface ChannelStatus {
   historySize: number;
 }
 
-/** What {@link Switchyard.status} returns. */
+/** What `hub.status()` returns. */
 export interface HubStatus {
   /** `Date.now()` when the status was taken. */
   time: number;
   /** This node's id in {@link nodes}. */
   node: string;
   closing: boolean;
-  /** The snapshot {@link Switchyard.metrics} returns, without histograms (use `/metrics` for them). */
+  /** The snapshot `hub.metrics()` returns, without histograms (use `/metrics` for them). */
   counters: Omit<HubMetrics, 'publishStoredSeconds' | 'deliverySeconds' | 'catchUpSeconds' | 'catchUpMessages' | 'ackRoundTripSeconds' | 'sendQueueBytes' | 'engineSeconds' | 'eventLoopDelay'>;
   eventLoopDelay: EventLoopDelay;
   /** Connections with the most frames sent first. */
@@ -63,8 +66,18 @@ export interface HubStatus {
   nodes: NodeInfo[];
 }
 
+/** What the status reads from the hub (declared here so this module does not import the hub). @internal */
+export interface StatusSource {
+  metrics(): HubMetrics;
+  rule(channel: string): ResolvedRule;
+  readonly storage: Storage;
+  readonly nodes: NodeDirectory;
+  readonly isClosing: boolean;
+  readonly instruments: Instruments;
+}
+
 /** Builds the status; internal state is passed in by the hub. @internal */
-export async function hubStatus(hub: Switchyard, conns: Connection[], router: Router<Subscription>, top: number): Promise<HubStatus> {
+export async function hubStatus(hub: StatusSource, conns: Connection[], router: Router<Subscription>, top: number): Promise<HubStatus> {
   const m = hub.metrics();
   const { publishStoredSeconds, deliverySeconds, catchUpSeconds, catchUpMessages, ackRoundTripSeconds, sendQueueBytes, engineSeconds, eventLoopDelay, ...counters } = m;
   const topConnections = conns

@@ -13,6 +13,7 @@
 import type { Subscription } from './delivery.js';
 import type { PresenceStore } from './engine.js';
 import { SwitchyardError } from './errors.js';
+import { userJoinFrame as joinText, userLeaveFrame as leaveText } from './frames.js';
 
 type Log = (level: 'warn' | 'error', obj: object, msg: string) => void;
 
@@ -48,10 +49,6 @@ function parseEntry(id: string): { user: string; cid: string } | undefined {
     return undefined;
   }
 }
-
-// User ids are JSON-escaped; channel names need no escaping ([CH-1]).
-const joinText = (ch: string, user: string, info: string | undefined) => '{"op":"ujoin","ch":"' + ch + '","u":{"id":' + JSON.stringify(user) + (info === undefined ? '' : ',"info":' + info) + '}}';
-const leaveText = (ch: string, user: string) => '{"op":"uleave","ch":"' + ch + '","u":{"id":' + JSON.stringify(user) + '}}';
 
 interface Watch {
   subs: Set<Subscription>;

@@ -2,8 +2,7 @@
 // that an unrefreshed connection closes with 4010, and that control messages parse defensively.
 import t from 'tap';
 import { CLOSE } from '../lib/close-codes.js';
-import type { Connection } from '../lib/connection.js';
-import { ExpiryTable, refreshAskTime } from '../lib/refresh.js';
+import { ExpiryTable, refreshAskTime, type Expiring } from '../lib/refresh.js';
 import { controlMessage, defaultUserId, parseControl, userKey } from '../lib/revocation.js';
 
 function fakeConn() {
@@ -11,13 +10,13 @@ function fakeConn() {
   const closes: number[] = [];
   const conn = {
     open: true,
-    sendJson: (o: unknown) => void sent.push(o),
+    send: (text: string) => void sent.push(JSON.parse(text)),
     close: (code: number) => {
       closes.push(code);
       conn.open = false;
     },
   };
-  return { conn: conn as unknown as Connection, sent, closes };
+  return { conn: conn as Expiring, sent, closes };
 }
 
 t.test('the refresh request goes out refreshLead before expiry, or halfway for a short token', async (t) => {

@@ -1,0 +1,68 @@
+/**
+ * Publishing: validation of a server-side `hub.publish()`, and the store-then-broadcast step both
+ * server and client publishes go through.
+ * @module
+ */
+import { checkChannel } from './channel-name.js';
+import { optionError, SwitchyardError } from './errors.js';
+import { SERVER_KEY_PREFIX } from './engine.js';
+import type { HubContext } from './hub-context.js';
+import type { PublishResult } from './protocol.js';
+import { textLargerThan } from './validate.js';
+
+/**
+ * Validates a server publish; returns the serialized payload and the namespaced idempotency key.
+ * Throws 103 for a bad channel, 104 for data over `limits.maxMessageBytes`, 150 for bad options.
+ * @internal
+ */
+export function checkPublish(ctx: HubContext, channel: string, data: unknown, options: { idempotencyKey?: string }): { payload: string; key: string | undefined } {
+  const err = checkChannel(channel, false, ctx.options.limits.maxChannelBytes);
+  if (err) throw new SwitchyardError('BAD_CHANNEL', err);
+  if (typeof options !== 'object' || options === null) throw optionError('publish options', 'an object {idempotencyKey?}', options);
+  const key = options.idempotencyKey;
+  if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > 64)) {
+    throw optionError('idempotencyKey', 'a string of 1-64 characters', key);
+  }
+  if (data === undefined || typeof data === 'function' || typeof data === 'symbol') {
+    throw optionError('data', 'a JSON value (object, array, string, number, boolean or null)', data);
+  }
+  let payload: string;
+  try {
+    payload = JSON.stringify(data);
+  } catch (e) {
+    throw optionError('data', `JSON-serializable (${(e as Error).message})`, typeof data);
+  }
+  // The same limit as a client publish ([PUB-5]): every subscriber's SDK and queue is sized for it.
+  const max = ctx.options.limits.maxMessageBytes;
+  if (textLargerThan(payload, max)) throw new SwitchyardError('MESSAGE_TOO_LARGE', `data is larger than limits.maxMessageBytes (${max} bytes)`);
+  // Server keys and client message ids live in separate namespaces ("s:" / "c:"), so a client
+  // cannot pre-claim a key the backend will use and make its publish a silent duplicate.
+  return { payload, key: key === undefined ? undefined : SERVER_KEY_PREFIX + key };
+}
+
+/** Stores and broadcasts one serialized payload. Rejects with 201 when nothing was stored. @internal */
+export async function publishPayload(ctx: HubContext, channel: string, payload: string, idempotencyKey?: string): Promise<PublishResult> {
+  const rule = ctx.rules.for(channel);
+  const retention = rule.history === false ? { size: 0, ttl: 1 } : { size: rule.history.size, ttl: rule.history.ttl };
+  let res;
+  const startedAt = performance.now();
+  try {
+    // A broker that failed to start makes every publish fail as "engine unavailable" (201).
+    await ctx.ready;
+    res = await ctx.engine.storage.append(channel, payload, idempotencyKey === undefined ? retention : { ...retention, idempotencyKey });
+  } catch (err) {
+    ctx.counters.publishFailures++;
+    ctx.log('error', { err, channel }, 'storage append failed');
+    throw new SwitchyardError('ENGINE_UNAVAILABLE', 'publish not acknowledged');
+  }
+  if (res.duplicate) return { offset: res.offset, epoch: res.epoch, duplicate: true };
+  ctx.counters.published++;
+  ctx.instruments.published(channel, res.offset, res.epoch, payload.length, rule.family, startedAt);
+  if (!ctx.engine.appendPublishes) {
+    await ctx.engine.broker.publish({ channel, offset: res.offset, epoch: res.epoch, payload }).catch((err: unknown) => {
+      // Stored but not broadcast: subscribers on other nodes detect the gap on the next message.
+      ctx.log('warn', { err, channel }, 'broker publish failed');
+    });
+  }
+  return { offset: res.offset, epoch: res.epoch };
+}
