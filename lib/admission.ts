@@ -6,6 +6,8 @@
  */
 import { SwitchyardError } from './errors.js';
 import { identityOf, type Identity } from './grant.js';
+import type { HubContext } from './hub-context.js';
+import { countBy } from './metrics.js';
 import type { SwitchyardOptions } from './options.js';
 import type { AuthRequest } from './transport.js';
 
@@ -60,4 +62,21 @@ export async function runAuthenticate(hook: (req: AuthRequest<never>) => unknown
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Authenticates an upgrade for `hub.authenticate()`: 503 with `refusal` when the hub cannot take
+ * it (closing or full), no hook accepts everyone, and a refusal is counted and reported to
+ * `refused` (log and diagnostics). A grant's identity remembers the request for later refreshes.
+ */
+export async function authenticateUpgrade(ctx: HubContext, req: AuthRequest, refusal: string | undefined, refused: (status: number, reason: string) => void): Promise<AuthOutcome> {
+  if (refusal !== undefined) return { ok: false, status: 503, reason: refusal };
+  const hook = ctx.userOptions.authenticate;
+  if (!hook) return { ok: true, user: undefined };
+  const outcome = await runAuthenticate(hook, req, ctx.options.limits.authTimeout, (err) => ctx.log('error', { err, remoteAddress: req.remoteAddress }, 'authenticate hook threw'));
+  if (!outcome.ok) {
+    countBy(ctx.counters.authFailures, outcome.status);
+    refused(outcome.status, outcome.reason);
+  } else if (outcome.identity) outcome.identity.request = { url: req.url, remoteAddress: req.remoteAddress };
+  return outcome;
 }

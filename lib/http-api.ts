@@ -288,7 +288,7 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
     prefix,
     /** The path below the prefix when `url` is under it, else `undefined`. */
     match(url: string | undefined): string | undefined {
-      const path = (url ?? '/').split('?')[0];
+      const path = (url ?? '/').split('?')[0] ?? '/';
       if (path !== prefix && !path.startsWith(prefix + '/')) return undefined;
       return path.slice(prefix.length) || '/';
     },

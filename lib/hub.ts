@@ -4,41 +4,30 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import { hostname } from 'node:os';
 import { checkChannel } from './channel-name.js';
-import { ChannelRules } from './channel-rules.js';
+import type { ResolvedRule } from './channel-rules.js';
 import { CLOSE } from './close-codes.js';
-import { Connection } from './connection.js';
-import type { ConnectionHost } from './connection-host.js';
-import { CatchUps } from './catch-up.js';
-import { checkServerRead, authorizedFor } from './authorization.js';
-import { originAllowed, runAuthenticate, type AuthOutcome } from './admission.js';
+import type { Connection } from './connection.js';
+import { checkServerRead } from './authorization.js';
+import { authenticateUpgrade, originAllowed, type AuthOutcome } from './admission.js';
 import type { Engine, Position, Storage } from './engine.js';
-import { memoryEngine } from './engine-memory.js';
 import { optionError, SwitchyardError } from './errors.js';
-import { FanOut } from './fanout.js';
-import { FlowMonitor } from './flow-monitor.js';
-import { welcomeFrame } from './frames.js';
-import { historyText, readHistory } from './history-read.js';
+import { readHistory } from './history-read.js';
 import type { HubContext } from './hub-context.js';
 import { DIAGNOSTICS, Instruments } from './instruments.js';
 import { isIntIn } from './integers.js';
-import { countBy, newCounters, type HubCounters, type HubMetrics } from './metrics.js';
-import { NODES_CHANNEL, NodeDirectory } from './nodes.js';
+import { newCounters, type HubCounters, type HubMetrics } from './metrics.js';
+import type { NodeDirectory } from './nodes.js';
 import { resolveOptions, type Logger, type ResolvedOptions, type SwitchyardOptions } from './options.js';
 import { PresenceTracker } from './presence.js';
-import { MemoryPresence } from './presence-memory.js';
-import { PROTOCOL_VERSION, type PresenceResult, type PublishResult, type WelcomeFrame } from './protocol.js';
+import type { PresenceResult, PublishResult } from './protocol.js';
 import { checkPublish, publishPayload } from './publisher.js';
-import { CONTROL_CHANNEL } from './revocation.js';
-import { serverChannelsWire } from './refresh.js';
 import { hubStatus, type HubStatus } from './status.js';
 import type { AuthRequest, ConnectionInput, Transport } from './transport.js';
 import type { Identity } from './grant.js';
 import type { PresenceUsersResult } from './user-presence.js';
 import type { HistoryPage, HistoryQuery, HubEvents, PresenceQuery, PublishOptions } from './hub-types.js';
-import { connectionHost } from './hub-services.js';
-import { UserControl } from './user-control.js';
+import { assembleHub, metricsSnapshot, shutdownParts, type HubParts } from './hub-services.js';
 
 export type { HistoryPage, HistoryQuery, HubEvents, PresenceQuery, PublishOptions } from './hub-types.js';
 export type { AuthOutcome } from './admission.js';
@@ -60,14 +49,10 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
   readonly presenceTracker: PresenceTracker;
   private readonly engine: Engine;
   private readonly ctx: HubContext;
-  private readonly conns = new Map<string, Connection>();
-  private readonly fanOut: FanOut;
-  private readonly catchUps: CatchUps;
-  private readonly flow: FlowMonitor;
-  private readonly control: UserControl;
-  private readonly host: ConnectionHost<Connection>;
+  /** The open connections by id (read by status and tests). */
+  private readonly conns: ReadonlyMap<string, Connection>;
+  private readonly parts: HubParts;
   private closing: Promise<void> | undefined;
-  private onEmpty: (() => void) | undefined;
 
   /** @throws SwitchyardError (code 150) naming the invalid option. */
   constructor(typedOptions: SwitchyardOptions<User> = {}) {
@@ -77,36 +62,13 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
     const options = typedOptions as SwitchyardOptions;
     this.options = resolveOptions(options);
     this.instruments = new Instruments(options.metrics ?? true);
-    const engine = options.engine ?? memoryEngine();
-    // Storage calls are timed through a wrapper; the engine keeps its own prototype and fields.
-    this.engine = Object.create(engine, { storage: { value: this.instruments.timeStorage(engine.storage) } }) as Engine;
     const log = (level: keyof Logger, obj: object, msg: string): void => this.log(level, obj, msg);
-    this.presenceTracker = new PresenceTracker(this.engine.presence ?? new MemoryPresence(), options.presenceInfo, this.options.limits.maxPresenceInfoBytes, log, this.options.limits.maxPresenceMembers);
-    const ready = this.engine.broker.start({
-      message: (m) => (m.channel === CONTROL_CHANNEL ? this.control.receive(m.payload) : m.channel === NODES_CHANNEL ? this.nodes.receive(m) : this.fanOut.deliver(m)),
-      interrupted: () => this.catchUps.recheckAll(this.fanOut.router),
+    this.parts = assembleHub(options, this.options, this.counters, this.instruments, log, {
+      opened: (id, user) => this.emit('connection', { id, user }),
+      closed: (conn, code) => this.emit('disconnect', { id: conn.id, code }),
     });
-    ready.catch(() => {});
-    const { counters, instruments, presenceTracker } = this;
-    this.ctx = { options: this.options, userOptions: options, counters, instruments, engine: this.engine, ready, rules: new ChannelRules(this.options), presenceTracker, log };
-    this.catchUps = new CatchUps(this.ctx);
-    this.fanOut = new FanOut(this.ctx, (sub) => this.catchUps.start(sub));
-    this.nodes = new NodeDirectory(this.engine.broker, `${hostname()}:${process.pid}`, () => this.conns.size);
-    this.control = new UserControl(this.ctx, this.conns, this.nodes.id);
-    // Revocations from other nodes arrive on the reserved control channel of the same broker.
-    ready
-      .then(() => this.engine.broker.subscribe(CONTROL_CHANNEL))
-      .catch((err: unknown) => this.log('warn', { err }, 'control channel subscribe failed; revocations from other nodes will not arrive'));
-    ready.then(() => this.nodes.start().catch((err: unknown) => this.log('warn', { err }, 'could not join the node list')), () => {});
-    if (options.engine && !options.engine.presence && this.options.channels.some((c) => c.presence)) {
-      this.log('warn', {}, 'presence channels with an engine that has no presence store: each node sees only its own members');
-    }
-    this.flow = new FlowMonitor(this.ctx, this.conns, (now) => {
-      this.control.expiries.check();
-      this.instruments.tick(now);
-      this.nodes.tick(now);
-    });
-    this.host = connectionHost(this.ctx, this.fanOut, this.catchUps, this.flow, this.control, (conn, code) => this.connectionClosed(conn, code));
+    ({ ctx: this.ctx, engine: this.engine, conns: this.conns, nodes: this.nodes } = this.parts);
+    this.presenceTracker = this.ctx.presenceTracker;
   }
 
   /** The storage in use. @internal */
@@ -131,7 +93,7 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
   }
 
   /** The channel rule that applies to an exact channel. @internal */
-  rule(channel: string) {
+  rule(channel: string): ResolvedRule {
     return this.ctx.rules.for(channel);
   }
 
@@ -152,18 +114,8 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
    * completing the handshake and answer with the returned HTTP status when it fails.
    */
   async authenticate(req: AuthRequest): Promise<AuthOutcome> {
-    if (this.closing) return { ok: false, status: 503, reason: 'server shutting down' };
-    if (this.conns.size >= this.options.limits.maxConnections) return { ok: false, status: 503, reason: 'hub is full (limits.maxConnections)' };
-    const hook = this.ctx.userOptions.authenticate;
-    if (!hook) return { ok: true, user: undefined };
-    const outcome = await runAuthenticate(hook, req, this.options.limits.authTimeout, (err) =>
-      this.log('error', { err, remoteAddress: req.remoteAddress }, 'authenticate hook threw'),
-    );
-    if (!outcome.ok) {
-      countBy(this.counters.authFailures, outcome.status);
-      this.refused(outcome.status, outcome.reason, req.remoteAddress);
-    } else if (outcome.identity) outcome.identity.request = { url: req.url, remoteAddress: req.remoteAddress };
-    return outcome;
+    const full = this.conns.size >= this.options.limits.maxConnections;
+    return authenticateUpgrade(this.ctx, req, this.closing ? 'server shutting down' : full ? 'hub is full (limits.maxConnections)' : undefined, (status, reason) => this.refused(status, reason, req.remoteAddress));
   }
 
   /**
@@ -180,34 +132,7 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
    * for each inbound message and when the socket closes.
    */
   accept(transport: Transport, user: unknown, identity?: Identity, remoteAddress?: string): ConnectionInput {
-    const conn = new Connection(this.host, transport, user);
-    conn.remoteAddress = remoteAddress;
-    // Upgrades authenticated concurrently past the check in authenticate() are refused here:
-    // 1013 Try Again Later when full (the SDK reconnects with backoff).
-    const refusal = this.closing ? ([CLOSE.GOING_AWAY, 'server shutting down'] as const) : this.conns.size >= this.options.limits.maxConnections ? ([1013, 'hub is full (limits.maxConnections)'] as const) : undefined;
-    if (refusal) {
-      transport.close(refusal[0], refusal[1]);
-      conn.open = false;
-      return conn;
-    }
-    this.conns.set(conn.id, conn);
-    this.counters.connectionsAccepted++;
-    this.control.add(conn);
-    const { heartbeatInterval: hb, limits } = this.options;
-    const welcome: Omit<WelcomeFrame, 'op' | 'v'> = { cid: conn.id, hb, win: limits.inflightWindow, pr: limits.publishesPerSecond };
-    if (identity) {
-      conn.request = identity.request;
-      conn.serverChannels = identity.channels;
-      this.control.expiries.set(conn, identity.expiresAt);
-      const exp = this.control.expiries.remaining(conn);
-      if (exp !== undefined) welcome.exp = exp;
-      if (identity.channels?.size) welcome.subs = serverChannelsWire(identity.channels);
-    }
-    conn.send(welcomeFrame(welcome, PROTOCOL_VERSION));
-    this.emit('connection', { id: conn.id, user });
-    this.log('debug', { connectionId: conn.id, userId: conn.userKey, remoteAddress }, 'connection opened');
-    if (DIAGNOSTICS.connection.hasSubscribers) DIAGNOSTICS.connection.publish({ event: 'open', id: conn.id, userId: conn.userKey, remoteAddress });
-    return conn;
+    return this.parts.registry.accept(this.parts.host, this.closing !== undefined, transport, user, identity, remoteAddress);
   }
 
   // ---------------------------------------------------------------- public API
@@ -255,8 +180,7 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
   async presenceUsers(channel: string, query: PresenceQuery = {}): Promise<PresenceUsersResult> {
     await checkServerRead(this.ctx, 'presence', channel, query, 'an object {asUser?}');
     if (!this.rule(channel).userPresence) throw new SwitchyardError('PRESENCE_DISABLED', `${channel} has no presence by user; add a channel rule with presence: true, userPresence: true`);
-    const { users, truncated } = await this.presenceTracker.users.users(channel, this.options.limits.maxPresenceMembers);
-    return { users: users.map((u) => (u.info === undefined ? { userId: u.userId, connections: u.connections } : { userId: u.userId, connections: u.connections, info: JSON.parse(u.info) as unknown })), truncated };
+    return this.presenceTracker.usersResult(channel, this.options.limits.maxPresenceMembers);
   }
 
   /** Current position of a channel's stream (creates the stream, with a new epoch, if it has none). */
@@ -277,7 +201,7 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
    * @throws SwitchyardError (150) for a code other than 1000, 1001, 3502 or 4000–4999, or a bad target.
    */
   disconnect(target: string | { user: string | number }, code: number = CLOSE.KICKED, reason = 'disconnected by server'): boolean {
-    return this.control.disconnect(target, code, reason);
+    return this.parts.control.disconnect(target, code, reason);
   }
 
   /**
@@ -287,10 +211,10 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
    * subscriptions are ended anyway), 150 for a bad user id or channel.
    */
   async unsubscribe(user: string | number, channel: string): Promise<void> {
-    this.control.checkUser(user);
+    this.parts.control.checkUser(user);
     const err = checkChannel(channel, true, this.options.limits.maxChannelBytes);
     if (err) throw optionError('channel', `a channel or pattern (${err})`, channel);
-    await this.control.unsubscribe(user, channel);
+    await this.parts.control.unsubscribe(user, channel);
   }
 
   /**
@@ -299,7 +223,7 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
    * Resolves once the other nodes were told; rejects with 201 when the broker is unreachable.
    */
   async refreshUser(user: string | number): Promise<void> {
-    await this.control.refreshUser(user);
+    await this.parts.control.refreshUser(user);
   }
 
   /**
@@ -312,30 +236,17 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
   async status(options: { top?: number } = {}): Promise<HubStatus> {
     const top = options?.top ?? 20;
     if (!isIntIn(top, 1, 1000)) throw optionError('top', 'an integer from 1 to 1000', top);
-    return hubStatus(this, [...this.conns.values()], this.fanOut.router, top);
+    return hubStatus(this, [...this.conns.values()], this.parts.fanOut.router, top);
   }
 
   /** A snapshot of counters, gauges and latency histograms; `prometheusText()` formats it for a scraper. */
   metrics(): HubMetrics {
-    let subscriptions = 0;
-    for (const c of this.conns.values()) subscriptions += c.subs.size;
-    const c = this.counters;
-    return {
-      ...c,
-      authFailures: { ...c.authFailures },
-      closes: { ...c.closes },
-      connections: this.conns.size,
-      subscriptions,
-      channels: this.fanOut.router.channelCount,
-      congestedConnections: this.flow.congestedCount,
-      clusterNodes: this.nodes.list().length,
-      ...this.instruments.snapshot(),
-    };
+    return metricsSnapshot(this.parts);
   }
 
   /** Exact channels with local subscribers and their subscriber counts. */
   channels(): Array<{ channel: string; subscribers: number }> {
-    return this.fanOut.channels();
+    return this.parts.fanOut.channels();
   }
 
   /**
@@ -348,41 +259,7 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
   }
 
   private async shutdown(): Promise<void> {
-    this.presenceTracker.muted = true;
-    const allClosed = new Promise<void>((resolve) => {
-      this.onEmpty = resolve;
-      if (this.conns.size === 0) resolve();
-    });
-    for (const c of [...this.conns.values()]) c.transport.close(CLOSE.GOING_AWAY, 'server shutting down');
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([allClosed, new Promise((r) => (timer = setTimeout(r, this.options.closeTimeout)))]);
-    clearTimeout(timer);
-    for (const c of [...this.conns.values()]) {
-      c.transport.terminate();
-      c.closed(CLOSE.GOING_AWAY);
-    }
-    this.flow.stop();
-    this.catchUps.clear();
-    this.instruments.close();
-    await this.nodes.leave();
-    await this.engine.broker.close().catch(() => {});
-    await this.engine.storage.close().catch(() => {});
-    await this.presenceTracker.store.close().catch(() => {});
+    await shutdownParts(this.parts);
     this.emit('close');
-  }
-
-  private connectionClosed(conn: Connection, code: number): void {
-    this.conns.delete(conn.id);
-    this.control.remove(conn);
-    this.flow.forget(conn);
-    if (code === CLOSE.SLOW_CONSUMER) this.counters.slowConsumerCloses++;
-    countBy(this.counters.closes, code);
-    const fields = { connectionId: conn.id, userId: conn.userKey, remoteAddress: conn.remoteAddress, code };
-    // Closes the server decided because of the client (slow consumer, bad frames) are worth a warning.
-    if (code === CLOSE.SLOW_CONSUMER || code === CLOSE.TOO_MANY_ERRORS) this.log('warn', fields, 'connection closed for misbehaving');
-    else this.log('debug', fields, 'connection closed');
-    if (DIAGNOSTICS.connection.hasSubscribers) DIAGNOSTICS.connection.publish({ event: 'close', id: conn.id, userId: fields.userId, code });
-    this.emit('disconnect', { id: conn.id, code });
-    if (this.conns.size === 0) this.onEmpty?.();
   }
 }

@@ -9,7 +9,7 @@ import type { Subscription } from './delivery.js';
 import type { PresenceMembers, PresenceStore } from './engine.js';
 import { SwitchyardError } from './errors.js';
 import type { PresenceResult } from './protocol.js';
-import { UserPresence } from './user-presence.js';
+import { UserPresence, type PresenceUsersResult } from './user-presence.js';
 import { joinFrame as joinText, leaveFrame as leaveText, memberText } from './frames.js';
 
 type Log = (level: 'warn' | 'error', obj: object, msg: string) => void;
@@ -30,7 +30,7 @@ export class PresenceTracker {
   private readonly watchers = new Map<string, Set<Subscription>>();
   /** Info text per connection (keyed by the delivery target): the hook runs once per connection. */
   private readonly infos = new WeakMap<object, Promise<string | undefined>>();
-  private readonly queue: string[][] = [];
+  private readonly queue: Array<[channel: string, text: string]> = [];
   private flushing = false;
   /**
    * Set while the hub shuts down: every member is about to leave, and announcing each leave to
@@ -183,8 +183,7 @@ export class PresenceTracker {
     if (this.flushing) return;
     this.flushing = true;
     try {
-      for (let i = 0; i < this.queue.length; i++) {
-        const [ch, t] = this.queue[i];
+      for (const [ch, t] of this.queue) {
         const set = this.watchers.get(ch);
         if (!set) continue;
         const frame = Buffer.from(t); // serialized once, the same bytes for every watcher
@@ -209,7 +208,7 @@ export class PresenceTracker {
   async membersText(channel: string, limit: number): Promise<string> {
     const { members, truncated } = await this.page(channel, limit);
     let text = '{"members":[';
-    for (let i = 0; i < members.length && i < limit; i++) text += (i ? ',' : '') + memberText(members[i].connectionId, members[i].info);
+    members.slice(0, limit).forEach((m, i) => (text += (i ? ',' : '') + memberText(m.connectionId, m.info)));
     return text + '],"truncated":' + (truncated || members.length > limit) + '}';
   }
 
@@ -219,6 +218,12 @@ export class PresenceTracker {
     let text = '{"users":[';
     users.forEach((u, i) => (text += (i ? ',' : '') + '{"id":' + JSON.stringify(u.userId) + ',"n":' + u.connections + (u.info === undefined ? '' : ',"info":' + u.info) + '}'));
     return text + '],"truncated":' + truncated + '}';
+  }
+
+  /** Users as `hub.presenceUsers()` returns them. */
+  async usersResult(channel: string, limit: number): Promise<PresenceUsersResult> {
+    const { users, truncated } = await this.users.users(channel, limit);
+    return { users: users.map((u) => (u.info === undefined ? { userId: u.userId, connections: u.connections } : { userId: u.userId, connections: u.connections, info: JSON.parse(u.info) as unknown })), truncated };
   }
 
   /** Members as the server API returns them. */
