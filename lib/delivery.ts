@@ -37,7 +37,7 @@ export interface DeliveryTarget {
   send(frame: OutgoingFrame): void;
   /** Called when a QoS 0 message is dropped for this connection. */
   countDrop(): void;
-  /** Closes the connection (e.g. 4003 when history cannot be read). */
+  /** Closes the connection (e.g. 3003 when history cannot be read). */
   close(code: number, reason: string): void;
 }
 
@@ -250,7 +250,7 @@ export async function catchUp(
         continue;
       }
       // Congestion is checked before every write, not per batch: one batch of large messages
-      // would otherwise overrun the queue caps and close a subscriber that reads fine with 4002.
+      // would otherwise overrun the queue caps and close a subscriber that reads fine with 3002.
       for (const m of messages) {
         if (m.offset <= sub.lastSent) continue;
         if (!sub.active || !sub.target.open) return;

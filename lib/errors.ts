@@ -123,7 +123,7 @@ export const ERRORS = {
   TOKEN_REJECTED: {
     code: 120,
     message: 'refresh token not accepted',
-    solve: 'The refresh (or authenticate) hook refused the token sent in a refresh frame, threw, or took longer than limits.authTimeout. The SDK calls token() again with backoff until the connection expires (4010) and then reconnects; make token() return a currently valid token.',
+    solve: 'The refresh (or authenticate) hook refused the token sent in a refresh frame, threw, or took longer than limits.authTimeout. The SDK calls token() again with backoff until the connection expires (3010) and then reconnects; make token() return a currently valid token.',
   },
   SUBSCRIPTION_REVOKED: {
     code: 121,

@@ -21,7 +21,7 @@ export interface GrantOptions {
   /**
    * When the credentials expire, in milliseconds since the epoch (`Date.now()` scale; a JWT's
    * `exp * 1000`). Before it the server asks the client for a fresh token; a connection that has
-   * not refreshed by then is closed with 4010 TOKEN_EXPIRED. Default: never expires.
+   * not refreshed by then is closed with 3010 TOKEN_EXPIRED. Default: never expires.
    */
   expiresAt?: number;
   /**

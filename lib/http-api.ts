@@ -11,6 +11,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { checkChannel } from './channel-name.js';
 import { errorName, optionError, SwitchyardError, type ErrorName } from './errors.js';
 import type { Switchyard } from './hub.js';
+import { isIntIn } from './integers.js';
 import { ADMIN_CSS, ADMIN_HTML, ADMIN_JS } from './admin-page.js';
 import { prometheusText } from './metrics.js';
 import { exceedsDepth, MAX_ID_LENGTH } from './validate.js';
@@ -134,7 +135,7 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
   if (admin && !operations) throw optionError('admin', 'false when operations is false (the page reads /status)', admin);
   if (authorize !== undefined && typeof authorize !== 'function') throw optionError('authorize', 'a function returning true to allow', authorize);
   if (keys.length === 0 && !authorize) throw optionError('apiKey', 'set (or pass authorize: () => true when your app already protects the prefix)', apiKey);
-  for (const [k, v] of Object.entries({ maxBodyBytes, maxBatch })) if (!(Number.isSafeInteger(v) && v > 0)) throw optionError(k, 'a positive integer', v);
+  for (const [k, v] of Object.entries({ maxBodyBytes, maxBatch })) if (!isIntIn(v, 1)) throw optionError(k, 'a positive integer', v);
   const keyDigests = keys.map(digest);
   const opsDigests = [...keyDigests, ...opsKeys.map(digest)];
   const { maxMessageBytes, maxChannelBytes, maxDepth, maxHistoryLimit } = hub.options.limits;

@@ -52,6 +52,8 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
   /** The open connections by id (read by status and tests). */
   private readonly conns: ReadonlyMap<string, Connection>;
   private readonly parts: HubParts;
+  /** The application's logger (set before the parts, which may log while they are built). */
+  private readonly logger: Logger | undefined;
   private closing: Promise<void> | undefined;
 
   /** @throws SwitchyardError (code 150) naming the invalid option. */
@@ -62,6 +64,7 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
     const options = typedOptions as SwitchyardOptions;
     this.options = resolveOptions(options);
     this.instruments = new Instruments(options.metrics ?? true);
+    this.logger = options.logger;
     const log = (level: keyof Logger, obj: object, msg: string): void => this.log(level, obj, msg);
     this.parts = assembleHub(options, this.options, this.counters, this.instruments, log, {
       opened: (id, user) => this.emit('connection', { id, user }),
@@ -88,7 +91,7 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
 
   /** @internal */
   log(level: keyof Logger, obj: object, msg: string): void {
-    this.ctx.userOptions.logger?.[level](obj, msg);
+    this.logger?.[level](obj, msg);
     this.instruments.logged(level, obj, msg);
   }
 

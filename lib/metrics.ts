@@ -14,7 +14,7 @@ export interface HubCounters {
   published: number;
   /** QoS 0 messages dropped for congested connections. */
   dropped: number;
-  /** Connections closed with 4002 SLOW_CONSUMER. */
+  /** Connections closed with 3002 SLOW_CONSUMER. */
   slowConsumerCloses: number;
   /** Invalid frames received (errors 100–104 and 111). */
   badFrames: number;
@@ -80,7 +80,7 @@ const SCALARS: Array<[Scalar, 'gauge' | 'counter', string]> = [
   ['clusterNodes', 'gauge', 'Nodes this node heard from in the last 15 s, itself included.'],
   ['published', 'counter', 'Messages stored and broadcast.'],
   ['dropped', 'counter', 'QoS 0 messages dropped for congested connections.'],
-  ['slowConsumerCloses', 'counter', 'Connections closed as slow consumers (4002).'],
+  ['slowConsumerCloses', 'counter', 'Connections closed as slow consumers (3002).'],
   ['badFrames', 'counter', 'Invalid frames received.'],
   ['connectionsAccepted', 'counter', 'Connections accepted after authentication.'],
   ['catchUps', 'counter', 'Catch-ups from history started.'],

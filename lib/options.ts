@@ -24,15 +24,15 @@ export interface Limits {
    * deliveries pause (default 1 MiB). See `slowConsumerTimeout`.
    */
   queueHighWaterBytes: number;
-  /** Hard cap of bytes queued for one connection: above it the connection is closed at once with 4002 (default 8 MiB). */
+  /** Hard cap of bytes queued for one connection: above it the connection is closed at once with 3002 (default 8 MiB). */
   maxQueuedBytes: number;
-  /** Milliseconds a connection may stay above `queueHighWaterBytes` before it is closed with 4002 (default 10,000). */
+  /** Milliseconds a connection may stay above `queueHighWaterBytes` before it is closed with 3002 (default 10,000). */
   slowConsumerTimeout: number;
   /** Publishes per second one connection may make, as a token bucket with this burst (default 100). Error 106. */
   publishesPerSecond: number;
   /** Milliseconds `authenticate` may take before the upgrade is refused with HTTP 503 (default 10,000). */
   authTimeout: number;
-  /** Invalid frames a connection may send before it is closed with 4500 (default 10). */
+  /** Invalid frames a connection may send before it is closed with 3500 (default 10). */
   maxBadFrames: number;
   /** Deepest nesting of arrays/objects in published data (default 32). Error 101 [PUB-4]. */
   maxDepth: number;

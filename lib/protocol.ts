@@ -12,7 +12,7 @@ export const SUBPROTOCOL = 'switchyard.v1';
 export const TOKEN_PROTOCOL_PREFIX = 'switchyard.token.';
 /**
  * [TR-5] Subprotocol a browser client offers to learn why `authenticate` refused it: the server
- * then completes the handshake only to close at once with 4520 AUTH_REFUSED (browsers cannot
+ * then completes the handshake only to close at once with 3520 AUTH_REFUSED (browsers cannot
  * read the HTTP status of a refused upgrade). Clients that can read it (Node) do not offer it,
  * so they are refused before the handshake.
  */
@@ -232,7 +232,7 @@ export interface LeaveFrame {
   ch: string;
   m: { cid: string };
 }
-/** [REF-1] The server asks for a fresh token; the connection is closed with 4010 after `exp` ms without one. */
+/** [REF-1] The server asks for a fresh token; the connection is closed with 3010 after `exp` ms without one. */
 export interface RefreshRequestFrame {
   op: 'refresh';
   exp: number;

@@ -16,7 +16,7 @@ import type { QoS } from './protocol.js';
 interface Deadline {
   /** `Date.now()` at which the server sends `refresh`. */
   askAt: number;
-  /** `Date.now()` after which an unrefreshed connection is closed with 4010. */
+  /** `Date.now()` after which an unrefreshed connection is closed with 3010. */
   expiresAt: number;
   asked: boolean;
   /** The time bucket the connection waits in for its next event. */

@@ -15,7 +15,7 @@ export interface Transport {
   /**
    * Starts a close handshake with `code` and a reason of at most 123 bytes. Implementations
    * terminate the socket if the peer does not complete the handshake within a short delay.
-   * With `discard` (a slow consumer, 4002) the queued frames are dropped and the socket is
+   * With `discard` (a slow consumer, 3002) the queued frames are dropped and the socket is
    * destroyed at once: its close frame would only wait behind the whole queue, holding the
    * memory while the client reconnects and queues again.
    */

@@ -11,6 +11,7 @@ import { optionError, SwitchyardError } from './errors.js';
 import { authorizedFor } from './authorization.js';
 import { refreshedFrame } from './frames.js';
 import type { HubContext } from './hub-context.js';
+import { isIntIn } from './integers.js';
 import type { RefreshFrame, RefreshResult } from './protocol.js';
 import { ExpiryTable, reauthenticate, serverChannelsWire } from './refresh.js';
 import { controlMessage, defaultUserId, parseControl, UserIndex, userKey, type ControlMessage } from './revocation.js';
@@ -22,7 +23,7 @@ import type { AuthRequest } from './transport.js';
  * (3000–3999) describe conditions it detects itself, so an application cannot send them.
  */
 export function disconnectCodeAllowed(code: unknown): code is number {
-  return typeof code === 'number' && Number.isInteger(code) && (code === 1000 || code === 1001 || code === CLOSE.KICKED || (code >= 4000 && code <= 4999));
+  return code === 1000 || code === 1001 || code === CLOSE.KICKED || isIntIn(code, 4000, 4999);
 }
 
 /** Server-side control of one hub's connections, by id or by user, across nodes. @internal */

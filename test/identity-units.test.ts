@@ -1,5 +1,5 @@
 // Units behind expiry and revocation: when the refresh request goes out, that it goes out once,
-// that an unrefreshed connection closes with 4010, and that control messages parse defensively.
+// that an unrefreshed connection closes with 3010, and that control messages parse defensively.
 import t from 'tap';
 import { CLOSE } from '../lib/close-codes.js';
 import { ExpiryTable, refreshAskTime, type Expiring } from '../lib/refresh.js';
@@ -25,7 +25,7 @@ t.test('the refresh request goes out refreshLead before expiry, or halfway for a
   t.equal(refreshAskTime(5_000, 4_000, 30_000), 4_000, 'already expired: ask now (the close follows)');
 });
 
-t.test('the expiry table asks once, closes with 4010 at expiry, and forgets cleared connections', async (t) => {
+t.test('the expiry table asks once, closes with 3010 at expiry, and forgets cleared connections', async (t) => {
   const table = new ExpiryTable(30_000, 0);
   const a = fakeConn();
   const b = fakeConn();
@@ -65,7 +65,7 @@ t.test('control messages: distinct positions per message, malformed payloads ign
   const m2 = controlMessage({ n: 'node', k: 'reauthorize', u: 'u1' });
   t.not(m1.offset, m2.offset, 'a broker de-duplicating by position keeps both');
   t.same(parseControl(m1.payload), { n: 'node', k: 'reauthorize', u: 'u1' });
-  for (const bad of ['', 'null', '{"n":"x","k":"disconnect","code":4502,"reason":"r"}', '{"n":"x","k":"unsubscribe","u":"u"}', '{"k":"reauthorize","u":"u"}', '{"n":"x","k":"__proto__","u":"u"}']) {
+  for (const bad of ['', 'null', '{"n":"x","k":"disconnect","code":3502,"reason":"r"}', '{"n":"x","k":"unsubscribe","u":"u"}', '{"k":"reauthorize","u":"u"}', '{"n":"x","k":"__proto__","u":"u"}']) {
     t.equal(parseControl(bad), undefined, bad);
   }
   t.equal(defaultUserId('ann'), 'ann');

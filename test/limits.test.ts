@@ -79,7 +79,7 @@ t.test('limits.queueHighWaterBytes: above it QoS 0 messages are dropped and coun
   t.equal(hub.counters.dropped, 1);
 });
 
-t.test('limits.maxQueuedBytes: one oversized queue closes with 4002 at once', async (t) => {
+t.test('limits.maxQueuedBytes: one oversized queue closes with 3002 at once', async (t) => {
   const hub = new Switchyard({ limits: { queueHighWaterBytes: 1000, maxQueuedBytes: 2000, maxMessageBytes: 4000 } });
   t.teardown(() => hub.close());
   const slow = fakeClient(hub);
@@ -87,12 +87,12 @@ t.test('limits.maxQueuedBytes: one oversized queue closes with 4002 at once', as
   await slow.reply(1);
   slow.t.stalled = true;
   await hub.publish('a', 'x'.repeat(2500));
-  t.equal(slow.t.closedWith?.code, 4002);
+  t.equal(slow.t.closedWith?.code, 3002);
   t.equal(slow.t.discarded, true, 'the queue is discarded and the socket destroyed at once');
   t.equal(hub.connectionCount, 0);
 });
 
-t.test('limits.slowConsumerTimeout: a queue that stays above high water is closed with 4002', async (t) => {
+t.test('limits.slowConsumerTimeout: a queue that stays above high water is closed with 3002', async (t) => {
   const hub = new Switchyard({ limits: { queueHighWaterBytes: 100, slowConsumerTimeout: 50 } });
   t.teardown(() => hub.close());
   const slow = fakeClient(hub);
@@ -104,8 +104,8 @@ t.test('limits.slowConsumerTimeout: a queue that stays above high water is close
   t.teardown(() => clearInterval(keepAlive));
   const gone = new Promise<{ code: number }>((resolve) => hub.once('disconnect', resolve));
   await hub.publish('a', 'x'.repeat(200));
-  t.equal((await gone).code, 4002);
-  t.equal(slow.t.closedWith?.code, 4002);
+  t.equal((await gone).code, 3002);
+  t.equal(slow.t.closedWith?.code, 3002);
   t.equal(hub.counters.slowConsumerCloses, 1);
 });
 

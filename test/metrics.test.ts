@@ -20,7 +20,7 @@ t.test('metrics count connections, subscriptions, publishes, bad frames, closes 
   a.input.receive('garbage', false);
   await gone;
   m = hub.metrics();
-  t.match(m, { connections: 1, subscriptions: 2, badFrames: 2, closes: { 4500: 1 } });
+  t.match(m, { connections: 1, subscriptions: 2, badFrames: 2, closes: { 3500: 1 } });
 });
 
 t.test('prometheusText renders gauges, counters with _total and labelled series', async (t) => {
@@ -28,12 +28,12 @@ t.test('prometheusText renders gauges, counters with _total and labelled series'
   t.teardown(() => hub.close());
   fakeClient(hub);
   await hub.publish('x', 1);
-  const text = prometheusText({ ...hub.metrics(), closes: { 1001: 3, 4002: 1 } });
+  const text = prometheusText({ ...hub.metrics(), closes: { 1001: 3, 3002: 1 } });
   t.match(text, /^# TYPE switchyard_connections gauge$/m);
   t.match(text, /^switchyard_connections 1$/m);
   t.match(text, /^# TYPE switchyard_published_total counter$/m);
   t.match(text, /^switchyard_published_total 1$/m);
-  t.match(text, /^switchyard_closes_total\{code="4002"\} 1$/m);
+  t.match(text, /^switchyard_closes_total\{code="3002"\} 1$/m);
   t.match(prometheusText(hub.metrics(), 'app_'), /^app_connections 1$/m);
   // A sample line: name, optional {label="escaped value",...}, a number (or +Inf/NaN).
   const sample = /^\w+(\{\w+="(?:[^"\\\n]|\\[\\"n])*"(?:,\w+="(?:[^"\\\n]|\\[\\"n])*")*\})? (?:-?\d+(?:\.\d+)?(?:e[-+]?\d+)?|\+Inf|NaN)$/;

@@ -1,5 +1,5 @@
 // [TR-5] in real headless Chromium: the browser bundle of the SDK, refused by `authenticate`,
-// learns why (close 4520 with the status in the reason) and stops for good instead of seeing
+// learns why (close 3520 with the status in the reason) and stops for good instead of seeing
 // only 1006 and reconnecting forever; a Node client is still refused before the upgrade.
 import type { IncomingMessage } from 'node:http';
 import t from 'tap';
@@ -61,7 +61,7 @@ if (haveChromium(t)) {
     { name: 'a forbidden user', query: '?token=banned', reason: '403 forbidden' },
   ];
   for (const c of cases) {
-    t.test(`[TR-5] in Chromium, a client refused for ${c.name} closes with 4520 "${c.reason}", rejects sub.ready and never reconnects`, async (t) => {
+    t.test(`[TR-5] in Chromium, a client refused for ${c.name} closes with 3520 "${c.reason}", rejects sub.ready and never reconnects`, async (t) => {
       const s = await refusingHub(t);
       const browser = await launchChromium(t);
       const tab = await browser.newPage();
@@ -69,7 +69,7 @@ if (haveChromium(t)) {
       tab.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
       tab.on('console', (m) => void (m.type() === 'error' && errors.push(`console: ${m.text()}`)));
       await tab.goto(`http://127.0.0.1:${s.port}/${c.query}`);
-      // Bounded: if the server stopped sending 4520 the page would see 1006 and keep reconnecting;
+      // Bounded: if the server stopped sending 3520 the page would see 1006 and keep reconnecting;
       // the assertions below then say so (closed null, many upgrades) rather than a bare timeout.
       await tab.waitForFunction(() => (window as unknown as { result: PageResult }).result.closed !== null, undefined, { timeout: 10_000 }).catch(() => {});
       // A reconnect would come 10-50 ms after the close; give it ten times that to show up.

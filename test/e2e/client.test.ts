@@ -103,7 +103,7 @@ t.test('the server terminates a peer that stops answering heartbeats', async (t)
   t.teardown(() => ws.terminate());
   const gone = once<{ code: number }>(s.hub, 'disconnect');
   const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
-  t.equal((await gone).code, 4001);
+  t.equal((await gone).code, 3001);
   t.equal(await closed, 1006, 'terminated without a handshake');
 });
 
@@ -122,7 +122,7 @@ t.test('a client that hears nothing from the server reconnects', async (t) => {
   const c = connect(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`, { reconnect: { minDelay: 10, maxDelay: 20 } });
   t.teardown(() => c.close());
   const d = await once<{ code: number; willReconnect: boolean }>(c, 'disconnected');
-  t.same([d.code, d.willReconnect], [4001, true]);
+  t.same([d.code, d.willReconnect], [3001, true]);
   await second;
   t.equal(connections, 2);
   for (const ws of wss.clients) ws.terminate();

@@ -1,6 +1,6 @@
 // The smaller holes of issue 9 item 8: a reused pending request id gets 114; client message ids
 // and server idempotency keys live in separate namespaces; the default Origin check compares the
-// scheme; a browser refused by authenticate learns why (4520) and stops.
+// scheme; a browser refused by authenticate learns why (3520) and stops.
 import t from 'tap';
 import WebSocket from 'ws';
 import { Switchyard } from '../../lib/hub.js';
@@ -77,7 +77,7 @@ t.test('the default Origin check compares the scheme with the request', async (t
   t.equal(await status(`http://127.0.0.1:${port}`, { 'x-forwarded-proto': 'https' }), 403, 'an http page behind the TLS proxy');
 });
 
-t.test('[TR-5] a client refused by authenticate that offers switchyard.refusal-close gets 4520 with the reason; one that does not gets HTTP 401', async (t) => {
+t.test('[TR-5] a client refused by authenticate that offers switchyard.refusal-close gets 3520 with the reason; one that does not gets HTTP 401', async (t) => {
   const { url } = await startServer(t, { authenticate: () => null });
   const asked = new WebSocket(url, ['switchyard.v1', 'switchyard.refusal-close']);
   asked.on('error', () => {});
@@ -99,6 +99,6 @@ t.test('[TR-5] the SDK on the platform WebSocket (as in a browser) stops for goo
   const c = connect(url, { reconnect: { minDelay: 10, maxDelay: 20 } });
   t.teardown(() => c.close());
   const closed = await once<{ code: number; reason: string }>(c, 'closed');
-  t.same(closed, { code: 4520, reason: '401 unauthorized' });
+  t.same(closed, { code: 3520, reason: '401 unauthorized' });
   t.equal(c.state, 'closed', 'no reconnect loop');
 });

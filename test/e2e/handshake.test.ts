@@ -57,7 +57,7 @@ t.test('a Node client refused with 401 stops instead of retrying', async (t) => 
   const c = connect(s.url, { reconnect: { minDelay: 10, maxDelay: 20 } });
   t.teardown(() => c.close());
   const closed = await once<{ code: number; reason: string }>(c, 'closed');
-  t.equal(closed.code, 4502);
+  t.equal(closed.code, 3502);
   t.match(closed.reason, /401/);
   t.equal(c.state, 'closed');
 });

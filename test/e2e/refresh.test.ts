@@ -1,6 +1,6 @@
 // Connection expiry and in-band refresh over real sockets (docs/identity.md, [REF-*]): a token
 // expiring mid-stream is refreshed without a reconnect or a lost message; one not refreshed in
-// time closes with 4010 and the SDK reconnects with a fresh token and recovers; a refresh re-checks
+// time closes with 3010 and the SDK reconnects with a fresh token and recovers; a refresh re-checks
 // every subscription; a provider returning null stops the client.
 import t from 'tap';
 import WebSocket from 'ws';
@@ -54,7 +54,7 @@ t.test('a token expiring mid-stream is refreshed over the open socket with 0 los
   t.equal(s.hub.connectionCount, 1);
 });
 
-t.test('a connection not refreshed in time closes with 4010; the SDK reconnects with a fresh token and recovers', async (t) => {
+t.test('a connection not refreshed in time closes with 3010; the SDK reconnects with a fresh token and recovers', async (t) => {
   const s = await startServer(t, tokenAuth(800));
   let broken = false;
   let calls = 0;
@@ -73,8 +73,8 @@ t.test('a connection not refreshed in time closes with 4010; the SDK reconnects 
   const disconnected = once<{ code: number; willReconnect: boolean }>(c, 'disconnected');
   const publishing = stream((i) => s.hub.publish('feed', i), 60, 20);
   const d = await disconnected;
-  t.equal(d.code, CLOSE.TOKEN_EXPIRED, 'closed with 4010');
-  t.equal(d.willReconnect, true, '4010 is in the reconnect range');
+  t.equal(d.code, CLOSE.TOKEN_EXPIRED, 'closed with 3010');
+  t.equal(d.willReconnect, true, '3010 is in the reconnect range');
   t.ok(tokenErrors.length >= 1, 'the failing provider was retried and reported');
   broken = false;
   await once(c, 'connected');
@@ -129,7 +129,7 @@ t.test('a refresh re-runs authorize: a subscription no longer allowed ends with 
   t.same(s.hub.channels().map((x) => x.channel), ['lobby']);
 });
 
-t.test('a token provider returning null stops the client with state closed and code 4510', async (t) => {
+t.test('a token provider returning null stops the client with state closed and code 3510', async (t) => {
   const s = await startServer(t, tokenAuth(500));
   let first = true;
   const c = await connectClient(t, s.url, {

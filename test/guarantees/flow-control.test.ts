@@ -108,7 +108,7 @@ t.test('QoS 0: history still holds what was dropped, so the client can read it b
   t.equal(page.res.complete, true);
 });
 
-t.test('a burst that pushes a connection past maxQueuedBytes closes it at once with 4002', async (t) => {
+t.test('a burst that pushes a connection past maxQueuedBytes closes it at once with 3002', async (t) => {
   const { hub } = coreHub(t, { history: { size: 1_000 }, limits: { queueHighWaterBytes: 2_000, maxQueuedBytes: 4_000, slowConsumerTimeout: 60_000 } });
   for (let i = 0; i < 100; i++) await hub.publish('burst.a', { pad: 'x'.repeat(100), i });
   const c = fakeClient(hub);
@@ -117,7 +117,7 @@ t.test('a burst that pushes a connection past maxQueuedBytes closes it at once w
   // messages (~12 KB) is one frame and goes over the hard cap at once.
   c.send({ op: 'hist', id: 7, ch: 'burst.a', limit: 100 });
   await c.reply(7);
-  t.same(c.t.closedWith?.code, 4002);
+  t.same(c.t.closedWith?.code, 3002);
   t.equal(c.t.discarded, true, 'its queue is discarded with the socket');
   t.equal(hub.counters.slowConsumerCloses, 1);
 });

@@ -1,5 +1,5 @@
 // A subscriber that stops reading at the TCP level (issue 3 item 7): the server keeps at most
-// the configured bytes queued for it, closes it with 4002 SLOW_CONSUMER, and every other
+// the configured bytes queued for it, closes it with 3002 SLOW_CONSUMER, and every other
 // subscriber still receives every message, in order.
 import t from 'tap';
 import WebSocket from 'ws';
@@ -25,7 +25,7 @@ async function frozenSubscriber(t: Teardown, url: string, ch: string, qos: 0 | 1
 }
 
 for (const qos of [0, 1] as const) {
-  t.test(`a QoS ${qos} subscriber that stops reading is capped, closed with 4002, and others get every message`, async (t) => {
+  t.test(`a QoS ${qos} subscriber that stops reading is capped, closed with 3002, and others get every message`, async (t) => {
     // A window far above what the kernel buffers hold, so the QoS 1 case fills the send queue
     // instead of pausing on unacknowledged messages (that case is the next test).
     const { hub, url } = await startServer(t, { history: { size: 10_000 }, limits: { ...limits, inflightWindow: 100_000 } });
@@ -54,7 +54,7 @@ for (const qos of [0, 1] as const) {
       // (A burst larger than the high-water mark inside one turn would count as queued bytes.)
       await new Promise((r) => setImmediate(r));
     }
-    t.equal(closes.get(frozenId), CLOSE.SLOW_CONSUMER, `closed with 4002 after ${published} messages`);
+    t.equal(closes.get(frozenId), CLOSE.SLOW_CONSUMER, `closed with 3002 after ${published} messages`);
     t.equal(frozenConn.transport.ws._socket.destroyed, true, 'its socket and queue were freed at once, not kept for a close handshake');
     t.ok(maxQueued <= limits.maxQueuedBytes, `server queued at most ${maxQueued} bytes for it (cap ${limits.maxQueuedBytes})`);
     t.equal(hub.counters.slowConsumerCloses, 1);
@@ -69,7 +69,7 @@ for (const qos of [0, 1] as const) {
     t.equal(healthy.state, 'connected', 'the healthy client was never disconnected');
 
     // Its queue was discarded with the socket: once it reads again it finds an abnormal closure
-    // (1006; the 4002 is in the server's metrics and disconnect event) and reconnects like any drop.
+    // (1006; the 3002 is in the server's metrics and disconnect event) and reconnects like any drop.
     const closed = new Promise<number>((resolve) => frozen.on('close', (code) => resolve(code)));
     (frozen as any)._socket.resume();
     t.equal(await closed, 1006);

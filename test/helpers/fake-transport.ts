@@ -23,7 +23,7 @@ export class FakeTransport implements Transport {
   }
   /** Set by fakeClient: lets close() complete the handshake like a cooperative peer. */
   input: ConnectionInput | undefined;
-  /** Set when the hub asked to discard the queue and destroy the socket at once (4002). */
+  /** Set when the hub asked to discard the queue and destroy the socket at once (3002). */
   discarded = false;
   close(code: number, reason: string, discard = false): void {
     this.closedWith ??= { code, reason };

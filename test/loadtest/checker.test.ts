@@ -133,7 +133,7 @@ t.test('the report explains failures: refused upgrades, history too small, and k
   });
   const refused = emptyTotals();
   Object.assign(refused, { clients: 3, connected: 0, neverConnected: 3, neverSubscribed: 3 });
-  refused.errors['client stopped (close 4502: upgrade refused with HTTP 401)'] = 3;
+  refused.errors['client stopped (close 3502: upgrade refused with HTTP 401)'] = 3;
   const r = buildReport(cfg, raw(refused));
   t.equal(r.passed, false);
   t.match(r.failures, [/no client ever connected \(0 of 3\)/]);

@@ -119,7 +119,7 @@ t.test('against a server with authenticate: per-client tokens and cookies get in
   const noPublisher = await run([], ['--publish', 'client']);
   t.equal(noPublisher.code, 1);
   t.equal(noPublisher.err.trim().split('\n').length, 1, 'one line, no stack trace');
-  t.match(noPublisher.err, /a --publish client connection was closed \(4502 upgrade refused with HTTP 401\).*pass credentials with --token, --header or --cookie/);
+  t.match(noPublisher.err, /a --publish client connection was closed \(3502 upgrade refused with HTTP 401\).*pass credentials with --token, --header or --cookie/);
 });
 
 t.test('--version prints the package version', async (t) => {
