@@ -22,9 +22,10 @@ export async function readHistory(ctx: HubContext, channel: string, since: Posit
   if (ctx.rules.for(channel).history === false) throw new SwitchyardError('HISTORY_DISABLED', `${channel} keeps no history`);
   const max = ctx.options.limits.maxHistoryLimit;
   if (limit !== undefined && !isIntIn(limit, 1, max)) throw optionError('limit', `an integer from 1 to ${max}`, limit);
+  const n = limit ?? Math.min(100, max);
   const state = await ctx.engine.storage.state(channel);
-  const { after, complete } = historyStart(since, state, limit ?? Math.min(100, max));
-  const { messages, state: s2 } = await ctx.engine.storage.read(channel, after, limit ?? Math.min(100, max));
+  const { after, complete } = historyStart(since, state, n);
+  const { messages, state: s2 } = await ctx.engine.storage.read(channel, after, n);
   return { messages, position: { offset: s2.offset, epoch: s2.epoch }, complete };
 }
 

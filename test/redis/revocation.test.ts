@@ -94,7 +94,7 @@ else {
     const resubscribed = once<{ recovered: boolean }>(sub, 'subscribed');
     const reconnected = once(c, 'connected');
     // By connection id, found on node A: no control message that could reach node B after the client.
-    t.equal(a.hub.disconnect((await first).connectionId, CLOSE.INSUFFICIENT_STATE, 'move'), true);
+    t.equal(a.hub.disconnect((await first).connectionId, 4000, 'move'), true);
     for (let i = 6; i <= 10; i++) await a.hub.publish('user.fay', i);
     await within(reconnected, 'the reconnect');
     const res = await within(resubscribed, 'the resubscribe');
