@@ -101,40 +101,51 @@ export interface SubscriptionHost {
 
 /** A live subscription returned by `client.subscribe()`. */
 export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> {
+  // Fields are `declare`d and set in the constructor: in the es2020 browser bundle every class
+  // field otherwise costs a helper call, and the bundle has a budget (test/packaging.test.ts).
   /** Position after the last message the handler processed; persist it and pass it as `since` later. */
-  position: Position | undefined;
+  declare position: Position | undefined;
   /** Whether the subscription is active (false after `unsubscribe()` or a refusal). */
-  active = true;
+  declare active: boolean;
   /** @internal */
-  readonly pattern: boolean;
-  private queue: Message<T>[] = [];
-  private running = false;
+  declare readonly pattern: boolean;
+  declare readonly channel: string;
+  declare readonly qos: QoS;
+  /** Whether this subscription asked for presence events. */
+  declare readonly presenceEvents: boolean;
+  /** Whether this subscription asked for user-level presence events. */
+  declare readonly userPresenceEvents: boolean;
+  /** Whether the server subscribed this client (a channel from its grant) rather than the app. */
+  declare readonly server: boolean;
+  private declare readonly host: SubscriptionHost;
+  private declare readonly handler: MessageHandler<T>;
+  private declare queue: Message<T>[];
+  private declare running: boolean;
   /** Offset of the last message accepted for processing (may run ahead of `position`). */
-  private accepted: Position | undefined;
+  private declare accepted: Position | undefined;
   /** Bumped when continuity restarts at a new position, so a handler that was running meanwhile cannot move `position` back. */
-  private generation = 0;
-  private settle: { resolve: (r: SubscribeResult) => void; reject: (e: Error) => void } | undefined;
+  private declare generation: number;
+  private declare settle: { resolve: (r: SubscribeResult) => void; reject: (e: Error) => void } | undefined;
   /**
    * Resolves with the first subscribe result; rejects with a `ClientError` when the server refuses
    * (e.g. 107) or the client stops for good before the server answered (the close code).
    */
-  readonly ready: Promise<SubscribeResult>;
+  declare readonly ready: Promise<SubscribeResult>;
 
   /** @internal Subscriptions are made by `client.subscribe()`. */
-  constructor(
-    private readonly host: SubscriptionHost,
-    readonly channel: string,
-    private readonly handler: MessageHandler<T>,
-    readonly qos: QoS,
-    since: Position | undefined,
-    /** Whether this subscription asked for presence events. */
-    readonly presenceEvents = false,
-    /** Whether this subscription asked for user-level presence events. */
-    readonly userPresenceEvents = false,
-    /** Whether the server subscribed this client (a channel from its grant) rather than the app. */
-    readonly server = false,
-  ) {
+  constructor(host: SubscriptionHost, channel: string, handler: MessageHandler<T>, qos: QoS, since: Position | undefined, presenceEvents = false, userPresenceEvents = false, server = false) {
     super();
+    this.host = host;
+    this.channel = channel;
+    this.handler = handler;
+    this.qos = qos;
+    this.presenceEvents = presenceEvents;
+    this.userPresenceEvents = userPresenceEvents;
+    this.server = server;
+    this.active = true;
+    this.queue = [];
+    this.running = false;
+    this.generation = 0;
     this.pattern = channel.includes('*') || channel.includes('>');
     this.position = since;
     this.accepted = since;
