@@ -6,6 +6,7 @@ import t from 'tap';
 import type { Client, Discontinuity } from '../../adapters/client-node.js';
 import { connectClient, startServer, until } from '../helpers/server.js';
 import { audit, prng } from './helpers.js';
+import { clientSocket } from '../helpers/client-socket.js';
 
 const CHANNELS = ['churn.a', 'churn.b', 'churn.c', 'churn.d'];
 const CLIENTS = 16;
@@ -52,7 +53,7 @@ t.test(`${CLIENTS} QoS 1 subscribers killed at random while ${PER_CHANNEL * CHAN
       const victim = clients[Math.floor(rnd() * clients.length)];
       if (victim.state !== 'connected') continue;
       if (rnd() < 0.5) {
-        (victim as any).ws?._socket?.destroy();
+        clientSocket(victim)._socket.destroy();
       } else {
         // Test-only reach into the hub: the server side drops the socket without a close frame.
         ((hub as any).conns as Map<string, any>).get(serverIds.get(victim)!)?.transport.terminate();

@@ -6,10 +6,11 @@ import t from 'tap';
 import { memoryEngine } from '../../lib/engine-memory.js';
 import type { Client, Discontinuity, Message } from '../../adapters/client-node.js';
 import { connectClient, once, startServer, until } from '../helpers/server.js';
+import { clientSocket } from '../helpers/client-socket.js';
 
 /** Destroys the client's TCP socket without a close handshake, like a network drop. */
 function dropConnection(client: Client): void {
-  (client as any).ws._socket.destroy();
+  clientSocket(client)._socket.destroy();
 }
 
 async function reconnected(client: Client): Promise<void> {
@@ -139,7 +140,7 @@ t.test('QoS 0 drops reach the client as one drop event and one gap discontinuity
   sub.on('discontinuity', (d) => gaps.push(d));
   sub.on('drop', (n) => drops.push(n));
   await sub.ready;
-  const socket = (client as any).ws._socket;
+  const socket = clientSocket(client)._socket;
   socket.pause();
   const pad = 'x'.repeat(2_000);
   let n = 0;

@@ -8,6 +8,7 @@ import type { Engine } from '../../lib/engine.js';
 import { connect, type Client } from '../../adapters/client-node.js';
 import { connectClient, once, startServer } from '../helpers/server.js';
 import { coreHub, fakeClient, ManualClock } from './helpers.js';
+import { clientSocket } from '../helpers/client-socket.js';
 
 const channels = [{ match: 'chat.*', clientPublish: true }];
 
@@ -26,7 +27,8 @@ function ackDroppingEngine(victim: () => Client | undefined): Engine & { kills: 
         const res = await inner.storage.append(ch, payload, o);
         if (o.idempotencyKey !== undefined && !seen.has(o.idempotencyKey)) {
           seen.add(o.idempotencyKey);
-          const sock = (victim() as any)?.ws?._socket;
+          const client = victim();
+          const sock = client ? clientSocket(client)._socket : undefined;
           if (sock) {
             sock.destroy();
             engine.kills++;
