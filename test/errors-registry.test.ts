@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import t from 'tap';
+import { CLIENT_ERROR } from '../lib/client/errors.js';
 import { CLOSE, shouldReconnect } from '../lib/close-codes.js';
 import { ERRORS, errorName, SwitchyardError, type ErrorName } from '../lib/errors.js';
 
@@ -52,17 +53,33 @@ t.test('docs/protocol.md documents every error code it cites', async (t) => {
   for (const m of text.matchAll(/error (\d{3})\b/g)) t.ok(errorName(Number(m[1])), `error ${m[1]} is in the registry`);
 });
 
+t.test('docs/errors.md lists every CLIENT_ERROR code, by name, with its number', async (t) => {
+  const rows = tableRows(doc('errors.md'), 'client code');
+  for (const [name, code] of Object.entries(CLIENT_ERROR)) {
+    const row = rows.find(([codes]) => codes === String(code));
+    t.ok(row, `client code ${code} (${name}) has a row of its own`);
+    t.match(row?.[1] ?? '', new RegExp(`^\`${name}\`: `), `its meaning starts with its name ${name}`);
+  }
+  t.same(rows.filter(([codes]) => /^\d+$/.test(codes!)).map(([codes]) => Number(codes)), Object.values(CLIENT_ERROR), 'and no other single-code row');
+});
+
 t.test('docs/errors.md lists every code the client SDK rejects with that is not a server code', async (t) => {
   const rows = tableRows(doc('errors.md'), 'client code');
-  const listed = rows.map(([codes]) => codes);
-  t.same(listed.slice(0, 3), ['0', '1000', '1006']);
-  // Codes the SDK creates itself: `new ClientError(<literal>` and `this.stop(<literal or CLOSE.X>`.
-  const src = ['index.ts', 'subscription.ts'].map((f) => readFileSync(new URL(`../lib/client/${f}`, import.meta.url), 'utf8')).join('\n');
+  const listed = rows.map(([codes]) => codes!);
+  // Codes the SDK creates itself: `new ClientError(<literal or name>` and `stop(`/`shutdown(<literal, CLOSE.X or name>`.
+  const dir = new URL('../lib/client/', import.meta.url);
+  const src = readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => readFileSync(new URL(f, dir), 'utf8')).join('\n');
   const made = new Set<number>();
-  for (const m of src.matchAll(/new ClientError\((\d+)|this\.stop\((\d+|CLOSE\.(\w+))/g)) {
-    made.add(m[3] ? CLOSE[m[3] as keyof typeof CLOSE] : Number(m[1] ?? m[2]));
-  }
-  t.ok(made.size >= 3, `found ${[...made].join(', ')}`);
+  const value = (token: string): number => {
+    if (/^\d+$/.test(token)) return Number(token);
+    const close = /^CLOSE\.(\w+)$/.exec(token);
+    if (close) return CLOSE[close[1] as keyof typeof CLOSE];
+    const code = CLIENT_ERROR[token as keyof typeof CLIENT_ERROR];
+    if (code === undefined) throw new Error(`unknown client error code ${token}`);
+    return code;
+  };
+  for (const m of src.matchAll(/new ClientError\((\d+|[A-Z_]+)\b|(?:this|host)\.(?:stop|shutdown)\((\d+|CLOSE\.\w+|[A-Z_]+)\b/g)) made.add(value((m[1] ?? m[2])!));
+  t.ok(made.size >= 5, `found ${[...made].join(', ')}`);
   const documented = (code: number): boolean =>
     listed.some((cell) => cell.split(/,\s*/).some((part) => {
       const range = /^(\d+)–(\d+)$/.exec(part);

@@ -126,7 +126,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.emit('closed', { code, reason });
   }
 
-  /** @internal Stops for good, reporting `code` (e.g. 4510 NO_TOKEN) in `closed`; the connection closes normally. */
+  /** @internal Stops for good, reporting `code` (e.g. 3510 NO_TOKEN) in `closed`; the connection closes normally. */
   shutdown(code: number, reason: string): void {
     this.stop(code, reason);
     this.link.close(CLOSED, 'client closed');

@@ -16,8 +16,8 @@ export interface ClientOptions {
    * for a refresh before the connection's credentials expire; the new token then travels over the
    * open socket (docs/identity.md). A throw is retried with the reconnect backoff (reported as
    * `tokenError`); returning `null` means "no credentials" and stops the client (state `closed`,
-   * code 4510 NO_TOKEN). A fixed string cannot be refreshed: an expiring connection then closes
-   * with 4010 and reconnects with the same string.
+   * code 3510 NO_TOKEN). A fixed string cannot be refreshed: an expiring connection then closes
+   * with 3010 and reconnects with the same string.
    */
   token?: TokenProvider;
   /** Reconnect after a non-terminal close (default true) with full-jitter backoff between `minDelay` (500 ms) and `maxDelay` (20,000 ms). */

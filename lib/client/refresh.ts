@@ -46,7 +46,7 @@ export interface RefreshHost {
 
 /**
  * One refresh, started by the server's `refresh` frame. Retries with full-jitter backoff while the
- * connection lasts; if it expires first, the server closes it with 4010 and the reconnect fetches
+ * connection lasts; if it expires first, the server closes it with 3010 and the reconnect fetches
  * a fresh token instead. Resolves when it finished either way.
  */
 export async function runRefresh(host: RefreshHost, sleep: (ms: number) => Promise<void> = defaultSleep): Promise<void> {

@@ -2,7 +2,7 @@
  * The WebSocket {@link ClientTransport}: protocol v1 over one WebSocket, the token in the
  * subprotocol header (never in the URL), and the two ways a refused upgrade shows — Node's `ws`
  * reports the HTTP status in its error, a browser's WebSocket hides it, so there the server is
- * asked to close with 4520 AUTH_REFUSED instead ([TR-5]).
+ * asked to close with 3520 AUTH_REFUSED instead ([TR-5]).
  * @module
  */
 import { REFUSAL_CLOSE_PROTOCOL, SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX } from '../protocol.js';
