@@ -56,8 +56,9 @@ export interface KoaOptions {
  */
 export function switchyard(hub: Switchyard, options: KoaOptions = {}): Koa.Middleware {
   if (typeof options !== 'object' || options === null) throw optionError('koa options', 'an object like { api: { apiKey } }', options);
-  const api = options.api ? createApi(hub, options.api) : undefined;
-  const max = (options.api && options.api.maxBodyBytes) || 1 << 20;
+  const apiOptions = options.api || undefined;
+  const api = apiOptions ? createApi(hub, apiOptions) : undefined;
+  const max = apiOptions?.maxBodyBytes || 1 << 20;
   return async (ctx, next) => {
     ctx.state.switchyard = hub;
     const path = api?.match(ctx.url);

@@ -10,7 +10,7 @@ import type { ResolvedRule } from './channel-rules.js';
 import type { Storage } from './engine.js';
 import type { Instruments } from './instruments.js';
 import type { NodeDirectory } from './nodes.js';
-import { type EventLoopDelay, type RecentError } from './instruments.js';
+import type { EventLoopDelay, RecentError } from './instruments.js';
 import type { HubMetrics } from './metrics.js';
 import type { NodeInfo } from './nodes.js';
 import type { Router } from './router.js';

@@ -41,7 +41,7 @@ export function textLargerThan(text: string, max: number): boolean {
 /** Bytes a frame may carry beyond `maxMessageBytes` for its envelope (op, ch, ids). */
 export const ENVELOPE_BYTES = 1024;
 
-const has = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+const has = (o: object, k: string): boolean => Object.hasOwn(o, k);
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isId = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_REQUEST_ID;
 const isOffset = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;

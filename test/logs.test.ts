@@ -19,7 +19,7 @@ const token = (s: string): string => 'switchyard.token.' + Buffer.from(s).toStri
 
 t.test('logs name a user by the same id revocation targets: the userId option when given', async (t) => {
   const { entries, logger } = recorder();
-  const s = await startServer(t, { logger, authenticate: () => ({ id: 'row-9', email: 'ann@example.com' }), userId: (u: { email: string }) => u.email });
+  const s = await startServer(t, { logger, authenticate: () => ({ id: 'row-9', email: 'ann@example.com' }), userId: (u) => (u as { email: string }).email });
   const c = await connectClient(t, s.url);
   await until(() => entries.some((e) => e.msg === 'connection opened'));
   t.match(entries.find((e) => e.msg === 'connection opened')!.obj, { userId: 'ann@example.com' });

@@ -7,7 +7,7 @@ import { Switchyard } from '../../lib/hub.js';
 import { connect } from '../../lib/client/index.js';
 import { CLOSE } from '../../lib/close-codes.js';
 import { fakeClient } from '../helpers/fake-transport.js';
-import { connectClient, once, startServer } from '../helpers/server.js';
+import { once, startServer } from '../helpers/server.js';
 
 t.test('[FR-6] a request reusing the id of one still pending gets 114 and is not run; the first still gets its reply', async (t) => {
   let decide!: (ok: boolean) => void;

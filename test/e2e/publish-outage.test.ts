@@ -7,7 +7,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { connect } from '../../adapters/client-node.js';
 import { memoryEngine } from '../../lib/engine-memory.js';
 import type { Storage } from '../../lib/engine.js';
-import { connectClient, once, startServer, until } from '../helpers/server.js';
+import { connectClient, once, startServer } from '../helpers/server.js';
 
 /** The memory store behind a switch: while `down`, every append fails (as a Redis outage does). */
 function switchableEngine() {

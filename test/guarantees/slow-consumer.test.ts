@@ -4,7 +4,7 @@
 import t from 'tap';
 import WebSocket from 'ws';
 import { CLOSE } from '../../lib/close-codes.js';
-import { connectClient, once, startServer, until } from '../helpers/server.js';
+import { connectClient, startServer, until } from '../helpers/server.js';
 import { audit, type Teardown } from './helpers.js';
 
 const limits = { queueHighWaterBytes: 64 * 1024, maxQueuedBytes: 512 * 1024, slowConsumerTimeout: 500 };

@@ -30,7 +30,7 @@ export function prng(seed: number): () => number {
 export function zipfCdf(n: number, s: number): Float64Array {
   const cdf = new Float64Array(n);
   let sum = 0;
-  for (let k = 0; k < n; k++) cdf[k] = sum += 1 / Math.pow(k + 1, s);
+  for (let k = 0; k < n; k++) cdf[k] = sum += 1 / (k + 1) ** s;
   for (let k = 0; k < n; k++) cdf[k] /= sum;
   return cdf;
 }

@@ -47,6 +47,7 @@ export async function clientPublisher(url: string, n: number, timeoutMs: number,
   const clients: Client[] = [];
   for (let i = 0; i < n; i++) {
     const { token, headers } = authFor(auth, `pub${i}`);
+    // biome-ignore lint/complexity/useArrowFunction: the client calls it with `new`, which an arrow function refuses.
     const WithHeaders = function (u: string, protocols: string[]) {
       return new WebSocket(u, protocols, { headers });
     } as unknown as WebSocketConstructor;

@@ -96,6 +96,7 @@ function run(input: WorkerInput): void {
     // The SDK takes a WebSocket constructor; this one remembers the socket so churn and pauses
     // can act on it the way a network would, without a hook in the SDK.
     const { token, headers } = authFor(input.auth, s.plan.index);
+    // biome-ignore lint/complexity/useArrowFunction: the client calls it with `new`, which an arrow function refuses.
     const Factory = function (url: string, protocols: string[]) {
       const ws = new WebSocket(url, protocols, { headers });
       s.socket = ws;
