@@ -127,7 +127,7 @@ export function createUpgradeHandler(hub: Switchyard): (req: IncomingMessage, so
  */
 function requestScheme(req: IncomingMessage): 'http' | 'https' {
   const fwd = req.headers['x-forwarded-proto'];
-  const first = (Array.isArray(fwd) ? fwd[0] : fwd)?.split(',')[0].trim().toLowerCase();
+  const first = (Array.isArray(fwd) ? fwd[0] : fwd)?.split(',')[0]?.trim().toLowerCase();
   if (first === 'https' || first === 'http') return first;
   return (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
 }

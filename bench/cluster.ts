@@ -81,10 +81,10 @@ async function run(name: string, nodes: string[]): Promise<{ name: string; publi
   for (let i = 0; i < SUBSCRIBERS; i++) {
     let ok: () => void = () => {};
     const subscribed = new Promise<void>((r) => (ok = r));
-    const ws = await open(nodes[i % nodes.length], (text) => {
+    const ws = await open(nodes[i % nodes.length]!, (text) => {
       if (text.startsWith('{"op":"msg"')) {
         delivered++;
-        perSub[i]++;
+        perSub[i]!++;
       } else if (text.startsWith('{"op":"ok","id":1')) ok();
       else if (!text.startsWith('{"op":"welcome"')) other.push(`sub ${i}: ${text.slice(0, 120)}`);
     });
@@ -101,7 +101,7 @@ async function run(name: string, nodes: string[]): Promise<{ name: string; publi
     publishers.map(async (url, k) => {
       let acked = 0;
       let wake: () => void = () => {};
-      const ws = await open(url, (text) => {
+      const ws = await open(url!, (text) => {
         if (text.startsWith('{"op":"ok"')) {
           acked++;
           wake();
@@ -143,8 +143,8 @@ try {
   results.push(await measure('2 nodes + Redis', [oneRedis.url, second.url]));
   console.log(`${MESSAGES} messages of ${BODY.length} B to ${SUBSCRIBERS} subscribers, ${WINDOW} publishes in flight per publisher, best of ${ROUNDS} after a warm-up`);
   for (const r of results) console.log(`${r.name.padEnd(24)} ${r.published.toFixed(0).padStart(8)} published/s ${r.delivered.toFixed(0).padStart(9)} delivered/s`);
-  const base = results[0].delivered;
-  console.log(`2 nodes + Redis vs 1 node (memory): ${(results[2].delivered / base).toFixed(2)}x delivered; vs 1 node + Redis: ${(results[2].delivered / results[1].delivered).toFixed(2)}x`);
+  const base = results[0]!.delivered;
+  console.log(`2 nodes + Redis vs 1 node (memory): ${(results[2]!.delivered / base).toFixed(2)}x delivered; vs 1 node + Redis: ${(results[2]!.delivered / results[1]!.delivered).toFixed(2)}x`);
 } finally {
   for (const p of procs) p.kill('SIGTERM');
 }

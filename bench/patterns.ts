@@ -61,7 +61,7 @@ gc();
 const before = process.memoryUsage().heapUsed;
 let id = 1;
 let k = 0;
-for (let c = 0; c < connections; c++) for (let i = 0; i < perConn; i++) inputs[c].receive(JSON.stringify({ op: 'sub', id: id++, ch: adversarial(k++) }), false);
+for (let c = 0; c < connections; c++) for (let i = 0; i < perConn; i++) inputs[c]!.receive(JSON.stringify({ op: 'sub', id: id++, ch: adversarial(k++) }), false);
 await new Promise((r) => setTimeout(r, 50));
 gc();
 const after = process.memoryUsage().heapUsed;

@@ -66,7 +66,7 @@ async function run(label: string, ports: number[], make: () => ReturnType<typeof
   const channels = Array.from({ length: CHANNELS }, (_, i) => `bench.c${i}`);
   for (const ch of channels) await sub.broker.subscribe(ch);
   // Warm-up: streams created, scripts cached, connections open.
-  await Promise.all(channels.map((ch, i) => pubs[i % ENGINES].storage.append(ch, PAYLOAD, retain)));
+  await Promise.all(channels.map((ch, i) => pubs[i % ENGINES]!.storage.append(ch, PAYLOAD, retain)));
   const statsBefore = await totalStats(ports);
   const cpuBefore = await cpuSeconds(ports);
   const deliveredBefore = delivered;
@@ -74,7 +74,7 @@ async function run(label: string, ports: number[], make: () => ReturnType<typeof
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: WINDOW }, async (_, w) => {
-      for (let i = next++; i < PUBLISHES; i = next++) await pubs[(w + i) % ENGINES].storage.append(channels[i % CHANNELS], PAYLOAD, retain);
+      for (let i = next++; i < PUBLISHES; i = next++) await pubs[(w + i) % ENGINES]!.storage.append(channels[i % CHANNELS]!, PAYLOAD, retain);
     }),
   );
   const secs = (performance.now() - t0) / 1000;

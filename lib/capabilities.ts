@@ -56,8 +56,8 @@ export function patternCovers(key: string, pattern: string): boolean {
  */
 export function allows(caps: CapabilityMap, action: Capability, channel: string): boolean {
   const pattern = channel.includes('*') || channel.includes('>');
-  for (const key of Object.keys(caps)) {
-    if (!caps[key].includes(action)) continue;
+  for (const [key, actions] of Object.entries(caps)) {
+    if (!actions.includes(action)) continue;
     if (pattern ? patternCovers(key, channel) : matchesPattern(key, channel)) return true;
   }
   return false;

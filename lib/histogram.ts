@@ -33,8 +33,8 @@ export class Histogram {
   observe(value: number): void {
     const b = this.buckets;
     let i = 0;
-    while (i < b.length && value > b[i]) i++;
-    this.perBucket[i]++;
+    while (i < b.length && value > b[i]!) i++;
+    this.perBucket[i]!++;
     this.sum += value;
     this.count++;
   }
@@ -42,7 +42,7 @@ export class Histogram {
   snapshot(): HistogramSnapshot {
     const counts: number[] = [];
     let running = 0;
-    for (let i = 0; i < this.buckets.length; i++) counts.push((running += this.perBucket[i]));
+    for (let i = 0; i < this.buckets.length; i++) counts.push((running += this.perBucket[i]!));
     return { buckets: this.buckets, counts, sum: this.sum, count: this.count };
   }
 }
@@ -54,6 +54,6 @@ export class Histogram {
 export function quantile(h: HistogramSnapshot, q: number): number {
   if (h.count === 0) return 0;
   const rank = q * h.count;
-  for (let i = 0; i < h.buckets.length; i++) if (h.counts[i] >= rank) return h.buckets[i];
+  for (let i = 0; i < h.buckets.length; i++) if (h.counts[i]! >= rank) return h.buckets[i]!;
   return Infinity;
 }

@@ -104,7 +104,7 @@ const HISTOGRAMS: Array<[Histo, string, string]> = [
 const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
 
 function histogramSamples(h: HistogramSnapshot, labels: Record<string, string>): MetricSample[] {
-  const out: MetricSample[] = h.buckets.map((le, i) => ({ suffix: '_bucket', labels: { ...labels, le: String(le) }, value: h.counts[i] }));
+  const out: MetricSample[] = h.buckets.map((le, i) => ({ suffix: '_bucket', labels: { ...labels, le: String(le) }, value: h.counts[i]! }));
   out.push({ suffix: '_bucket', labels: { ...labels, le: '+Inf' }, value: h.count }, { suffix: '_sum', labels, value: h.sum }, { suffix: '_count', labels, value: h.count });
   return out;
 }

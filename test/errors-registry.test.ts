@@ -12,8 +12,8 @@ function tableRows(text: string, firstHeader: string): string[][] {
   const start = lines.findIndex((l) => l.startsWith(`| ${firstHeader} |`));
   if (start === -1) return [];
   const rows: string[][] = [];
-  for (let i = start + 2; i < lines.length && lines[i].startsWith('|'); i++) {
-    rows.push(lines[i].slice(1, -1).split(' | ').map((c) => c.trim()));
+  for (let i = start + 2; i < lines.length && lines[i]!.startsWith('|'); i++) {
+    rows.push(lines[i]!.slice(1, -1).split(' | ').map((c) => c.trim()));
   }
   return rows;
 }
@@ -81,7 +81,7 @@ t.test('docs/errors.md lists every code the client SDK rejects with that is not 
   for (const m of src.matchAll(/new ClientError\((\d+|[A-Z_]+)\b|(?:this|host)\.(?:stop|shutdown)\((\d+|CLOSE\.\w+|[A-Z_]+)\b/g)) made.add(value((m[1] ?? m[2])!));
   t.ok(made.size >= 5, `found ${[...made].join(', ')}`);
   const documented = (code: number): boolean =>
-    listed.some((cell) => cell.split(/,\s*/).some((part) => {
+    listed.some((cell) => cell!.split(/,\s*/).some((part) => {
       const range = /^(\d+)–(\d+)$/.exec(part);
       return range ? code >= Number(range[1]) && code <= Number(range[2]) : Number(part) === code;
     }));

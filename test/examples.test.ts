@@ -40,7 +40,7 @@ function listening(child: ChildProcess, name: string): Promise<string> {
       const m = /listening on (http:\/\/\S+)/.exec(line);
       if (m) {
         clearTimeout(timer);
-        resolve(m[1]);
+        resolve(m[1]!);
       }
     });
     child.once('exit', (code) => {
@@ -143,7 +143,7 @@ for (const ex of EXAMPLES) {
     }
 
     t.same(received.map((m) => m.from), ex.api ? ['tester', 'server', 'backend'] : ['tester', 'server']);
-    t.equal(received[0].text, 'hello over ws');
+    t.equal(received[0]!.text, 'hello over ws');
 
     if (ex.demo) {
       // What the page does on load and for its "here now" list.

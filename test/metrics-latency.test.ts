@@ -94,7 +94,7 @@ t.test('send-queue bytes are observed per connection at each heartbeat round', a
   const q = hub.metrics().sendQueueBytes;
   t.ok(q.count >= 2, 'both connections observed');
   t.ok(q.sum >= 50_000, 'the queued bytes are summed');
-  t.equal(q.counts[q.buckets.indexOf(65_536)] - q.counts[q.buckets.indexOf(16_384)], Math.floor(q.count / 2), 'the 50 kB queue lands in the (16 KiB, 64 KiB] bucket');
+  t.equal(q.counts[q.buckets.indexOf(65_536)]! - q.counts[q.buckets.indexOf(16_384)]!, Math.floor(q.count / 2), 'the 50 kB queue lands in the (16 KiB, 64 KiB] bucket');
 });
 
 t.test('event-loop delay shows a blocked loop', async (t) => {

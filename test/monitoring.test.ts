@@ -22,8 +22,8 @@ const run = (args: string[], input?: string) => spawnSync('promtool', args, { cw
 function selectors(promql: string): Array<{ name: string; labels: string[] }> {
   const out: Array<{ name: string; labels: string[] }> = [];
   for (const m of promql.matchAll(/\b(switchyard_\w+)(\{([^}]*)\})?/g)) {
-    const labels = [...(m[3] ?? '').matchAll(/(\w+)\s*(=~|!=|!~|=)/g)].map((l) => l[1]).filter((l) => l !== 'job' && l !== 'instance');
-    out.push({ name: m[1], labels });
+    const labels = [...(m[3] ?? '').matchAll(/(\w+)\s*(=~|!=|!~|=)/g)].map((l) => l[1]!).filter((l) => l !== 'job' && l !== 'instance');
+    out.push({ name: m[1]!, labels });
   }
   return out;
 }
@@ -57,7 +57,7 @@ t.test('the alert rules and the dashboard query only metrics and labels switchya
   const queries = [...[...rules.matchAll(/^\s+expr: (.+)$/gm)].map((m) => m[1]), ...dashboard.panels.flatMap((p) => p.targets.map((x) => x.expr))];
   t.ok(queries.length > 25, `${queries.length} queries`);
   for (const q of queries) {
-    for (const s of selectors(q)) {
+    for (const s of selectors(q!)) {
       t.ok(known.has(s.name), `${s.name} exists`);
       for (const l of s.labels) t.ok(known.get(s.name)?.has(l), `${s.name} has label ${l}`);
     }
@@ -69,7 +69,7 @@ t.test('every alert has a runbook section that its annotation names', async (t) 
   t.ok(alertNames.length >= 10, `${alertNames.length} alerts`);
   for (const name of alertNames) {
     t.match(runbook, new RegExp(`^## ${name}$`, 'm'), `docs/runbook.md has ## ${name}`);
-    t.match(rules, new RegExp(`runbook: docs/runbook\\.md#${name.toLowerCase()}$`, 'm'), `${name} links its section`);
+    t.match(rules, new RegExp(`runbook: docs/runbook\\.md#${name!.toLowerCase()}$`, 'm'), `${name} links its section`);
   }
 });
 

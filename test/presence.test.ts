@@ -128,7 +128,7 @@ t.test('presenceInfo runs once per connection, may be async, and a failing or ov
   await sub(ok, 1, 'room.1');
   await sub(ok, 2, 'room.2');
   t.equal(calls, 1, 'computed once for two joins of one connection');
-  t.same((await hub.presence('room.2')).members[0].info, { kind: 'ok' });
+  t.same((await hub.presence('room.2')).members[0]!.info, { kind: 'ok' });
   for (const kind of ['throws', 'big', 'fn']) {
     const c = fakeClient(hub, { kind });
     t.equal((await sub(c, 1, 'room.1')).code, ERRORS.INTERNAL.code, `${kind}: 200`);
@@ -212,14 +212,14 @@ t.test('limits.maxPresenceMembers bounds the list and marks it truncated', async
   t.teardown(() => hub.close());
   const cs = [fakeClient(hub), fakeClient(hub), fakeClient(hub)];
   for (const c of cs) await sub(c, 1, 'room.1');
-  const res = (await members(cs[0], 2, 'room.1')).res;
+  const res = (await members(cs[0]!, 2, 'room.1')).res;
   t.equal(res.members.length, 2);
   t.equal(res.truncated, true);
   const fromHub = await hub.presence('room.1');
   t.equal(fromHub.members.length, 2);
   t.equal(fromHub.truncated, true);
-  cs[2].input.closed(1000);
-  t.same(await hub.presence('room.1'), { members: [{ connectionId: cid(cs[0]) }, { connectionId: cid(cs[1]) }], truncated: false });
+  cs[2]!.input.closed(1000);
+  t.same(await hub.presence('room.1'), { members: [{ connectionId: cid(cs[0]!) }, { connectionId: cid(cs[1]!) }], truncated: false });
 });
 
 t.test('presence options are validated', async (t) => {

@@ -136,7 +136,7 @@ export function storageConformance(options: StorageConformanceOptions): void {
       const page = (await s2.read(ch, after, 500)).messages;
       assert.ok(page.length > 0, `read after ${after} returned messages`);
       stored.push(...page);
-      after = page[page.length - 1].offset;
+      after = page[page.length - 1]!.offset;
     }
     for (const m of stored) assert.equal(m.payload, byOffset.get(m.offset), `offset ${m.offset} holds the payload that was given that offset`);
     assert.equal(stored.length, 2 * n);

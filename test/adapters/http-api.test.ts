@@ -183,8 +183,8 @@ t.test('every registry code has an HTTP status, and docs/http-api.md lists the s
   const start = lines.findIndex((l) => l.startsWith('| code | name | HTTP status |'));
   t.ok(start >= 0, 'the status table exists');
   const fromDoc: Record<number, number> = {};
-  for (let i = start + 2; i < lines.length && lines[i].startsWith('|'); i++) {
-    const [code, , status] = lines[i].slice(1, -1).split(' | ').map((c) => c.trim());
+  for (let i = start + 2; i < lines.length && lines[i]!.startsWith('|'); i++) {
+    const [code, , status] = lines[i]!.slice(1, -1).split(' | ').map((c) => c.trim());
     fromDoc[Number(code)] = Number(status);
   }
   const fromCode = Object.fromEntries(Object.values(ERRORS).map((e) => [e.code, HTTP_STATUS[e.code]]));

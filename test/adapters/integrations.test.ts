@@ -122,7 +122,7 @@ for (const name of INTEGRATIONS) {
       t.teardown(() => other.terminate());
       await once(other, 'open');
       other.send('ping');
-      const [reply] = await once<[Buffer]>(other, 'message').then((m) => [m]);
+      const reply = await once<Buffer>(other, 'message');
       t.equal(reply.toString(), 'echo:ping');
       t.equal(s.hub.connectionCount, 1, 'the foreign socket is not a switchyard connection');
     });

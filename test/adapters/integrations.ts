@@ -119,7 +119,7 @@ export const INTEGRATIONS = Object.keys(starters);
 /** Starts `name` with a fresh hub; closes hub and server in teardown. */
 export async function start(t: Teardown, name: string, options: SwitchyardOptions = hubOptions()): Promise<Running> {
   const hub = new Switchyard(options);
-  const { server, closeServer } = await starters[name](hub);
+  const { server, closeServer } = await starters[name]!(hub);
   const port = (server.address() as AddressInfo).port;
   t.teardown(async () => {
     await hub.close();

@@ -41,14 +41,14 @@ t.test('a client publish reaches subscribers of the channel, a "*" pattern and a
   t.same(exact.got.map((m) => m.data), [{ text: 'hi' }]);
   t.same(star.got.map((m) => m.channel), ['chat.room1']);
   t.same(rest.got.map((m) => m.channel), ['chat.room1', 'chat.room1.thread']);
-  t.equal(exact.got[0].epoch, ack.epoch);
+  t.equal(exact.got[0]!.epoch, ack.epoch);
 });
 
 t.test('hub.publish resolves with the position and fans out to every subscriber', async (t) => {
   const s = await startServer(t);
   const subs = await Promise.all([1, 2, 3].map(() => connectClient(t, s.url)));
   const cols = subs.map(() => collector());
-  await Promise.all(subs.map((c, i) => c.subscribe('news', cols[i].handler).ready));
+  await Promise.all(subs.map((c, i) => c.subscribe('news', cols[i]!.handler).ready));
   const r1 = await s.hub.publish('news', 'a');
   const r2 = await s.hub.publish('news', 'b');
   t.same([r1.offset, r2.offset], [1, 2]);
@@ -81,7 +81,7 @@ t.test('after a reconnectable close the client reconnects, resubscribes and rece
   await once(c, 'connected');
   await s.hub.publish('live', 'after reconnect');
   await col.wait(1);
-  t.equal(col.got[0].data, 'after reconnect');
+  t.equal(col.got[0]!.data, 'after reconnect');
   t.equal(ids.length, 1, 'one new connection');
 });
 
@@ -193,7 +193,7 @@ t.test('with several URLs the client moves to the next node when its node shuts 
   t.equal((await resubscribed).recovered, false);
   await b.hub.publish('news', 'from b');
   await col.wait(1);
-  t.equal(col.got[0].data, 'from b');
+  t.equal(col.got[0]!.data, 'from b');
   t.throws(() => connect([]), /non-empty array/);
   t.throws(() => connect(['ws://ok', 'http://bad']), /ws:\/\/ or wss:\/\//);
 });
@@ -217,7 +217,7 @@ t.test('QoS 1 acks go out at half the announced in-flight window, so a keeping-u
   await Promise.all(Array.from({ length: 64 }, (_, i) => s.hub.publish('q', i)));
   await col.wait(64);
   t.same(col.got.map((m) => m.offset), Array.from({ length: 64 }, (_, i) => i + 1));
-  const steps = acks.map((a, i) => a - (i ? acks[i - 1] : 0));
+  const steps = acks.map((a, i) => a - (i ? acks[i - 1] : 0)!);
   t.ok(Math.max(...steps) <= 4, `no ack covers more than half the window (steps ${steps.join(',')})`);
 });
 

@@ -33,14 +33,14 @@ t.test('a subscription with presence: true sees joins and leaves (unsubscribe an
   const ev = events(watch);
   await watch.ready;
   await ev.wait(1);
-  const self = ev.got[0][1] as PresenceMember;
+  const self = ev.got[0]![1] as PresenceMember;
   t.same(self.info, { name: 'alice' }, 'its own join, with the hook’s info');
 
   const bobSub = bob.subscribe('room.1', () => {});
   await bobSub.ready;
   await carol.subscribe('room.1', () => {}).ready;
   await ev.wait(3);
-  const [bobJoin, carolJoin] = ev.got.slice(1).map((e) => e[1] as PresenceMember);
+  const [bobJoin, carolJoin] = ev.got.slice(1, 3).map((e) => e[1] as PresenceMember) as [PresenceMember, PresenceMember];
   t.same([bobJoin.info, carolJoin.info], [{ name: 'bob' }, { name: 'carol' }]);
 
   const list = await watch.presence();
@@ -100,14 +100,14 @@ t.test('after a reconnect the subscription rejoins as the new connection; the ol
   await moving.ready;
   await ev.wait(2);
   await mev.wait(1);
-  const oldId = mev.got[0][1].connectionId;
+  const oldId = mev.got[0]![1].connectionId;
   const rejoined = once(moving, 'subscribed');
   s.hub.disconnect(oldId, 4003, 'please reconnect');
   await rejoined;
   await mev.wait(2);
-  const newId = mev.got[1][1].connectionId;
+  const newId = mev.got[1]![1].connectionId;
   t.not(newId, oldId, 'the resubscribe announces the new connection to itself');
   await ev.wait(4);
   t.same(ev.got.slice(2).map(([k, m]) => [k, m.connectionId]).sort(), [['join', newId], ['leave', oldId]].sort());
-  t.same((await watcher.presence()).members.map((m) => m.connectionId).sort(), [ev.got[0][1].connectionId, newId].sort());
+  t.same((await watcher.presence()).members.map((m) => m.connectionId).sort(), [ev.got[0]![1].connectionId, newId].sort());
 });

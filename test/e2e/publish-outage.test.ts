@@ -90,7 +90,7 @@ t.test('a 106 RATE_LIMITED reply is retried with the same id after a delay, not 
   const res = await client.publish('out.rl', 'x', { qos: 1 });
   t.same(res, { offset: 1, epoch: 'e' }, 'acknowledged on the retry');
   t.equal(pubs.length, 2);
-  t.equal(pubs[1].mid, pubs[0].mid, 'same message id');
-  t.ok(pubs[1].at - pubs[0].at >= 50, `the retry waited (${(pubs[1].at - pubs[0].at).toFixed(0)} ms) for the bucket to refill`);
+  t.equal(pubs[1]!.mid, pubs[0]!.mid, 'same message id');
+  t.ok(pubs[1]!.at - pubs[0]!.at >= 50, `the retry waited (${(pubs[1]!.at - pubs[0]!.at).toFixed(0)} ms) for the bucket to refill`);
   for (const ws of wss.clients) ws.terminate();
 });

@@ -186,7 +186,7 @@ t.test('refresh frames are validated: a missing or oversized token gets 101 [REF
   ws.on('message', (d) => frames.push(JSON.parse(String(d))));
   await once(ws, 'open');
   await until(() => frames.length > 0);
-  t.notOk('exp' in frames[0], 'a connection without expiry has no exp in welcome');
+  t.notOk('exp' in frames[0]!, 'a connection without expiry has no exp in welcome');
   const reply = async (frame: object, id: number) => {
     ws.send(JSON.stringify(frame));
     await until(() => frames.some((f) => f.id === id));

@@ -23,7 +23,7 @@ t.test('granted channels appear as subscriptions, deliver at their QoS without a
   c.on('serverSubscription', (sub) => announced.push(sub));
   await once(c, 'connected');
   t.same(announced.map((x) => [x.channel, x.qos, x.server]), [['user.ann', 1, true], ['tenant.7', 0, true]]);
-  const mine = announced[0];
+  const mine = announced[0]!;
   const got: Message[] = [];
   mine.on('message', (m) => void got.push(m));
   await Promise.all(announced.map((x) => x.ready));

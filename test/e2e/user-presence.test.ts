@@ -42,11 +42,11 @@ t.test('three tabs of one user are one member with three connections; join with 
   t.equal((await s.hub.presence('room.1')).members.length, 4, 'the connection-level view still lists every tab');
   const fromHub = await s.hub.presenceUsers('room.1');
   t.same(fromHub.users.sort((a, b) => a.userId.localeCompare(b.userId)), list.users, 'hub.presenceUsers() agrees');
-  tabs[0].close();
-  tabs[1].close();
+  tabs[0]!.close();
+  tabs[1]!.close();
   await until(() => s.hub.connectionCount === 2);
   t.same(got, ['join ann ANN'], 'closing two of three tabs is not a leave');
-  tabs[2].close();
+  tabs[2]!.close();
   await until(() => got.length === 2);
   t.same(got, ['join ann ANN', 'leave ann']);
   t.same((await wsub.presenceUsers()).users.map((u) => u.userId), ['wat']);

@@ -26,7 +26,7 @@ t.test(`${CLIENTS} QoS 1 subscribers killed at random while ${PER_CHANNEL * CHAN
     serverIds.set(client, [...((hub as any).conns as Map<string, unknown>).keys()].at(-1)!);
     clients.push(client);
     const chosen = CHANNELS.filter(() => rnd() < 0.5);
-    if (chosen.length === 0) chosen.push(CHANNELS[i % CHANNELS.length]);
+    if (chosen.length === 0) chosen.push(CHANNELS[i % CHANNELS.length]!);
     for (const ch of chosen) {
       const key = `${i}/${ch}`;
       seen.set(key, []);
@@ -50,7 +50,7 @@ t.test(`${CLIENTS} QoS 1 subscribers killed at random while ${PER_CHANNEL * CHAN
   const killer = (async () => {
     while (publishing) {
       await new Promise((r) => setTimeout(r, 5 + Math.floor(rnd() * 20)));
-      const victim = clients[Math.floor(rnd() * clients.length)];
+      const victim = clients[Math.floor(rnd() * clients.length)]!;
       if (victim.state !== 'connected') continue;
       if (rnd() < 0.5) {
         clientSocket(victim)._socket.destroy();

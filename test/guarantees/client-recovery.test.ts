@@ -157,7 +157,7 @@ t.test('QoS 0 drops reach the client as one drop event and one gap discontinuity
   await hub.publish('news.d', 'after');
   await until(() => seen.at(-1) === n + 1, 10_000);
   t.equal(gaps.length, 1, 'one discontinuity');
-  t.equal(gaps[0].reason, 'gap');
+  t.equal(gaps[0]!.reason, 'gap');
   t.equal(seen.length, n + 1 - dropped, 'everything not dropped was delivered');
 });
 

@@ -74,8 +74,8 @@ export function audit(seen: number[], first: number, last: number): { lost: numb
   const counts = new Map<number, number>();
   let outOfOrder = 0;
   for (let i = 0; i < seen.length; i++) {
-    counts.set(seen[i], (counts.get(seen[i]) ?? 0) + 1);
-    if (i > 0 && seen[i] <= seen[i - 1]) outOfOrder++;
+    counts.set(seen[i]!, (counts.get(seen[i]!) ?? 0) + 1);
+    if (i > 0 && seen[i]! <= seen[i - 1]!) outOfOrder++;
   }
   let lost = 0;
   let duplicated = 0;

@@ -27,7 +27,7 @@ export async function startExample(t: { teardown(fn: () => unknown): void }, scr
     child.stdout.on('data', (d) => {
       out += d;
       const m = /listening on (http:\/\/[^\s]+?:(\d+))/.exec(out);
-      if (m) resolve({ url: m[1], port: Number(m[2]), pid: child.pid! });
+      if (m) resolve({ url: m[1]!, port: Number(m[2]), pid: child.pid! });
     });
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code} before listening: ${stderr}`)));
   });

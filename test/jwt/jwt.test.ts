@@ -131,7 +131,7 @@ t.test('end to end: a JWT connection gets its channels, capability checks and an
     () => sign({ caps, channels: ['user.u42'] }, { audience: 'billing' }), // refused: 120 naming 134
     () => sign({ caps, channels: ['user.u42'] }, { expiresIn: 600 }),
   ];
-  const c = await connectClient(t, s.url, { token: () => tokens[Math.min(n++, 2)]() });
+  const c = await connectClient(t, s.url, { token: () => tokens[Math.min(n++, 2)]!() });
   const mine = c.subscription('user.u42')!;
   await mine.ready;
   const chat = c.subscribe('chat.lobby', () => {});

@@ -107,8 +107,8 @@ t.test('the report prints percentiles, per-QoS counts and FAIL lines', async (t)
   });
   t.equal(r.passed, false);
   // Histograms keep 3 significant figures.
-  t.ok(Math.abs(r.deliveryLatencyMs.p50 - 5) < 0.01, `p50 ${r.deliveryLatencyMs.p50} ms`);
-  t.ok(Math.abs(r.deliveryLatencyMs.max - 10) < 0.02, `max ${r.deliveryLatencyMs.max} ms`);
+  t.ok(Math.abs(r.deliveryLatencyMs.p50! - 5) < 0.01, `p50 ${r.deliveryLatencyMs.p50} ms`);
+  t.ok(Math.abs(r.deliveryLatencyMs.max! - 10) < 0.02, `max ${r.deliveryLatencyMs.max} ms`);
   t.equal(r.deliveries.ratio, 0.9);
   const text = formatReport(r);
   t.match(text, /publish→deliver\s+p50 5\.00/);
@@ -195,9 +195,9 @@ t.test('audience: zipf makes the first channel hot and uniform spreads evenly', 
   const base = { clients: 1000, channels: 10, zipfExponent: 1, qos: 'mixed' as const, churn: 0.1, pauses: 0.05, seed: 7 };
   const count = (plans: ReturnType<typeof planAudience>, ch: string): number => plans.filter((p) => p.channel === ch).length;
   const uni = planAudience({ ...base, spread: 'uniform' }, names);
-  t.equal(count(uni, names[0]), 100);
+  t.equal(count(uni, names[0]!), 100);
   const zipf = planAudience({ ...base, spread: 'zipf' }, names);
-  t.ok(count(zipf, names[0]) > 3 * count(zipf, names[9]), 'rank 1 has several times the subscribers of rank 10');
+  t.ok(count(zipf, names[0]!) > 3 * count(zipf, names[9]!), 'rank 1 has several times the subscribers of rank 10');
   t.equal(zipf.filter((p) => p.churns).length, 100);
   t.equal(zipf.filter((p) => p.pauses).length, 50);
   t.equal(zipf.filter((p) => p.qos === 1).length, 500);

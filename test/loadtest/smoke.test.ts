@@ -31,7 +31,10 @@ t.test('a churning QoS 1 audience receives every message once and in order', asy
   } catch {
     /* reported below */
   }
-  if (built < newestSource()) return t.fail('dist/tools/loadtest is missing or older than tools/loadtest: run `npm run build` first');
+  if (built < newestSource()) {
+    t.fail('dist/tools/loadtest is missing or older than tools/loadtest: run `npm run build` first');
+    return;
+  }
   const args = ['loadtest', '--spawn-server', '--clients', '50', '--channels', '5', '--qos', '1', '--rate', '200',
     '--ramp-up', '1', '--duration', '8', '--churn', '0.3', '--churn-interval', '2', '--pauses', '0.1', '--pause-interval', '2',
     '--pause-length', '0.3', '--workers', '2', '--drain', '8', '--json'];

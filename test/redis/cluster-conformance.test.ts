@@ -46,7 +46,7 @@ else {
       const ch = `spread.c${i}`;
       await e.storage.append(ch, '1', { size: 10, ttl: 60_000, idempotencyKey: 'k' });
       const k = e.storage.keys(ch);
-      const slots = new Set(await Promise.all([k.meta, k.log, k.idem + 'k', e.storage.busChannel(ch)].map((key) => cli(cluster.primaries[0].port, 'CLUSTER', 'KEYSLOT', key))));
+      const slots = new Set(await Promise.all([k.meta, k.log, k.idem + 'k', e.storage.busChannel(ch)].map((key) => cli(cluster.primaries[0]!.port, 'CLUSTER', 'KEYSLOT', key))));
       t.equal(slots.size, 1, `${ch}: meta, log, idempotency key and bus channel share one slot`);
       owners.add(await cluster.ownerOf(k.meta));
     }

@@ -67,7 +67,7 @@ else {
     const seen = await subscribers(t, [a.url, b.url, a.url], ch);
     const e = a.hub as unknown as { engine: { storage: { keys(c: string): { meta: string } } } };
     const meta = e.engine.storage.keys(ch).meta;
-    const slot = Number(await cli(cluster.primaries[0].port, 'CLUSTER', 'KEYSLOT', meta));
+    const slot = Number(await cli(cluster.primaries[0]!.port, 'CLUSTER', 'KEYSLOT', meta));
     const srcPort = await cluster.ownerOf(meta);
     const dstPort = cluster.primaries.map((p) => p.port).find((p) => p !== srcPort)!;
     const [srcId, dstId] = await Promise.all([cli(srcPort, 'CLUSTER', 'MYID'), cli(dstPort, 'CLUSTER', 'MYID')]).then((ids) => ids.map((x) => x.trim()));
@@ -86,14 +86,14 @@ else {
     })();
     await waitFor(() => published >= 100, 20_000);
     // Move the slot: importing on the target, migrating on the source, keys over, then assign.
-    await cli(dstPort, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', srcId);
-    await cli(srcPort, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', dstId);
+    await cli(dstPort, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', srcId!);
+    await cli(srcPort, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', dstId!);
     for (let round = 0; round < 50; round++) {
       const keys = (await cli(srcPort, 'CLUSTER', 'GETKEYSINSLOT', String(slot), '100')).trim().split('\n').filter(Boolean);
       if (keys.length === 0) break;
       await cli(srcPort, 'MIGRATE', '127.0.0.1', String(dstPort), '', '0', '5000', 'KEYS', ...keys);
     }
-    for (const p of cluster.primaries) await cli(p.port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', dstId);
+    for (const p of cluster.primaries) await cli(p.port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', dstId!);
     const movedAt = published;
     await publishing;
     t.equal(await cluster.ownerOf(meta), dstPort, 'the channel now lives on another primary');

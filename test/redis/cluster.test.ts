@@ -39,10 +39,10 @@ else {
     for (const x of tallies) {
       t.same(x.check(n), { lost: 0, duplicated: 0, reordered: 0 }, 'nothing lost, duplicated or reordered');
       t.same(x.offsets, Array.from({ length: n }, (_, i) => i + 1), 'offsets 1..n in order');
-      t.same(x.data, tallies[0].data, 'same message at each offset on every node');
+      t.same(x.data, tallies[0]!.data, 'same message at each offset on every node');
     }
     for (const k of [0, 1]) {
-      const mine = tallies[0].data.filter((d) => (d as { k: number }).k === k);
+      const mine = tallies[0]!.data.filter((d) => (d as { k: number }).k === k);
       t.equal(mine.length, perPublisher, `every message of publisher ${k} stored once`);
     }
   });

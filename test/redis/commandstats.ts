@@ -5,7 +5,7 @@ import { cli } from './servers.js';
 export async function commandStats(port: number): Promise<Map<string, { calls: number; usec: number }>> {
   const out = await cli(port, 'INFO', 'commandstats');
   const stats = new Map<string, { calls: number; usec: number }>();
-  for (const m of out.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) stats.set(m[1], { calls: Number(m[2]), usec: Number(m[3]) });
+  for (const m of out.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) stats.set(m[1]!, { calls: Number(m[2]), usec: Number(m[3]) });
   return stats;
 }
 

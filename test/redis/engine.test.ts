@@ -108,7 +108,7 @@ else {
     const r = await e.storage.append('x.y', '3', { size: 10, ttl: 60_000 });
     t.equal(r.offset, 1, 'the restarted Redis had no data: a new stream');
     await until(() => got.length === 2, 5_000);
-    t.equal(got[1].payload, '3', 'the subscription was re-established on the new connection');
+    t.equal(got[1]!.payload, '3', 'the subscription was re-established on the new connection');
   });
 
   t.test('with durable AOF a Redis restart keeps streams when restartIsDataLoss is false, and starts them over by default', async (t) => {

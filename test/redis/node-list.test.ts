@@ -21,8 +21,8 @@ else {
     t.teardown(() => other.close());
     await until(() => other.nodes.list().length === 1);
     t.equal(other.metrics().clusterNodes, 1, 'a hub on another key prefix is another cluster');
-    await hubs[2].close();
-    await until(() => hubs[0].metrics().clusterNodes === 2 && hubs[1].metrics().clusterNodes === 2, 5_000);
-    t.notOk(hubs[0].nodes.list().some((n) => n.id === hubs[2].nodes.id), 'the closed hub said it left');
+    await hubs[2]!.close();
+    await until(() => hubs[0]!.metrics().clusterNodes === 2 && hubs[1]!.metrics().clusterNodes === 2, 5_000);
+    t.notOk(hubs[0]!.nodes.list().some((n) => n.id === hubs[2]!.nodes.id), 'the closed hub said it left');
   });
 }

@@ -49,14 +49,14 @@ export function failoverWebSocket(urls: string[], first = 0): WebSocketConstruct
   let next = first;
   return class extends WebSocket {
     constructor(_url: string, protocols: string[]) {
-      super(urls[next++ % urls.length], protocols);
+      super(urls[next++ % urls.length]!, protocols);
     }
   } as unknown as WebSocketConstructor;
 }
 
 /** A client on `urls[first]` that fails over to the others; closed in teardown. */
 export function failoverClient(t: Tap, urls: string[], first: number, options: ClientOptions = {}): Client {
-  const c = connect(urls[first], { reconnect: { minDelay: 20, maxDelay: 200 }, WebSocket: failoverWebSocket(urls, first), ...options });
+  const c = connect(urls[first]!, { reconnect: { minDelay: 20, maxDelay: 200 }, WebSocket: failoverWebSocket(urls, first), ...options });
   t.teardown(() => c.close());
   return c;
 }
@@ -79,7 +79,7 @@ export class Tally {
     this.offsets.forEach((o, i) => {
       if (seen.has(o)) duplicated++;
       seen.add(o);
-      if (i > 0 && o < this.offsets[i - 1]) reordered++;
+      if (i > 0 && o < this.offsets[i - 1]!) reordered++;
     });
     let lost = 0;
     for (let o = 1; o <= n; o++) if (!seen.has(o)) lost++;

@@ -65,7 +65,7 @@ else {
     t.equal(positions.size, acks.length, 'no two publishes share a stored position');
 
     const e2 = acks.at(-1)!.res!.epoch;
-    const e1 = acks[0].res!.epoch;
+    const e1 = acks[0]!.res!.epoch;
     t.not(e2, e1, 'the restart gave the stream a new epoch');
     const last = Math.max(...acks.filter((x) => x.res?.epoch === e2).map((x) => x.res!.offset));
     const expected = Array.from({ length: last }, (_, i) => i + 1);

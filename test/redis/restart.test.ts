@@ -37,7 +37,7 @@ else {
 
     const before = [];
     for (let i = 1; i <= 20; i++) before.push(await pub.publish('feed.r', { i }));
-    const e1 = before[0].epoch;
+    const e1 = before[0]!.epoch;
     await until(() => seen.every((s) => s.offsets.length === 20), 10_000);
 
     await redis.stop();

@@ -66,10 +66,10 @@ else {
     t.ok(after, 'a publish succeeded again after the failover');
     t.equal(await group.primaryPort(), group.replica.port, 'the sentinels promoted the replica');
     t.ok(failed > 0, `publishes during the failover failed with 201 (${failed} tries)`);
-    t.same({ offset: after!.offset, newEpoch: after!.epoch !== first[0].epoch }, { offset: 1, newEpoch: true }, 'the stream started over on the promoted replica: new epoch, offset 1');
+    t.same({ offset: after!.offset, newEpoch: after!.epoch !== first[0]!.epoch }, { offset: 1, newEpoch: true }, 'the stream started over on the promoted replica: new epoch, offset 1');
     for (let i = 2; i <= 10; i++) await b.hub.publish('s.fail', { i });
     const final = (await a.hub.history('s.fail', { limit: 1 })).position.epoch;
-    t.not(final, first[0].epoch, 'the stream is in a new epoch');
+    t.not(final, first[0]!.epoch, 'the stream is in a new epoch');
     // Node B's first command after the failover may reach the promoted replica with run ids
     // read from the old primary: it must not start the stream over a second time (which lost
     // the first message of the new epoch in about one run of three before the script checked).
@@ -77,7 +77,7 @@ else {
     const until = Date.now() + 30_000;
     while (subs.some((s) => s.offsets.at(-1)?.[1] !== 10 || s.offsets.at(-1)?.[0] !== final) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     for (const [k, s] of subs.entries()) {
-      const old = s.offsets.filter(([e]) => e === first[0].epoch).map(([, o]) => o);
+      const old = s.offsets.filter(([e]) => e === first[0]!.epoch).map(([, o]) => o);
       const now = s.offsets.filter(([e]) => e === final).map(([, o]) => o);
       t.same(old, Array.from({ length: 10 }, (_, i) => i + 1), `subscriber ${k}: old epoch 1..10, nothing lost, duplicated or reordered`);
       const last = s.resets.at(-1);

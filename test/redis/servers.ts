@@ -69,7 +69,7 @@ export async function startCluster(t: Tap, replicas: 0 | 1 = 0): Promise<TestClu
     server: (port) => servers.find((s) => s.port === port)!,
     async ownerOf(key) {
       const live = servers.filter((s) => s.proc?.exitCode === null && s.proc?.signalCode === null);
-      const slot = Number(await cli(live[0].port, 'CLUSTER', 'KEYSLOT', key));
+      const slot = Number(await cli(live[0]!.port, 'CLUSTER', 'KEYSLOT', key));
       for (const s of live) {
         const out = await cli(s.port, 'CLUSTER', 'SLOTS').catch(() => '');
         const lines = out.trim().split('\n');
@@ -131,7 +131,7 @@ export async function startSentinels(t: Tap): Promise<TestSentinels> {
     name,
     sentinelRootNodes: sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })),
     async primaryPort() {
-      const out = await cli(sentinels[0].port, 'SENTINEL', 'get-master-addr-by-name', name);
+      const out = await cli(sentinels[0]!.port, 'SENTINEL', 'get-master-addr-by-name', name);
       return Number(out.trim().split('\n')[1]);
     },
   };

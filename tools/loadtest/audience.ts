@@ -31,7 +31,7 @@ export function zipfCdf(n: number, s: number): Float64Array {
   const cdf = new Float64Array(n);
   let sum = 0;
   for (let k = 0; k < n; k++) cdf[k] = sum += 1 / (k + 1) ** s;
-  for (let k = 0; k < n; k++) cdf[k] /= sum;
+  for (let k = 0; k < n; k++) cdf[k]! /= sum;
   return cdf;
 }
 
@@ -41,7 +41,7 @@ export function pick(cdf: Float64Array, u: number): number {
   let hi = cdf.length - 1;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (cdf[mid] >= u) hi = mid;
+    if (cdf[mid]! >= u) hi = mid;
     else lo = mid + 1;
   }
   return lo;
@@ -65,7 +65,7 @@ export function planAudience(cfg: PlanInput, channels: string[]): ClientPlan[] {
     const ch = cdf ? pick(cdf, rnd()) : i % channels.length;
     plans.push({
       index: i,
-      channel: channels[ch],
+      channel: channels[ch]!,
       qos: cfg.qos === 'mixed' ? ((i % 2) as 0 | 1) : cfg.qos,
       // Spread churners and pausers evenly over the ramp (and over channels) rather than
       // bunching them at the start.

@@ -77,7 +77,7 @@ export async function clientPublisher(url: string, n: number, timeoutMs: number,
   }
   let next = 0;
   return {
-    publish: (ch, data) => clients[next++ % clients.length].publish(ch, data, { qos: 1 }),
+    publish: (ch, data) => clients[next++ % clients.length]!.publish(ch, data, { qos: 1 }),
     close: () => clients.forEach((c) => c.close()),
   };
 }

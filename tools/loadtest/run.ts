@@ -65,7 +65,7 @@ export async function runLoadtest(cfg: LoadtestConfig, onProgress?: (p: Progress
     publisher = await createPublisher(cfg, url, target);
 
     const share: ClientPlan[][] = Array.from({ length: Math.min(cfg.workers, cfg.clients) }, () => []);
-    plans.forEach((p, i) => share[i % share.length].push(p));
+    plans.forEach((p, i) => share[i % share.length]!.push(p));
     const startAt = Date.now() + 100;
     const workerUrl = new URL('./worker.js', import.meta.url);
     const done: Array<Promise<void>> = [];
@@ -138,13 +138,13 @@ export async function runLoadtest(cfg: LoadtestConfig, onProgress?: (p: Progress
         pub.attempted++;
         const sentAt = now();
         const p: Promise<void> = publisher
-          .publish(ch, { t: sentAt, p: pad })
+          .publish(ch!, { t: sentAt, p: pad })
           .then(
             (pos) => {
               pub.ok++;
               pub.latency.record(Math.max(1, Math.round((now() - sentAt) * 1000)));
-              const f = finals[ch];
-              if (!f || f.epoch !== pos.epoch || pos.offset > f.offset) finals[ch] = { offset: pos.offset, epoch: pos.epoch };
+              const f = finals[ch!];
+              if (!f || f.epoch !== pos.epoch || pos.offset > f.offset) finals[ch!] = { offset: pos.offset, epoch: pos.epoch };
             },
             (err: unknown) => {
               pub.failed++;
