@@ -22,6 +22,35 @@ interface RawSocket {
 interface SenderState {
   _bufferedBytes: number;
   _queue: unknown[];
+  _socket: unknown;
+}
+
+/**
+ * The `ws` internals the fast paths read, or `undefined` for each one that is missing or not
+ * shaped as ws 8 has it (test/adapters/ws-internals.test.ts pins them against the installed ws).
+ * Without `socket` there is no write coalescing; without `sender` (or with an extension such as
+ * permessage-deflate, which transforms frames) every frame goes through the public `ws.send`.
+ */
+export function wsInternals(ws: WebSocket): { socket: RawSocket | undefined; sender: SenderState | undefined } {
+  const internals = ws as unknown as { _socket?: Partial<RawSocket>; _sender?: Partial<SenderState> };
+  const s = internals._socket;
+  const socket =
+    s && typeof s.cork === 'function' && typeof s.uncork === 'function' && typeof s.write === 'function'
+      ? (s as RawSocket)
+      : undefined;
+  const q = internals._sender;
+  // Pre-framed bytes may bypass ws only when they go to the very stream ws writes to (so frames keep
+  // their order) and no extension transforms frames.
+  const sender =
+    socket !== undefined &&
+    ws.extensions === '' &&
+    q &&
+    q._socket === s &&
+    typeof q._bufferedBytes === 'number' &&
+    Array.isArray(q._queue)
+      ? (q as SenderState)
+      : undefined;
+  return { socket, sender };
 }
 
 // Framing once: a server frame is unmasked, so the complete WebSocket frame (header + payload) of
@@ -70,6 +99,7 @@ function flushCorked(): void {
 /** Wraps a `ws` socket as a {@link Transport}. */
 export class WsTransport implements Transport {
   private readonly socket: RawSocket | undefined;
+  /** Set only together with `socket` (see {@link wsInternals}). */
   private readonly sender: SenderState | undefined;
   private corked = false;
 
@@ -81,10 +111,9 @@ export class WsTransport implements Transport {
     private readonly ws: WebSocket,
     private readonly flushAt = 64 * 1024,
   ) {
-    const internals = ws as unknown as { _socket?: RawSocket; _sender?: SenderState };
-    this.socket = internals._socket;
-    // Pre-framed bytes may bypass ws only when no extension (permessage-deflate) transforms frames.
-    this.sender = ws.extensions === '' && internals._sender && Array.isArray(internals._sender._queue) ? internals._sender : undefined;
+    const { socket, sender } = wsInternals(ws);
+    this.socket = socket;
+    this.sender = sender;
   }
 
   send(frame: OutgoingFrame): void {
@@ -100,8 +129,9 @@ export class WsTransport implements Transport {
     }
     // A Buffer prepared once for many sockets is framed once and written as is, in one write, when
     // ws holds nothing back (otherwise ws sends it, keeping frames in order).
-    const sender = this.sender;
-    if (sender !== undefined && typeof frame !== 'string' && sender._bufferedBytes === 0 && sender._queue.length === 0) this.socket!.write(textFrame(frame));
+    const { socket, sender } = this;
+    if (socket && sender && typeof frame !== 'string' && sender._bufferedBytes === 0 && sender._queue.length === 0)
+      socket.write(textFrame(frame));
     else this.ws.send(frame, TEXT);
     if (this.corked && this.ws.bufferedAmount >= this.flushAt) this.uncork();
   }
@@ -110,7 +140,7 @@ export class WsTransport implements Transport {
   uncork(): void {
     if (!this.corked) return;
     this.corked = false;
-    this.socket!.uncork();
+    this.socket?.uncork();
   }
 
   close(code: number, reason: string, discard = false): void {
@@ -134,7 +164,13 @@ export class WsTransport implements Transport {
 }
 
 /** Connects an open `ws` socket to the hub for the rest of its life. */
-export function bindSocket(hub: Switchyard, ws: WebSocket, user: unknown, identity?: Identity, remoteAddress?: string): void {
+export function bindSocket(
+  hub: Switchyard,
+  ws: WebSocket,
+  user: unknown,
+  identity?: Identity,
+  remoteAddress?: string,
+): void {
   // Coalesce at most a quarter of the high-water mark (64 KiB by default) per socket and turn.
   const flushAt = Math.max(1024, Math.min(64 * 1024, hub.options.limits.queueHighWaterBytes >> 2));
   const input = hub.accept(new WsTransport(ws, flushAt), user, identity, remoteAddress);
