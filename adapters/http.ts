@@ -4,7 +4,7 @@
  * listeners (another `ws` server, Vite HMR, a second hub).
  * @module switchyard/http
  */
-import type { IncomingMessage, Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { optionError } from '../lib/errors.js';
@@ -12,6 +12,7 @@ import type { Switchyard } from '../lib/hub.js';
 import { REFUSAL_CLOSE_PROTOCOL, SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX } from '../lib/protocol.js';
 import { CLOSE } from '../lib/close-codes.js';
 import type { AuthRequest } from '../lib/transport.js';
+import { isPositiveInt } from '../lib/positive-int.js';
 import { ENVELOPE_BYTES } from '../lib/validate.js';
 import { bindSocket } from './ws-transport.js';
 
@@ -42,13 +43,11 @@ export interface Attachment {
 // Marks requests a switchyard endpoint took, so other endpoints' unhandled-upgrade timers spare them.
 const CLAIMED = Symbol.for('switchyard.upgrade.claimed');
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 500: 'Internal Server Error', 503: 'Service Unavailable' };
-
 /** Answers an upgrade request with a plain HTTP error and closes the socket. */
 export function refuseUpgrade(socket: Duplex, status: number, body: string): void {
   if (!socket.writable) return void socket.destroy();
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }
@@ -157,7 +156,7 @@ export function attachUpgrades(hub: Switchyard, server: Server, options: AttachO
   if (typeof options !== 'object' || options === null) throw optionError('attach options', "an object like { path: '/realtime' }", options);
   const { path, unhandledUpgradeTimeout = 1_000 } = options;
   if (typeof path !== 'string' || !path.startsWith('/')) throw optionError('path', "a URL path starting with '/', e.g. '/realtime'", path);
-  if (unhandledUpgradeTimeout !== false && !(Number.isSafeInteger(unhandledUpgradeTimeout) && unhandledUpgradeTimeout > 0)) {
+  if (unhandledUpgradeTimeout !== false && !isPositiveInt(unhandledUpgradeTimeout)) {
     throw optionError('unhandledUpgradeTimeout', 'a positive number of milliseconds or false', unhandledUpgradeTimeout);
   }
   const handle = createUpgradeHandler(hub);

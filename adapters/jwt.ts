@@ -11,6 +11,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, SignJWT, 
 import { allows, parseCapabilities, type CapabilityMap } from '../lib/capabilities.js';
 import { optionError, SwitchyardError, type ErrorName } from '../lib/errors.js';
 import { grant, type AuthGrant, type ServerChannel } from '../lib/grant.js';
+import { isPositiveInt } from '../lib/positive-int.js';
 import type { AuthorizeRequest } from '../lib/options.js';
 import type { RefreshRequest } from '../lib/refresh.js';
 import type { AuthRequest } from '../lib/transport.js';
@@ -231,7 +232,7 @@ export async function signToken(claims: TokenClaims, options: SignTokenOptions):
   if (typeof options !== 'object' || options === null) throw optionError('signToken options', 'an object {key, algorithm, expiresIn}', options);
   const { key, algorithm, expiresIn, issuer, audience, keyId } = options;
   if (typeof algorithm !== 'string' || algorithm.length === 0 || algorithm.toLowerCase() === 'none') throw optionError('algorithm', 'a signing algorithm such as HS256 or ES256 (never none)', algorithm);
-  if (!(Number.isSafeInteger(expiresIn) && expiresIn > 0)) throw optionError('expiresIn', 'a positive number of seconds', expiresIn);
+  if (!isPositiveInt(expiresIn)) throw optionError('expiresIn', 'a positive number of seconds', expiresIn);
   if (key === undefined || key === null) throw optionError('key', 'an HMAC secret (Uint8Array) or a private key', key);
   if (claims.caps !== undefined) parseCapabilities(claims.caps, 'claims.caps');
   if (claims.channels !== undefined) grant(claims.sub, { channels: claims.channels });

@@ -4,7 +4,7 @@
  * Pure logic with no token library, so the core can enforce what `switchyardjs/jwt` decoded.
  * @module
  */
-import { checkChannel } from './channel-name.js';
+import { checkChannel, isPattern } from './channel-name.js';
 import { optionError } from './errors.js';
 import { matchesPattern, type AuthorizeRequest } from './options.js';
 
@@ -55,7 +55,7 @@ export function patternCovers(key: string, pattern: string): boolean {
  * `chat.>` allows subscribing `chat.*`, but `chat.lobby` does not allow `chat.*`).
  */
 export function allows(caps: CapabilityMap, action: Capability, channel: string): boolean {
-  const pattern = channel.includes('*') || channel.includes('>');
+  const pattern = isPattern(channel);
   for (const [key, actions] of Object.entries(caps)) {
     if (!actions.includes(action)) continue;
     if (pattern ? patternCovers(key, channel) : matchesPattern(key, channel)) return true;

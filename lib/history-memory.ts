@@ -8,6 +8,7 @@ import { LRUCache } from 'lru-cache';
 import { optionError } from './errors.js';
 import type { AppendOptions, AppendResult, ReadResult, Storage, StoredMessage, StreamState } from './engine.js';
 import { newEpoch } from './epoch.js';
+import { isPositiveInt } from './positive-int.js';
 
 /** Options of {@link MemoryStorage}. */
 export interface MemoryStorageOptions {
@@ -94,7 +95,6 @@ class Stream {
   }
 }
 
-const positiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
 
 /** In-memory {@link Storage}. One instance per hub; not shared between processes. */
 export class MemoryStorage implements Storage {
@@ -108,9 +108,9 @@ export class MemoryStorage implements Storage {
 
   constructor(options: MemoryStorageOptions = {}) {
     const { maxChannels = 10_000, dedupWindow = 120_000, maxIdempotencyKeys = 100_000, now } = options;
-    if (!positiveInt(maxChannels)) throw optionError('maxChannels', 'a positive integer', maxChannels);
-    if (!positiveInt(dedupWindow)) throw optionError('dedupWindow', 'a positive number of milliseconds', dedupWindow);
-    if (!positiveInt(maxIdempotencyKeys)) throw optionError('maxIdempotencyKeys', 'a positive integer', maxIdempotencyKeys);
+    if (!isPositiveInt(maxChannels)) throw optionError('maxChannels', 'a positive integer', maxChannels);
+    if (!isPositiveInt(dedupWindow)) throw optionError('dedupWindow', 'a positive number of milliseconds', dedupWindow);
+    if (!isPositiveInt(maxIdempotencyKeys)) throw optionError('maxIdempotencyKeys', 'a positive integer', maxIdempotencyKeys);
     if (now !== undefined && typeof now !== 'function') throw optionError('now', 'a function returning monotonic milliseconds, like performance.now', now);
     this.now = now ?? (() => performance.now());
     this.streams = new LRUCache({ max: maxChannels, dispose: (s) => this.ttls.delete(s) });

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Broker, BrokerMessage } from './engine.js';
-import { newEpoch } from './epoch.js';
+import { randomHex } from './random-id.js';
 
 /** The broker channel node announcements travel on. */
 export const NODES_CHANNEL = '$switchyard.nodes';
@@ -29,7 +29,7 @@ export interface NodeInfo {
 
 /** Keeps this node's view of the cluster. @internal */
 export class NodeDirectory {
-  readonly id = newEpoch();
+  readonly id = randomHex(6);
   private readonly startedAt = Date.now();
   private readonly peers = new Map<string, NodeInfo>();
   private seq = 0;

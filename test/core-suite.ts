@@ -15,6 +15,7 @@ import './metrics-latency.test.js';
 import './metrics.test.js';
 import './presence.test.js';
 import './router.test.js';
+import './small-helpers.test.js';
 import './subscribe-cancelled.test.js';
 import './adapters/prometheus.test.js';
 import './loadtest/checker.test.js';

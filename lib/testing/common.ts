@@ -1,4 +1,5 @@
 /** Shared types and helpers of the conformance suites. @module */
+import { randomHex } from '../random-id.js';
 
 /**
  * The test function of your runner, e.g. `(name, fn) => t.test(name, fn)` for node-tap,
@@ -25,7 +26,7 @@ export interface Capabilities {
 
 /** A unique, valid channel-name prefix so runs against a shared backend never collide. */
 export function uniquePrefix(tag: string): string {
-  return `conf-${tag}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  return `conf-${tag}-${Date.now().toString(36)}-${randomHex(4)}`;
 }
 
 /** Resolves after `ms` milliseconds (used only where the contract itself is about time). */

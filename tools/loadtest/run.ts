@@ -4,7 +4,6 @@
  * merges their reports.
  * @module
  */
-import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { channelNames, planAudience, type ClientPlan } from './audience.js';
 import type { Pos } from './checker.js';
@@ -14,6 +13,7 @@ import { buildReport, type PublishTotals, type Report } from './report.js';
 import { emptyTotals, histogram, mergeTotals, bump, type WorkerProgress, type WorkerResult } from './stats.js';
 import { startTarget, type Target } from './target.js';
 import { now, type FromWorker, type ToWorker, type WorkerInput } from './worker.js';
+import { randomHex } from '../../lib/random-id.js';
 
 /** Live numbers for the progress line. */
 export interface Progress {
@@ -43,7 +43,7 @@ function padding(bytes: number): string {
 /** Runs one load test. `onProgress` is called about once a second. */
 export async function runLoadtest(cfg: LoadtestConfig, onProgress?: (p: Progress) => void): Promise<Report> {
   const began = Date.now();
-  const runId = randomBytes(3).toString('hex');
+  const runId = randomHex(3);
   const channels = channelNames(runId, cfg.channels);
   const plans = planAudience(cfg, channels);
   let target: Target | undefined;

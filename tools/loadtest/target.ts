@@ -5,11 +5,11 @@
  * under `/realtime/api` and a random API key.
  * @module
  */
-import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { attach, httpApi } from '../../adapters/http.js';
 import { Switchyard } from '../../lib/hub.js';
+import { randomHex } from '../../lib/random-id.js';
 
 /** A running target server. */
 export interface Target {
@@ -29,7 +29,7 @@ export async function startTarget(historySize: number): Promise<Target> {
     channels: [{ match: 'loadtest.>', clientPublish: true, history }],
     limits: { publishesPerSecond: 1_000_000, inflightWindow: 1_024 },
   });
-  const apiKey = randomBytes(16).toString('hex');
+  const apiKey = randomHex(16);
   const api = httpApi(hub, { apiKey });
   const server = createServer((req, res) => {
     if (!api(req, res)) res.writeHead(404).end();
