@@ -300,7 +300,7 @@ try {
     }
     const q0 = median(q[0]);
     const q1 = median(q[1]);
-    results['qos1rate'] = { q0, q1 };
+    results.qos1rate = { q0, q1 };
     rows.push(soloRow('fixed 10,000 deliveries/s, 1 channel × 1,000, QoS 1', 'server CPU µs/delivery', `${fmt(q1.cpuUs)} (QoS 0: ${fmt(q0.cpuUs)})`, `QoS 1 ÷ QoS 0 = ${(q1.cpuUs / q0.cpuUs).toFixed(2)}`, 'lower'));
     rows.push(soloRow('fixed 10,000 deliveries/s, 1 channel × 1,000, QoS 1', 'latency p99 ms', `${fmt(q1.p99)} (QoS 0: ${fmt(q0.p99)})`, '', 'lower'));
   }
