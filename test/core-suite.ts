@@ -1,3 +1,8 @@
+// `npm run test:core`: the core tests in one process, so a change to the hub can be checked in
+// seconds rather than minutes. A file belongs here when it needs no build, no Redis, PostgreSQL or
+// Chromium and no real socket (the hub over test/helpers/fake-transport.ts and the in-memory
+// engine). Left out on purpose: guarantees/seam.test.ts (600 randomized resume races, ~10-30 s),
+// and everything over real sockets or services. `npm test` runs every file, these included, on its own.
 import './close-codes.test.js';
 import './conformance/memory.test.js';
 import './errors-registry.test.js';
