@@ -12,7 +12,7 @@ import type { Switchyard } from '../lib/hub.js';
 import { REFUSAL_CLOSE_PROTOCOL, SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX } from '../lib/protocol.js';
 import { CLOSE } from '../lib/close-codes.js';
 import type { AuthRequest } from '../lib/transport.js';
-import { isPositiveInt } from '../lib/positive-int.js';
+import { isIntIn } from '../lib/integers.js';
 import { ENVELOPE_BYTES } from '../lib/validate.js';
 import { bindSocket } from './ws-transport.js';
 
@@ -156,7 +156,7 @@ export function attachUpgrades(hub: Switchyard, server: Server, options: AttachO
   if (typeof options !== 'object' || options === null) throw optionError('attach options', "an object like { path: '/realtime' }", options);
   const { path, unhandledUpgradeTimeout = 1_000 } = options;
   if (typeof path !== 'string' || !path.startsWith('/')) throw optionError('path', "a URL path starting with '/', e.g. '/realtime'", path);
-  if (unhandledUpgradeTimeout !== false && !isPositiveInt(unhandledUpgradeTimeout)) {
+  if (unhandledUpgradeTimeout !== false && !isIntIn(unhandledUpgradeTimeout, 1)) {
     throw optionError('unhandledUpgradeTimeout', 'a positive number of milliseconds or false', unhandledUpgradeTimeout);
   }
   const handle = createUpgradeHandler(hub);

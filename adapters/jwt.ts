@@ -11,7 +11,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, SignJWT, 
 import { allows, parseCapabilities, type CapabilityMap } from '../lib/capabilities.js';
 import { optionError, SwitchyardError, type ErrorName } from '../lib/errors.js';
 import { grant, type AuthGrant, type ServerChannel } from '../lib/grant.js';
-import { isPositiveInt } from '../lib/positive-int.js';
+import { isIntIn } from '../lib/integers.js';
 import type { AuthorizeRequest } from '../lib/options.js';
 import type { RefreshRequest } from '../lib/refresh.js';
 import type { AuthRequest } from '../lib/transport.js';
@@ -121,7 +121,7 @@ export function jwtAuth(options: JwtAuthOptions): JwtAuth {
   if (!isStringOrList(issuer)) throw optionError('issuer', 'a string or a non-empty array of strings', issuer);
   if (!isStringOrList(audience)) throw optionError('audience', 'a string or a non-empty array of strings', audience);
   if (!(typeof clockTolerance === 'number' && clockTolerance >= 0 && clockTolerance <= 300)) throw optionError('clockTolerance', 'seconds from 0 to 300', clockTolerance);
-  if (!(Number.isSafeInteger(jwksCooldown) && jwksCooldown >= 0)) throw optionError('jwksCooldown', 'a non-negative number of milliseconds', jwksCooldown);
+  if (!isIntIn(jwksCooldown, 0)) throw optionError('jwksCooldown', 'a non-negative number of milliseconds', jwksCooldown);
   if (onReject !== undefined && typeof onReject !== 'function') throw optionError('onReject', 'a function', onReject);
   const resolver: JwtKey | JWTVerifyGetKey =
     jwks === undefined ? key! : typeof jwks === 'function' ? jwks : createRemoteJWKSet(typeof jwks === 'string' ? new URL(jwks) : jwks, { cooldownDuration: jwksCooldown });
@@ -232,7 +232,7 @@ export async function signToken(claims: TokenClaims, options: SignTokenOptions):
   if (typeof options !== 'object' || options === null) throw optionError('signToken options', 'an object {key, algorithm, expiresIn}', options);
   const { key, algorithm, expiresIn, issuer, audience, keyId } = options;
   if (typeof algorithm !== 'string' || algorithm.length === 0 || algorithm.toLowerCase() === 'none') throw optionError('algorithm', 'a signing algorithm such as HS256 or ES256 (never none)', algorithm);
-  if (!isPositiveInt(expiresIn)) throw optionError('expiresIn', 'a positive number of seconds', expiresIn);
+  if (!isIntIn(expiresIn, 1)) throw optionError('expiresIn', 'a positive number of seconds', expiresIn);
   if (key === undefined || key === null) throw optionError('key', 'an HMAC secret (Uint8Array) or a private key', key);
   if (claims.caps !== undefined) parseCapabilities(claims.caps, 'claims.caps');
   if (claims.channels !== undefined) grant(claims.sub, { channels: claims.channels });

@@ -8,7 +8,7 @@ import { LRUCache } from 'lru-cache';
 import { optionError } from './errors.js';
 import type { AppendOptions, AppendResult, ReadResult, Storage, StoredMessage, StreamState } from './engine.js';
 import { newEpoch } from './epoch.js';
-import { isPositiveInt } from './positive-int.js';
+import { isIntIn } from './integers.js';
 
 /** Options of {@link MemoryStorage}. */
 export interface MemoryStorageOptions {
@@ -108,9 +108,9 @@ export class MemoryStorage implements Storage {
 
   constructor(options: MemoryStorageOptions = {}) {
     const { maxChannels = 10_000, dedupWindow = 120_000, maxIdempotencyKeys = 100_000, now } = options;
-    if (!isPositiveInt(maxChannels)) throw optionError('maxChannels', 'a positive integer', maxChannels);
-    if (!isPositiveInt(dedupWindow)) throw optionError('dedupWindow', 'a positive number of milliseconds', dedupWindow);
-    if (!isPositiveInt(maxIdempotencyKeys)) throw optionError('maxIdempotencyKeys', 'a positive integer', maxIdempotencyKeys);
+    if (!isIntIn(maxChannels, 1)) throw optionError('maxChannels', 'a positive integer', maxChannels);
+    if (!isIntIn(dedupWindow, 1)) throw optionError('dedupWindow', 'a positive number of milliseconds', dedupWindow);
+    if (!isIntIn(maxIdempotencyKeys, 1)) throw optionError('maxIdempotencyKeys', 'a positive integer', maxIdempotencyKeys);
     if (now !== undefined && typeof now !== 'function') throw optionError('now', 'a function returning monotonic milliseconds, like performance.now', now);
     this.now = now ?? (() => performance.now());
     this.streams = new LRUCache({ max: maxChannels, dispose: (s) => this.ttls.delete(s) });

@@ -154,7 +154,7 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
     for (const k of Object.keys(v)) if (k !== 'channel' && k !== 'data' && k !== 'idempotencyKey') throw new SwitchyardError('BAD_FRAME', `${where}.${k} is not a field`);
     const chErr = checkChannel(v.channel, false, maxChannelBytes);
     if (chErr) throw new SwitchyardError('BAD_CHANNEL', `${where}.channel: ${chErr}`);
-    if (!Object.prototype.hasOwnProperty.call(v, 'data')) throw new SwitchyardError('BAD_FRAME', `${where}.data is required (any JSON value)`);
+    if (!Object.hasOwn(v, 'data')) throw new SwitchyardError('BAD_FRAME', `${where}.data is required (any JSON value)`);
     if (exceedsDepth(v.data, maxDepth)) throw new SwitchyardError('BAD_FRAME', `${where}.data is nested deeper than ${maxDepth}`);
     if (Buffer.byteLength(JSON.stringify(v.data)) > maxMessageBytes) throw new SwitchyardError('MESSAGE_TOO_LARGE', `${where}.data is larger than ${maxMessageBytes} bytes`);
     const key = v.idempotencyKey ?? fallbackKey;
@@ -296,7 +296,7 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
     /** Answers one request; never rejects. */
     async handle(input: ApiInput): Promise<ApiReply> {
       try {
-        const route = Object.prototype.hasOwnProperty.call(routes, input.path) ? routes[input.path] : undefined;
+        const route = Object.hasOwn(routes, input.path) ? routes[input.path] : undefined;
         if (!route) throw new SwitchyardError('NOT_FOUND', `${input.path} is not an endpoint`);
         const method = input.method === 'HEAD' ? 'GET' : input.method;
         const fn = route[method];

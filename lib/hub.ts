@@ -19,7 +19,7 @@ import { isIntIn } from './integers.js';
 import { newCounters, type HubCounters, type HubMetrics } from './metrics.js';
 import type { NodeDirectory } from './nodes.js';
 import { resolveOptions, type Logger, type ResolvedOptions, type SwitchyardOptions } from './options.js';
-import { PresenceTracker } from './presence.js';
+import type { PresenceTracker } from './presence.js';
 import type { PresenceResult, PublishResult } from './protocol.js';
 import { checkPublish, publishPayload } from './publisher.js';
 import { hubStatus, type HubStatus } from './status.js';

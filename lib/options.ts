@@ -8,7 +8,7 @@ import type { Engine } from './engine.js';
 import type { MetricsOptions } from './instruments.js';
 import type { AuthGrant } from './grant.js';
 import { optionError } from './errors.js';
-import { isPositiveInt } from './positive-int.js';
+import { isIntIn } from './integers.js';
 import type { AuthRequest } from './transport.js';
 import type { RefreshRequest } from './refresh.js';
 
@@ -261,7 +261,7 @@ function resolveHistory(path: string, h: unknown, base: Required<HistoryOptions>
   const out = { ...base };
   for (const [k, v] of Object.entries(h)) {
     if (k !== 'size' && k !== 'ttl' && k !== 'recoveryCap') throw optionError(`${path}.${k}`, 'one of size, ttl, recoveryCap (unknown key)', v);
-    if (!isPositiveInt(v)) throw optionError(`${path}.${k}`, 'a positive integer', v);
+    if (!isIntIn(v, 1)) throw optionError(`${path}.${k}`, 'a positive integer', v);
     out[k] = v;
   }
   return out;
@@ -276,7 +276,7 @@ export function resolveOptions(o: SwitchyardOptions): ResolvedOptions {
     if (typeof o.limits !== 'object' || o.limits === null) throw optionError('limits', 'an object', o.limits);
     for (const [k, v] of Object.entries(o.limits)) {
       if (!(k in DEFAULT_LIMITS)) throw optionError(`limits.${k}`, `one of ${Object.keys(DEFAULT_LIMITS).join(', ')} (unknown limit)`, v);
-      if (!isPositiveInt(v)) throw optionError(`limits.${k}`, 'a positive integer', v);
+      if (!isIntIn(v, 1)) throw optionError(`limits.${k}`, 'a positive integer', v);
       (limits as unknown as Record<string, number>)[k] = v;
     }
     if (limits.maxChannelBytes > MAX_CHANNEL_BYTES) throw optionError('limits.maxChannelBytes', `at most ${MAX_CHANNEL_BYTES}`, limits.maxChannelBytes);
@@ -319,9 +319,9 @@ export function resolveOptions(o: SwitchyardOptions): ResolvedOptions {
     throw optionError('allowedOrigins', "an array of origins like 'https://app.example.com', '*', or a function", ao);
   }
   const heartbeatInterval = o.heartbeatInterval ?? 25_000;
-  if (!isPositiveInt(heartbeatInterval)) throw optionError('heartbeatInterval', 'a positive number of milliseconds', heartbeatInterval);
+  if (!isIntIn(heartbeatInterval, 1)) throw optionError('heartbeatInterval', 'a positive number of milliseconds', heartbeatInterval);
   const closeTimeout = o.closeTimeout ?? 5_000;
-  if (!isPositiveInt(closeTimeout)) throw optionError('closeTimeout', 'a positive number of milliseconds', closeTimeout);
+  if (!isIntIn(closeTimeout, 1)) throw optionError('closeTimeout', 'a positive number of milliseconds', closeTimeout);
   if (o.engine !== undefined && (typeof o.engine !== 'object' || o.engine === null || !o.engine.storage || !o.engine.broker)) {
     throw optionError('engine', 'an engine {storage, broker} such as memoryEngine() or redisEngine()', o.engine);
   }
@@ -329,14 +329,14 @@ export function resolveOptions(o: SwitchyardOptions): ResolvedOptions {
     const m = o.metrics;
     if (typeof m !== 'object' || m === null) throw optionError('metrics', 'true, false or an object {sampleEvery?, eventLoop?}', m);
     for (const k of Object.keys(m)) if (k !== 'sampleEvery' && k !== 'eventLoop') throw optionError(`metrics.${k}`, 'one of sampleEvery, eventLoop', k);
-    if (m.sampleEvery !== undefined && !isPositiveInt(m.sampleEvery)) throw optionError('metrics.sampleEvery', 'a positive integer', m.sampleEvery);
+    if (m.sampleEvery !== undefined && !isIntIn(m.sampleEvery, 1)) throw optionError('metrics.sampleEvery', 'a positive integer', m.sampleEvery);
     if (m.eventLoop !== undefined && typeof m.eventLoop !== 'boolean') throw optionError('metrics.eventLoop', 'true or false', m.eventLoop);
   }
   if (o.logger !== undefined && (typeof o.logger !== 'object' || o.logger === null || typeof o.logger.warn !== 'function')) {
     throw optionError('logger', 'a logger with debug/info/warn/error methods (pino, console)', o.logger);
   }
   const refreshLead = o.refreshLead ?? 30_000;
-  if (!isPositiveInt(refreshLead)) throw optionError('refreshLead', 'a positive number of milliseconds', refreshLead);
+  if (!isIntIn(refreshLead, 1)) throw optionError('refreshLead', 'a positive number of milliseconds', refreshLead);
   return { limits, history, channels, heartbeatInterval, closeTimeout, refreshLead };
 }
 

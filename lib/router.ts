@@ -114,7 +114,7 @@ export class Router<T> {
       return;
     }
     const entry = this.patterns.get(channel);
-    if (!entry || !entry.subs.delete(value)) return;
+    if (!entry?.subs.delete(value)) return;
     this.subscriptions--;
     if (entry.subs.size > 0) return;
     this.patterns.delete(channel);

@@ -8,11 +8,9 @@ import type { Connection } from './connection.js';
 import type { Subscription } from './delivery.js';
 import type { ResolvedRule } from './channel-rules.js';
 import type { Storage } from './engine.js';
-import type { Instruments } from './instruments.js';
-import type { NodeDirectory } from './nodes.js';
-import type { EventLoopDelay, RecentError } from './instruments.js';
+import type { EventLoopDelay, Instruments, RecentError } from './instruments.js';
 import type { HubMetrics } from './metrics.js';
-import type { NodeInfo } from './nodes.js';
+import type { NodeDirectory, NodeInfo } from './nodes.js';
 import type { Router } from './router.js';
 
 /** One connection as the status lists it. */

@@ -5,6 +5,7 @@
  * @module
  */
 import { checkChannel, isPattern } from './channel-name.js';
+import { isIntIn } from './integers.js';
 import type { ErrorName } from './errors.js';
 import type { ClientFrame } from './protocol.js';
 
@@ -43,8 +44,8 @@ export const ENVELOPE_BYTES = 1024;
 
 const has = (o: object, k: string): boolean => Object.hasOwn(o, k);
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isId = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_REQUEST_ID;
-const isOffset = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isId = (v: unknown): v is number => isIntIn(v, 0, MAX_REQUEST_ID);
+const isOffset = (v: unknown): v is number => isIntIn(v, 0);
 
 /** Depth of nested arrays/objects in `v`, stopping as soon as `max` is exceeded. */
 export function exceedsDepth(v: unknown, max: number): boolean {

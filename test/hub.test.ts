@@ -15,12 +15,12 @@ t.test('hub.publish serializes a message once and hands the same frame to every 
     sent[i] = [];
     const orig = c.t.send.bind(c.t);
     c.t.send = (f) => {
-      sent[i].push(f);
+      sent[i]!.push(f);
       orig(f);
     };
     return c;
   });
-  await Promise.all(clients.map((c, i) => (c.send({ op: 'sub', id: 1, ch: 'news' }), c.reply(1))));
+  await Promise.all(clients.map((c) => (c.send({ op: 'sub', id: 1, ch: 'news' }), c.reply(1))));
   await hub.publish('news', { n: 1 });
   const frames = sent.map((s) => s.at(-1));
   t.ok(frames[0] instanceof Uint8Array, 'a prepared byte frame');
@@ -219,5 +219,5 @@ t.test('heartbeats and slow-consumer checks use one timer per hub, not one per c
   await Promise.all(clients.map((c) => c.subscribe('x')));
   for (let i = 0; i < 50; i++) await hub.publish('x', i);
   t.same(created, ['interval'], '200 connections and 50 messages add no timer');
-  t.equal(clients[0].t.of('msg').length, 50);
+  t.equal(clients[0]!.t.of('msg').length, 50);
 });

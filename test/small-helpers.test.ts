@@ -3,14 +3,17 @@ import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { refuseUpgrade } from '../adapters/http.js';
 import { newEpoch } from '../lib/epoch.js';
-import { isPositiveInt } from '../lib/positive-int.js';
+import { isIntIn } from '../lib/integers.js';
 import { randomHex } from '../lib/random-id.js';
 
-t.test('isPositiveInt accepts safe integers above 0 and nothing else', async (t) => {
-  for (const v of [1, 2, 1_000, Number.MAX_SAFE_INTEGER]) t.ok(isPositiveInt(v), `${v} is accepted`);
-  for (const v of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, '5', null, undefined, 5n])
-    t.notOk(isPositiveInt(v), `${String(v)} (${typeof v}) is refused`);
-});
+t.test(
+  'isIntIn(v, 1), the positive-integer check of options, accepts safe integers above 0, nothing else',
+  async (t) => {
+    for (const v of [1, 2, 1_000, Number.MAX_SAFE_INTEGER]) t.ok(isIntIn(v, 1), `${v} is accepted`);
+    for (const v of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, '5', null, undefined, 5n])
+      t.notOk(isIntIn(v, 1), `${String(v)} (${typeof v}) is refused`);
+  },
+);
 
 t.test('randomHex gives 2 hex characters per byte, different every call; an epoch is 6 bytes', async (t) => {
   t.match(randomHex(12), /^[0-9a-f]{24}$/);

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import t from 'tap';
 import WebSocket, { WebSocketServer } from 'ws';
-import { WsTransport, textFrame, wsInternals } from '../../adapters/ws-transport.js';
+import { textFrame, WsTransport, wsInternals } from '../../adapters/ws-transport.js';
 
 interface Teardown {
   teardown(fn: () => unknown): void;

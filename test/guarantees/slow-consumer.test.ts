@@ -46,7 +46,7 @@ for (const qos of [0, 1] as const) {
 
     let published = 0;
     let maxQueued = 0;
-    while (!closes.has(frozenId) && published < 20_000) {
+    while (!closes.has(frozenId!) && published < 20_000) {
       await hub.publish('feed.x', { pad: PAD, n: published });
       published++;
       if (frozenConn.open) maxQueued = Math.max(maxQueued, frozenConn.transport.bufferedAmount);
@@ -54,7 +54,7 @@ for (const qos of [0, 1] as const) {
       // (A burst larger than the high-water mark inside one turn would count as queued bytes.)
       await new Promise((r) => setImmediate(r));
     }
-    t.equal(closes.get(frozenId), CLOSE.SLOW_CONSUMER, `closed with 3002 after ${published} messages`);
+    t.equal(closes.get(frozenId!), CLOSE.SLOW_CONSUMER, `closed with 3002 after ${published} messages`);
     t.equal(frozenConn.transport.ws._socket.destroyed, true, 'its socket and queue were freed at once, not kept for a close handshake');
     t.ok(maxQueued <= limits.maxQueuedBytes, `server queued at most ${maxQueued} bytes for it (cap ${limits.maxQueuedBytes})`);
     t.equal(hub.counters.slowConsumerCloses, 1);

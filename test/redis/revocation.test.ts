@@ -35,14 +35,14 @@ else {
     const subs = [onA, onB, bystander].map((c) => c.subscribe('room.1', () => {}));
     await Promise.all(subs.map((s) => s.ready));
     const start = performance.now();
-    const ended = subs.slice(0, 2).map((s) => once<ClientError>(s, 'ended').then((e) => [e.code, performance.now() - start]));
+    const ended = subs.slice(0, 2).map((s) => once<ClientError>(s, 'ended').then((e): [number, number] => [e.code, performance.now() - start]));
     await a.hub.unsubscribe('ann', 'room.1');
     const results = await Promise.all(ended);
     for (const [code, ms] of results) {
       t.equal(code, 122);
       t.ok(ms < 1_000, `ended after ${Math.round(ms)} ms`);
     }
-    t.equal(subs[2].active, true, "another user's subscription stays");
+    t.equal(subs[2]!.active, true, "another user's subscription stays");
     t.same(b.hub.channels().filter((x) => x.channel === 'room.1'), [{ channel: 'room.1', subscribers: 1 }]);
   });
 

@@ -22,5 +22,5 @@ export async function twoRedisNodes(t: { teardown(fn: () => unknown): void }, ta
     }
   });
   for (const engine of engines) nodes.push(await startServer(t, { ...hubOptions, engine }));
-  return { a: nodes[0], b: nodes[1], engineA: engines[0], engineB: engines[1] };
+  return { a: nodes[0]!, b: nodes[1]!, engineA: engines[0]!, engineB: engines[1]! };
 }
