@@ -4,6 +4,7 @@
  * never fills.
  * @module
  */
+import { isIntIn } from '../integers.js';
 
 /** How long acks are batched. */
 export const ACK_DELAY_MS = 100;
@@ -40,7 +41,7 @@ export function ackBatcher(send: (channel: string, offset: number) => boolean): 
   };
   return {
     setWindow(win) {
-      if (typeof win === 'number' && Number.isSafeInteger(win) && win > 0) window = win;
+      if (isIntIn(win, 1)) window = win;
     },
     ack(channel, offset) {
       due.set(channel, offset);

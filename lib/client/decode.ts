@@ -19,7 +19,7 @@ const opt = (v: unknown, check: (v: unknown) => boolean): boolean => v === undef
  * present with the right type, every optional one absent or of the right type. Extra fields are
  * allowed; `data` may be anything.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: a frame of any op is read field by field, and fits() checks the type of each field it reads
 function fits(f: Record<string, any>): boolean {
   switch (f.op as ServerFrame['op']) {
     case 'welcome':

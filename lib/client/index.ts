@@ -49,7 +49,7 @@ export class Client extends EventEmitter<ClientEvents> {
   /** @internal */ declare readonly link: Link;
   /** @internal The connection a refresh is running for, so one `refresh` request starts one loop. */ declare refreshing: TransportConnection | undefined;
   /** @internal */ declare refreshTimer: ReturnType<typeof setTimeout> | undefined;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: subscriptions of every payload type share this map or host
   /** @internal */ declare readonly subs: Map<string, Subscription<any>>;
   /** @internal */ declare readonly requests: Requests;
   /** @internal */ declare readonly acks: AckBatcher;
@@ -162,7 +162,7 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   /** @internal */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: subscriptions of every payload type share this map or host
   remove(sub: Subscription<any>): void {
     if (this.subs.get(sub.channel) !== sub) return;
     this.subs.delete(sub.channel);

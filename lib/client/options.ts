@@ -2,6 +2,8 @@
  * The client's options: their documented defaults, and validation that says what to pass instead.
  * @module
  */
+import { isPattern } from '../channel-name.js';
+import { isIntIn } from '../integers.js';
 import type { QoS } from '../protocol.js';
 import type { TokenProvider } from './refresh.js';
 import type { SubscribeOptions } from './subscription.js';
@@ -61,7 +63,7 @@ export interface ResolvedOptions {
 
 function posInt(name: string, v: unknown, dflt: number): number {
   if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw new TypeError(`switchyard client: ${name} must be a positive integer (got ${String(v)})`);
+  if (!isIntIn(v, 1)) throw new TypeError(`switchyard client: ${name} must be a positive integer (got ${String(v)})`);
   return v;
 }
 
@@ -102,7 +104,7 @@ export function checkSubscribe(channel: unknown, handler: unknown, options: Subs
   if (typeof handler !== 'function') throw new TypeError('switchyard client: handler must be a function');
   const qos = options.qos ?? 0;
   if (qos !== 0 && qos !== 1) throw new TypeError('switchyard client: qos must be 0 or 1');
-  const exact = !channel.includes('*') && !channel.includes('>');
+  const exact = !isPattern(channel);
   const presence = options.presence ?? false;
   if (typeof presence !== 'boolean') throw new TypeError('switchyard client: presence must be a boolean');
   if (presence && !exact) throw new TypeError('switchyard client: presence events need an exact channel');

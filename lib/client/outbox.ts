@@ -5,6 +5,7 @@
  * @module
  */
 import type { PublishResult } from '../protocol.js';
+import { randomHex } from '../random-id.js';
 import { backoffDelay } from './backoff.js';
 import { ClientError, isRefusal, NO_ANSWER } from './errors.js';
 import type { PublishPacer } from './pacer.js';
@@ -53,14 +54,6 @@ export interface OutboxOptions {
   publishTimeout: number;
   /** Milliseconds one attempt waits for its reply. */
   timeout: number;
-}
-
-function randomId(): string {
-  const b = new Uint8Array(12);
-  globalThis.crypto.getRandomValues(b);
-  let s = '';
-  for (const x of b) s += x.toString(16).padStart(2, '0');
-  return s;
 }
 
 /** QoS 1 publishes not yet stored, oldest first. */
@@ -148,7 +141,7 @@ export function outbox(host: OutboxHost, pacer: PublishPacer, o: OutboxOptions):
     publish(channel, data) {
       if (held.length >= o.offlineQueue) return Promise.reject(new ClientError(NO_ANSWER, `offline queue full (${o.offlineQueue} publishes waiting)`));
       return new Promise((resolve, reject) => {
-        const p: QueuedPublish = { channel, data, mid: randomId(), deadline: performance.now() + o.publishTimeout, attempt: 0, resolve, reject };
+        const p: QueuedPublish = { channel, data, mid: randomHex(12), deadline: performance.now() + o.publishTimeout, attempt: 0, resolve, reject };
         p.expiry = setTimeout(() => settle(p, timedOut()), o.publishTimeout);
         held.push(p);
         if (host.live()) enqueue(p);

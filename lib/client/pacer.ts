@@ -3,6 +3,7 @@
  * announced as `pr` in `welcome`), so paced sends never earn a 106 RATE_LIMITED.
  * @module
  */
+import { isIntIn } from '../integers.js';
 
 /** Publish rate assumed until the server announces its own in `welcome` (`pr`): the server's default `limits.publishesPerSecond`. */
 export const DEFAULT_PUBLISH_RATE = 100;
@@ -25,7 +26,7 @@ export function publishPacer(now: () => number = () => performance.now()): Publi
   let at = 0;
   return {
     reset(r) {
-      if (r !== undefined && Number.isSafeInteger(r) && r > 0) rate = r;
+      if (isIntIn(r, 1)) rate = r;
       tokens = rate;
       at = now();
     },

@@ -21,13 +21,13 @@ export interface SubscriberHost extends SubscriptionHost, Pick<EventEmitter<Clie
   readonly link: { readonly current: TransportConnection | undefined };
   refreshing: TransportConnection | undefined;
   refreshTimer: ReturnType<typeof setTimeout> | undefined;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: subscriptions of every payload type share this map or host
   readonly subs: Map<string, Subscription<any>>;
   request<T>(frame: Record<string, unknown>, timeout?: number, onReply?: (res: T) => void): Promise<T>;
   shutdown(code: number, reason: string): void;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: subscriptions of every payload type share this map or host
 export async function sendSubscribe(host: SubscriberHost, sub: Subscription<any>): Promise<void> {
   const since = sub.resumeFrom;
   const frame: Record<string, unknown> = { op: 'sub', ch: sub.channel };
@@ -62,7 +62,7 @@ export function syncServerSubscriptions(host: SubscriberHost, list: unknown[], s
   }
   for (const [ch, qos] of granted) {
     if (host.subs.has(ch)) continue;
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    // biome-ignore lint/suspicious/noExplicitAny: subscriptions of every payload type share this map or host
     const sub: Subscription<any> = new Subscription(host, ch, (m) => void sub.emit('message', m), qos, undefined, false, false, true);
     host.subs.set(ch, sub);
     host.emit('serverSubscription', sub);

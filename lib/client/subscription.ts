@@ -4,6 +4,7 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
+import { isPattern } from '../channel-name.js';
 import type { Position } from '../engine.js';
 import type { GapReason, PresenceMember, PresenceResult, QoS, SubscribeResult } from '../protocol.js';
 import type { PresenceUsersResult } from '../user-presence.js';
@@ -93,7 +94,7 @@ export interface SubscriptionEvents {
 /** Hooks the client gives each subscription. @internal */
 export interface SubscriptionHost {
   sendAck(channel: string, offset: number): void;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: subscriptions of every payload type share this map or host
   remove(sub: Subscription<any>): void;
   presence(channel: string): Promise<PresenceResult>;
   presenceUsers(channel: string): Promise<PresenceUsersResult>;
@@ -146,7 +147,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     this.queue = [];
     this.running = false;
     this.generation = 0;
-    this.pattern = channel.includes('*') || channel.includes('>');
+    this.pattern = isPattern(channel);
     this.position = since;
     this.accepted = since;
     this.ready = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
