@@ -3,6 +3,15 @@
 // Chromium and no real socket (the hub over test/helpers/fake-transport.ts and the in-memory
 // engine). Left out on purpose: guarantees/seam.test.ts (600 randomized resume races, ~10-30 s),
 // and everything over real sockets or services. `npm test` runs every file, these included, on its own.
+import './adapters/prometheus.test.js';
+import './architecture.test.js';
+import './client/ack-batcher.test.js';
+import './client/client-transport.test.js';
+import './client/decode.test.js';
+import './client/endpoints.test.js';
+import './client/outbox.test.js';
+import './client/requests.test.js';
+import './client/transport-websocket.test.js';
 import './close-codes.test.js';
 import './conformance/memory.test.js';
 import './errors-registry.test.js';
@@ -15,12 +24,12 @@ import './guarantees/recovery-table.test.js';
 import './hub.test.js';
 import './identity-units.test.js';
 import './limits.test.js';
+import './loadtest/checker.test.js';
 import './malformed-frames.test.js';
 import './metrics-latency.test.js';
 import './metrics.test.js';
 import './presence.test.js';
+import './recovery.test.js';
 import './router.test.js';
 import './small-helpers.test.js';
 import './subscribe-cancelled.test.js';
-import './adapters/prometheus.test.js';
-import './loadtest/checker.test.js';
