@@ -73,7 +73,10 @@ export function apiRouter(hub: Switchyard, options: HttpApiOptions): Router {
   const router = express.Router();
   router.use((req: Request, res: Response, next) => {
     // With no prefix the mount path is the only boundary; at the root it would swallow every route.
-    if (prefix === '' && req.baseUrl === '') return next(new Error("switchyard: mount apiRouter under a path, e.g. app.use('/realtime/api', apiRouter(hub, opts))"));
+    if (prefix === '' && req.baseUrl === '')
+      return next(
+        new Error("switchyard: mount apiRouter under a path, e.g. app.use('/realtime/api', apiRouter(hub, opts))"),
+      );
     handle(req, res, next);
   });
   return router;

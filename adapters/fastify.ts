@@ -71,20 +71,34 @@ function upgradeParts(raw: IncomingMessage): { socket: Duplex; head: Buffer } {
     return s && bag[s];
   };
   const head = find('ws-head');
-  return { socket: (find('ws-socket') as Duplex | undefined) ?? raw.socket, head: Buffer.isBuffer(head) ? head : Buffer.alloc(0) };
+  return {
+    socket: (find('ws-socket') as Duplex | undefined) ?? raw.socket,
+    head: Buffer.isBuffer(head) ? head : Buffer.alloc(0),
+  };
 }
 
-const STATUS_ERROR: Record<number, ErrorName> = { 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 413: 'MESSAGE_TOO_LARGE', 415: 'BAD_JSON', 429: 'RATE_LIMITED' };
+const STATUS_ERROR: Record<number, ErrorName> = {
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  413: 'MESSAGE_TOO_LARGE',
+  415: 'BAD_JSON',
+  429: 'RATE_LIMITED',
+};
 
 const plugin: FastifyPluginAsync<FastifySwitchyardOptions> = async (fastify, opts) => {
   const { path = '/realtime', api = false } = opts;
-  if (typeof path !== 'string' || !path.startsWith('/')) throw optionError('path', "a URL path starting with '/', e.g. '/realtime'", path);
-  if (opts.hub !== undefined && !(opts.hub instanceof Switchyard)) throw optionError('hub', 'a Switchyard instance', opts.hub);
+  if (typeof path !== 'string' || !path.startsWith('/'))
+    throw optionError('path', "a URL path starting with '/', e.g. '/realtime'", path);
+  if (opts.hub !== undefined && !(opts.hub instanceof Switchyard))
+    throw optionError('hub', 'a Switchyard instance', opts.hub);
   const hub = opts.hub ?? new Switchyard({ logger: fastify.log, ...opts.hubOptions });
   fastify.decorate('switchyard', hub);
 
-  const onConnection = (c: { id: string }): void => fastify.log.debug({ connectionId: c.id }, 'switchyard client connected');
-  const onDisconnect = (c: { id: string; code: number }): void => fastify.log.debug({ connectionId: c.id, code: c.code }, 'switchyard client disconnected');
+  const onConnection = (c: { id: string }): void =>
+    fastify.log.debug({ connectionId: c.id }, 'switchyard client connected');
+  const onDisconnect = (c: { id: string; code: number }): void =>
+    fastify.log.debug({ connectionId: c.id, code: c.code }, 'switchyard client disconnected');
   // A hub this plugin created logs its own lifecycle to fastify.log; one passed in may have no logger.
   if (opts.hub) hub.on('connection', onConnection).on('disconnect', onDisconnect);
 
@@ -104,39 +118,55 @@ const plugin: FastifyPluginAsync<FastifySwitchyardOptions> = async (fastify, opt
     },
     handler: async (_request, reply) => {
       reply.code(426).header('upgrade', 'websocket');
-      return { error: { code: 116, name: 'NOT_FOUND', message: `${path} is a WebSocket endpoint; connect with the switchyard client` } };
+      return {
+        error: {
+          code: 116,
+          name: 'NOT_FOUND',
+          message: `${path} is a WebSocket endpoint; connect with the switchyard client`,
+        },
+      };
     },
   });
 
   if (api) {
     const core = createApi(hub, { ...api, prefix: api.prefix ?? '/realtime/api' });
     // Encapsulated: the raw-body parser and the error envelope apply to the API routes only.
-    await fastify.register(async (child) => {
-      child.removeAllContentTypeParsers();
-      child.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: api.maxBodyBytes ?? 1 << 20 }, (_req, body, done) => done(null, body));
-      child.setErrorHandler((err: FastifyError, request, reply) => {
-        const status = err.statusCode ?? 500;
-        if (status >= 500) request.log.error({ err }, 'switchyard HTTP API request failed');
-        const name = STATUS_ERROR[status] ?? (status < 500 ? 'BAD_FRAME' : 'INTERNAL');
-        const r = errorReply(new SwitchyardError(name, status < 500 ? err.message : undefined), status);
-        return reply.code(r.status).headers(r.headers).send(r.body);
-      });
-      child.route({
-        method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-        url: '/*',
-        handler: async (request, reply) => {
-          const r = await core.handle({
-            method: request.method,
-            path: core.match(request.url) ?? '/',
-            query: new URL(request.url, 'http://x').searchParams,
-            headers: request.headers,
-            body: async () => request.body,
-            raw: request,
-          });
-          return reply.code(r.status).headers({ 'cache-control': 'no-store', ...r.headers }).send(r.body);
-        },
-      });
-    }, { prefix: core.prefix });
+    await fastify.register(
+      async (child) => {
+        child.removeAllContentTypeParsers();
+        child.addContentTypeParser(
+          '*',
+          { parseAs: 'buffer', bodyLimit: api.maxBodyBytes ?? 1 << 20 },
+          (_req, body, done) => done(null, body),
+        );
+        child.setErrorHandler((err: FastifyError, request, reply) => {
+          const status = err.statusCode ?? 500;
+          if (status >= 500) request.log.error({ err }, 'switchyard HTTP API request failed');
+          const name = STATUS_ERROR[status] ?? (status < 500 ? 'BAD_FRAME' : 'INTERNAL');
+          const r = errorReply(new SwitchyardError(name, status < 500 ? err.message : undefined), status);
+          return reply.code(r.status).headers(r.headers).send(r.body);
+        });
+        child.route({
+          method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+          url: '/*',
+          handler: async (request, reply) => {
+            const r = await core.handle({
+              method: request.method,
+              path: core.match(request.url) ?? '/',
+              query: new URL(request.url, 'http://x').searchParams,
+              headers: request.headers,
+              body: async () => request.body,
+              raw: request,
+            });
+            return reply
+              .code(r.status)
+              .headers({ 'cache-control': 'no-store', ...r.headers })
+              .send(r.body);
+          },
+        });
+      },
+      { prefix: core.prefix },
+    );
   }
 
   fastify.addHook('preClose', async () => {

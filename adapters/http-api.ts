@@ -40,7 +40,8 @@ export function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
  */
 export function sendReply(res: ServerResponse, reply: ApiReply): void {
   if (res.headersSent) return void res.end();
-  const text = typeof reply.body === 'string' && reply.headers['content-type'] ? reply.body : JSON.stringify(reply.body);
+  const text =
+    typeof reply.body === 'string' && reply.headers['content-type'] ? reply.body : JSON.stringify(reply.body);
   res.writeHead(reply.status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
@@ -67,9 +68,12 @@ export function httpApi(hub: Switchyard, options: HttpApiOptions) {
       return false;
     }
     const pre = req as IncomingMessage & { body?: unknown };
-    const body = (): Promise<unknown> => (pre.body !== undefined && req.readableEnded ? Promise.resolve(pre.body) : readBody(req, max));
+    const body = (): Promise<unknown> =>
+      pre.body !== undefined && req.readableEnded ? Promise.resolve(pre.body) : readBody(req, max);
     const query = new URL(req.url ?? '/', 'http://x').searchParams;
-    void api.handle({ method: req.method ?? 'GET', path, query, headers: req.headers, body, raw: req }).then((reply) => sendReply(res, reply));
+    void api
+      .handle({ method: req.method ?? 'GET', path, query, headers: req.headers, body, raw: req })
+      .then((reply) => sendReply(res, reply));
     return true;
   };
 }

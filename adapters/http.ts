@@ -75,7 +75,9 @@ export function parseProtocols(header: string | undefined): { v1: boolean; token
  * authentication before the handshake completes, then hands the socket to the hub.
  * Resolves once the request was answered.
  */
-export function createUpgradeHandler(hub: Switchyard): (req: IncomingMessage, socket: Duplex, head: Buffer, raw?: unknown) => Promise<void> {
+export function createUpgradeHandler(
+  hub: Switchyard,
+): (req: IncomingMessage, socket: Duplex, head: Buffer, raw?: unknown) => Promise<void> {
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
@@ -94,7 +96,8 @@ export function createUpgradeHandler(hub: Switchyard): (req: IncomingMessage, so
       refuseUpgrade(socket, status, reason);
     };
     if (hub.isClosing) return refuseUpgrade(socket, 503, 'server shutting down');
-    if (!hub.originAllowed(req.headers.origin, req.headers.host, requestScheme(req))) return refuse(403, 'origin not allowed');
+    if (!hub.originAllowed(req.headers.origin, req.headers.host, requestScheme(req)))
+      return refuse(403, 'origin not allowed');
     const protocols = parseProtocols(req.headers['sec-websocket-protocol']);
     if (!protocols.v1) return refuse(400, `expected subprotocol ${SUBPROTOCOL}`);
     const authReq: AuthRequest = {
@@ -110,13 +113,17 @@ export function createUpgradeHandler(hub: Switchyard): (req: IncomingMessage, so
       // handshake only to close with a terminal code that says why (never for transient 500/503).
       if (protocols.refusalClose && (outcome.status === 401 || outcome.status === 403) && !socket.destroyed) {
         socket.removeListener('error', onError);
-        return wss.handleUpgrade(req, socket, head, (ws) => ws.close(CLOSE.AUTH_REFUSED, `${outcome.status} ${outcome.reason}`));
+        return wss.handleUpgrade(req, socket, head, (ws) =>
+          ws.close(CLOSE.AUTH_REFUSED, `${outcome.status} ${outcome.reason}`),
+        );
       }
       return refuseUpgrade(socket, outcome.status, outcome.reason);
     }
     if (socket.destroyed) return;
     socket.removeListener('error', onError);
-    wss.handleUpgrade(req, socket, head, (ws) => bindSocket(hub, ws, outcome.user, outcome.identity, req.socket.remoteAddress));
+    wss.handleUpgrade(req, socket, head, (ws) =>
+      bindSocket(hub, ws, outcome.user, outcome.identity, req.socket.remoteAddress),
+    );
   };
 }
 
@@ -152,10 +159,17 @@ export function attach(hub: Switchyard, server: Server, options: AttachOptions):
  * other listeners. `rawFor` lets a framework hand `authenticate` its own request object (a Koa
  * context, say) instead of the IncomingMessage.
  */
-export function attachUpgrades(hub: Switchyard, server: Server, options: AttachOptions, rawFor?: (req: IncomingMessage) => unknown): Attachment {
-  if (typeof options !== 'object' || options === null) throw optionError('attach options', "an object like { path: '/realtime' }", options);
+export function attachUpgrades(
+  hub: Switchyard,
+  server: Server,
+  options: AttachOptions,
+  rawFor?: (req: IncomingMessage) => unknown,
+): Attachment {
+  if (typeof options !== 'object' || options === null)
+    throw optionError('attach options', "an object like { path: '/realtime' }", options);
   const { path, unhandledUpgradeTimeout = 1_000 } = options;
-  if (typeof path !== 'string' || !path.startsWith('/')) throw optionError('path', "a URL path starting with '/', e.g. '/realtime'", path);
+  if (typeof path !== 'string' || !path.startsWith('/'))
+    throw optionError('path', "a URL path starting with '/', e.g. '/realtime'", path);
   if (unhandledUpgradeTimeout !== false && !isIntIn(unhandledUpgradeTimeout, 1)) {
     throw optionError('unhandledUpgradeTimeout', 'a positive number of milliseconds or false', unhandledUpgradeTimeout);
   }
@@ -168,7 +182,8 @@ export function attachUpgrades(hub: Switchyard, server: Server, options: AttachO
     if (unhandledUpgradeTimeout === false) return;
     setTimeout(() => {
       const claimed = (req as unknown as Record<symbol, boolean>)[CLAIMED];
-      if (!claimed && socket.writable && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) socket.end();
+      if (!claimed && socket.writable && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0)
+        socket.end();
     }, unhandledUpgradeTimeout).unref();
   };
   server.on('upgrade', onUpgrade);
@@ -176,4 +191,10 @@ export function attachUpgrades(hub: Switchyard, server: Server, options: AttachO
   return { detach: () => void server.off('upgrade', onUpgrade) };
 }
 
-export { httpApi, HTTP_STATUS, type ApiAuthRequest, type HttpApiOptions, type IncomingHttpHeaders } from './http-api.js';
+export {
+  httpApi,
+  HTTP_STATUS,
+  type ApiAuthRequest,
+  type HttpApiOptions,
+  type IncomingHttpHeaders,
+} from './http-api.js';

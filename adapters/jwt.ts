@@ -7,7 +7,15 @@
  * @module switchyard/jwt
  */
 import type { KeyObject } from 'node:crypto';
-import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import {
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  errors,
+  jwtVerify,
+  SignJWT,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
 import { allows, parseCapabilities, type CapabilityMap } from '../lib/capabilities.js';
 import { optionError, SwitchyardError, type ErrorName } from '../lib/errors.js';
 import { grant, type AuthGrant, type ServerChannel } from '../lib/grant.js';
@@ -73,7 +81,10 @@ export interface JwtAuth {
   authorize(req: AuthorizeRequest): boolean;
 }
 
-const isStringOrList = (v: unknown): boolean => v === undefined || typeof v === 'string' || (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string'));
+const isStringOrList = (v: unknown): boolean =>
+  v === undefined ||
+  typeof v === 'string' ||
+  (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string'));
 
 function rejection(reason: ErrorName, detail: string): SwitchyardError {
   return new SwitchyardError(reason, detail);
@@ -84,13 +95,15 @@ function classify(err: unknown): SwitchyardError {
   if (err instanceof SwitchyardError) return err;
   if (err instanceof errors.JWTExpired) return rejection('JWT_EXPIRED', 'exp is in the past');
   if (err instanceof errors.JWTClaimValidationFailed) {
-    if (err.claim === 'nbf' || (err.claim === 'iat' && err.reason === 'check_failed')) return rejection('JWT_NOT_YET_VALID', `${err.claim} is in the future`);
+    if (err.claim === 'nbf' || (err.claim === 'iat' && err.reason === 'check_failed'))
+      return rejection('JWT_NOT_YET_VALID', `${err.claim} is in the future`);
     if (err.claim === 'aud') return rejection('JWT_WRONG_AUDIENCE', 'aud does not match');
     if (err.claim === 'iss') return rejection('JWT_WRONG_ISSUER', 'iss does not match');
     return rejection('JWT_BAD_CLAIMS', `${err.claim}: ${err.reason}`);
   }
   if (err instanceof errors.JOSEAlgNotAllowed) return rejection('JWT_ALG_NOT_ALLOWED', 'alg is not in the allow-list');
-  if (err instanceof errors.JWSSignatureVerificationFailed || err instanceof errors.JWKSNoMatchingKey) return rejection('JWT_BAD_SIGNATURE', 'no allowed key verifies the signature');
+  if (err instanceof errors.JWSSignatureVerificationFailed || err instanceof errors.JWKSNoMatchingKey)
+    return rejection('JWT_BAD_SIGNATURE', 'no allowed key verifies the signature');
   return rejection('JWT_INVALID', err instanceof Error ? err.message.slice(0, 100) : 'unreadable token');
 }
 
@@ -111,20 +124,44 @@ function channelsFrom(value: unknown, claim: string): Array<string | ServerChann
  * `algorithms` or one containing `none`, a `clockTolerance` outside 0–300, a bad issuer/audience.
  */
 export function jwtAuth(options: JwtAuthOptions): JwtAuth {
-  if (typeof options !== 'object' || options === null) throw optionError('jwtAuth options', 'an object {key | jwks, algorithms, issuer?, audience?}', options);
-  const { key, jwks, jwksCooldown = 30_000, algorithms, issuer, audience, clockTolerance = 5, channelsClaim = 'channels', capabilitiesClaim = 'caps', onReject } = options;
-  if ((key === undefined) === (jwks === undefined)) throw optionError('key', 'exactly one of key and jwks', key === undefined ? 'neither' : 'both');
-  if (!Array.isArray(algorithms) || algorithms.length === 0 || !algorithms.every((a) => typeof a === 'string' && a.length > 0)) {
+  if (typeof options !== 'object' || options === null)
+    throw optionError('jwtAuth options', 'an object {key | jwks, algorithms, issuer?, audience?}', options);
+  const {
+    key,
+    jwks,
+    jwksCooldown = 30_000,
+    algorithms,
+    issuer,
+    audience,
+    clockTolerance = 5,
+    channelsClaim = 'channels',
+    capabilitiesClaim = 'caps',
+    onReject,
+  } = options;
+  if ((key === undefined) === (jwks === undefined))
+    throw optionError('key', 'exactly one of key and jwks', key === undefined ? 'neither' : 'both');
+  if (
+    !Array.isArray(algorithms) ||
+    algorithms.length === 0 ||
+    !algorithms.every((a) => typeof a === 'string' && a.length > 0)
+  ) {
     throw optionError('algorithms', "a non-empty array such as ['ES256'] or ['HS256']", algorithms);
   }
-  if (algorithms.some((a) => a.toLowerCase() === 'none')) throw optionError('algorithms', 'a list without "none" (unsigned tokens are never accepted)', algorithms);
+  if (algorithms.some((a) => a.toLowerCase() === 'none'))
+    throw optionError('algorithms', 'a list without "none" (unsigned tokens are never accepted)', algorithms);
   if (!isStringOrList(issuer)) throw optionError('issuer', 'a string or a non-empty array of strings', issuer);
   if (!isStringOrList(audience)) throw optionError('audience', 'a string or a non-empty array of strings', audience);
-  if (!(typeof clockTolerance === 'number' && clockTolerance >= 0 && clockTolerance <= 300)) throw optionError('clockTolerance', 'seconds from 0 to 300', clockTolerance);
-  if (!isIntIn(jwksCooldown, 0)) throw optionError('jwksCooldown', 'a non-negative number of milliseconds', jwksCooldown);
+  if (!(typeof clockTolerance === 'number' && clockTolerance >= 0 && clockTolerance <= 300))
+    throw optionError('clockTolerance', 'seconds from 0 to 300', clockTolerance);
+  if (!isIntIn(jwksCooldown, 0))
+    throw optionError('jwksCooldown', 'a non-negative number of milliseconds', jwksCooldown);
   if (onReject !== undefined && typeof onReject !== 'function') throw optionError('onReject', 'a function', onReject);
   const resolver: JwtKey | JWTVerifyGetKey =
-    jwks === undefined ? key! : typeof jwks === 'function' ? jwks : createRemoteJWKSet(typeof jwks === 'string' ? new URL(jwks) : jwks, { cooldownDuration: jwksCooldown });
+    jwks === undefined
+      ? key!
+      : typeof jwks === 'function'
+        ? jwks
+        : createRemoteJWKSet(typeof jwks === 'string' ? new URL(jwks) : jwks, { cooldownDuration: jwksCooldown });
   const allowed = new Set(algorithms);
 
   async function verify(token: string): Promise<AuthGrant<JwtUser>> {
@@ -136,11 +173,14 @@ export function jwtAuth(options: JwtAuthOptions): JwtAuth {
       throw rejection('JWT_INVALID', 'the header is not readable');
     }
     // Checked before any key is looked up: an unsigned or unexpected-algorithm token is refused outright.
-    if (typeof alg !== 'string' || alg.toLowerCase() === 'none' || !allowed.has(alg)) throw rejection('JWT_ALG_NOT_ALLOWED', `alg ${JSON.stringify(alg)} is not allowed`);
+    if (typeof alg !== 'string' || alg.toLowerCase() === 'none' || !allowed.has(alg))
+      throw rejection('JWT_ALG_NOT_ALLOWED', `alg ${JSON.stringify(alg)} is not allowed`);
     let payload: JWTPayload;
     try {
       const opts = { algorithms, issuer, audience, clockTolerance, requiredClaims: ['exp', 'sub'] };
-      payload = (typeof resolver === 'function' ? await jwtVerify(token, resolver, opts) : await jwtVerify(token, resolver, opts)).payload;
+      payload = (
+        typeof resolver === 'function' ? await jwtVerify(token, resolver, opts) : await jwtVerify(token, resolver, opts)
+      ).payload;
     } catch (err) {
       throw classify(err);
     }
@@ -184,7 +224,8 @@ export function jwtAuth(options: JwtAuthOptions): JwtAuth {
         throw refuse(err);
       }
       const before = (req.user as JwtUser | undefined)?.id;
-      if (before !== undefined && g.user.id !== before) throw refuse(rejection('JWT_BAD_CLAIMS', 'sub differs from the connection\'s user'));
+      if (before !== undefined && g.user.id !== before)
+        throw refuse(rejection('JWT_BAD_CLAIMS', "sub differs from the connection's user"));
       return g;
     },
     authorize(req) {
@@ -228,16 +269,23 @@ export interface TokenClaims {
  * `expiresIn`, a missing `sub`, a malformed capability map).
  */
 export async function signToken(claims: TokenClaims, options: SignTokenOptions): Promise<string> {
-  if (typeof claims !== 'object' || claims === null || typeof claims.sub !== 'string' || claims.sub.length === 0) throw optionError('claims.sub', 'a non-empty string', claims?.sub);
-  if (typeof options !== 'object' || options === null) throw optionError('signToken options', 'an object {key, algorithm, expiresIn}', options);
+  if (typeof claims !== 'object' || claims === null || typeof claims.sub !== 'string' || claims.sub.length === 0)
+    throw optionError('claims.sub', 'a non-empty string', claims?.sub);
+  if (typeof options !== 'object' || options === null)
+    throw optionError('signToken options', 'an object {key, algorithm, expiresIn}', options);
   const { key, algorithm, expiresIn, issuer, audience, keyId } = options;
-  if (typeof algorithm !== 'string' || algorithm.length === 0 || algorithm.toLowerCase() === 'none') throw optionError('algorithm', 'a signing algorithm such as HS256 or ES256 (never none)', algorithm);
+  if (typeof algorithm !== 'string' || algorithm.length === 0 || algorithm.toLowerCase() === 'none')
+    throw optionError('algorithm', 'a signing algorithm such as HS256 or ES256 (never none)', algorithm);
   if (!isIntIn(expiresIn, 1)) throw optionError('expiresIn', 'a positive number of seconds', expiresIn);
   if (key === undefined || key === null) throw optionError('key', 'an HMAC secret (Uint8Array) or a private key', key);
   if (claims.caps !== undefined) parseCapabilities(claims.caps, 'claims.caps');
   if (claims.channels !== undefined) grant(claims.sub, { channels: claims.channels });
   const { sub, ...rest } = claims;
-  const jwt = new SignJWT(rest as JWTPayload).setProtectedHeader(keyId === undefined ? { alg: algorithm } : { alg: algorithm, kid: keyId }).setSubject(sub).setIssuedAt().setExpirationTime(`${expiresIn}s`);
+  const jwt = new SignJWT(rest as JWTPayload)
+    .setProtectedHeader(keyId === undefined ? { alg: algorithm } : { alg: algorithm, kid: keyId })
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime(`${expiresIn}s`);
   if (issuer !== undefined) jwt.setIssuer(issuer);
   if (audience !== undefined) jwt.setAudience(audience);
   return jwt.sign(key);

@@ -55,7 +55,8 @@ export interface KoaOptions {
  * @throws SwitchyardError (150) for bad options, see {@link HttpApiOptions}.
  */
 export function switchyard(hub: Switchyard, options: KoaOptions = {}): Koa.Middleware {
-  if (typeof options !== 'object' || options === null) throw optionError('koa options', 'an object like { api: { apiKey } }', options);
+  if (typeof options !== 'object' || options === null)
+    throw optionError('koa options', 'an object like { api: { apiKey } }', options);
   const apiOptions = options.api || undefined;
   const api = apiOptions ? createApi(hub, apiOptions) : undefined;
   const max = apiOptions?.maxBodyBytes || 1 << 20;
@@ -93,5 +94,10 @@ export interface KoaAttachOptions extends AttachOptions {
 export function attach(hub: Switchyard, server: Server, options: KoaAttachOptions): Attachment {
   const app = options?.app;
   // A context on a detached response: the hook can read cookies and state; nothing it sets is sent.
-  return attachUpgrades(hub, server, options, app ? (req) => app.createContext(req, new ServerResponse(req)) : undefined);
+  return attachUpgrades(
+    hub,
+    server,
+    options,
+    app ? (req) => app.createContext(req, new ServerResponse(req)) : undefined,
+  );
 }

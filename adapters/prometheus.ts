@@ -47,12 +47,14 @@ const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
  * @throws SwitchyardError (150) for a bad option, or when a metric of the same name is already registered.
  */
 export function registerMetrics(hub: Switchyard, options: PrometheusOptions = {}): RegisteredMetrics {
-  if (typeof options !== 'object' || options === null) throw optionError('prometheus options', 'an object like { registry, prefix }', options);
+  if (typeof options !== 'object' || options === null)
+    throw optionError('prometheus options', 'an object like { registry, prefix }', options);
   const { registry = promClient.register as Registry<RegistryContentType>, prefix = 'switchyard_' } = options;
   if (typeof registry !== 'object' || registry === null || typeof registry.registerMetric !== 'function') {
     throw optionError('registry', 'a prom-client Registry', registry);
   }
-  if (typeof prefix !== 'string' || !NAME.test(prefix + 'x')) throw optionError('prefix', 'letters, digits, _ and :, not starting with a digit', prefix);
+  if (typeof prefix !== 'string' || !NAME.test(prefix + 'x'))
+    throw optionError('prefix', 'letters, digits, _ and :, not starting with a digit', prefix);
 
   // One snapshot per scrape: the registry asks every metric in one synchronous pass, so the
   // cache is dropped on the next microtask.
@@ -67,7 +69,12 @@ export function registerMetrics(hub: Switchyard, options: PrometheusOptions = {}
 
   const families = metricFamilies(hub.metrics(), prefix);
   for (const f of families) {
-    if (registry.getSingleMetric(f.name)) throw optionError('prefix', `unique in this registry (${f.name} is already registered; give each hub its own prefix)`, prefix);
+    if (registry.getSingleMetric(f.name))
+      throw optionError(
+        'prefix',
+        `unique in this registry (${f.name} is already registered; give each hub its own prefix)`,
+        prefix,
+      );
   }
   for (const f of families) {
     const metric = {
@@ -83,7 +90,11 @@ export function registerMetrics(hub: Switchyard, options: PrometheusOptions = {}
           help: f.help,
           type: f.type,
           aggregator: 'sum' as const,
-          values: now.samples.map((s) => ({ labels: s.labels, value: s.value, ...(s.suffix && { metricName: f.name + s.suffix }) })),
+          values: now.samples.map((s) => ({
+            labels: s.labels,
+            value: s.value,
+            ...(s.suffix && { metricName: f.name + s.suffix }),
+          })),
         };
       },
       reset: () => {},

@@ -27,8 +27,12 @@ function onData(text) {
 function open(kind, port, ch, qos, ackDelay) {
   return new Promise((resolve, reject) => {
     let ws;
-    if (kind === 'ws' || kind === 'ws-frame') ws = new WebSocket(`ws://127.0.0.1:${port}/?ch=${ch}`, { perMessageDeflate: false });
-    else if (kind === 'socketio') ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket&ch=${ch}`, { perMessageDeflate: false });
+    if (kind === 'ws' || kind === 'ws-frame')
+      ws = new WebSocket(`ws://127.0.0.1:${port}/?ch=${ch}`, { perMessageDeflate: false });
+    else if (kind === 'socketio')
+      ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket&ch=${ch}`, {
+        perMessageDeflate: false,
+      });
     else ws = new WebSocket(`ws://127.0.0.1:${port}/realtime`, ['switchyard.v1'], { perMessageDeflate: false });
     socks.push(ws);
     ws.on('error', reject);
@@ -38,9 +42,12 @@ function open(kind, port, ch, qos, ackDelay) {
     } else if (kind === 'socketio') {
       ws.on('message', (d) => {
         const s = d.toString();
-        if (s.charCodeAt(0) === 52 && s.charCodeAt(1) === 50) onData(s); // "42[...]": an event
-        else if (s === '2') ws.send('3'); // engine.io ping -> pong
-        else if (s[0] === '0') ws.send('40'); // engine.io open -> connect to the main namespace
+        if (s.charCodeAt(0) === 52 && s.charCodeAt(1) === 50)
+          onData(s); // "42[...]": an event
+        else if (s === '2')
+          ws.send('3'); // engine.io ping -> pong
+        else if (s[0] === '0')
+          ws.send('40'); // engine.io open -> connect to the main namespace
         else if (s.startsWith('40')) resolve();
       });
     } else {

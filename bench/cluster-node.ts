@@ -6,7 +6,10 @@ import { Switchyard } from '../lib/hub.js';
 import { attach } from '../adapters/http.js';
 import { redisEngine } from '../adapters/redis/index.js';
 
-const engine = process.env.ENGINE === 'redis' ? redisEngine({ url: process.env.REDIS_URL, keyPrefix: process.env.KEY_PREFIX }) : undefined;
+const engine =
+  process.env.ENGINE === 'redis'
+    ? redisEngine({ url: process.env.REDIS_URL, keyPrefix: process.env.KEY_PREFIX })
+    : undefined;
 const hub = new Switchyard({
   engine,
   // History large enough that a subscriber that starts behind (it joins as publishing starts)

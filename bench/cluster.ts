@@ -123,9 +123,11 @@ async function run(name: string, nodes: string[]): Promise<{ name: string; publi
   if (delivered < total * SUBSCRIBERS) {
     const short = perSub.flatMap((n, i) => (n < total ? [`sub ${i}: ${n}`] : []));
     const notes = other.filter((o) => short.some((x) => o.startsWith(x.split(':')[0] + ':')));
-    throw new Error(`${name}: only ${delivered} of ${total * SUBSCRIBERS} delivered; short: ${short.join(', ')}; their other frames: ${notes.slice(0, 10).join(' | ') || 'none'}`);
+    throw new Error(
+      `${name}: only ${delivered} of ${total * SUBSCRIBERS} delivered; short: ${short.join(', ')}; their other frames: ${notes.slice(0, 10).join(' | ') || 'none'}`,
+    );
   }
-  return { name, published: (total / published) * 1000, delivered: (total * SUBSCRIBERS / all) * 1000 };
+  return { name, published: (total / published) * 1000, delivered: ((total * SUBSCRIBERS) / all) * 1000 };
 }
 
 const procs: ChildProcess[] = [];
@@ -141,10 +143,17 @@ try {
   const second = await startNode('redis', prefix);
   procs.push(second.proc);
   results.push(await measure('2 nodes + Redis', [oneRedis.url, second.url]));
-  console.log(`${MESSAGES} messages of ${BODY.length} B to ${SUBSCRIBERS} subscribers, ${WINDOW} publishes in flight per publisher, best of ${ROUNDS} after a warm-up`);
-  for (const r of results) console.log(`${r.name.padEnd(24)} ${r.published.toFixed(0).padStart(8)} published/s ${r.delivered.toFixed(0).padStart(9)} delivered/s`);
+  console.log(
+    `${MESSAGES} messages of ${BODY.length} B to ${SUBSCRIBERS} subscribers, ${WINDOW} publishes in flight per publisher, best of ${ROUNDS} after a warm-up`,
+  );
+  for (const r of results)
+    console.log(
+      `${r.name.padEnd(24)} ${r.published.toFixed(0).padStart(8)} published/s ${r.delivered.toFixed(0).padStart(9)} delivered/s`,
+    );
   const base = results[0]!.delivered;
-  console.log(`2 nodes + Redis vs 1 node (memory): ${(results[2]!.delivered / base).toFixed(2)}x delivered; vs 1 node + Redis: ${(results[2]!.delivered / results[1]!.delivered).toFixed(2)}x`);
+  console.log(
+    `2 nodes + Redis vs 1 node (memory): ${(results[2]!.delivered / base).toFixed(2)}x delivered; vs 1 node + Redis: ${(results[2]!.delivered / results[1]!.delivered).toFixed(2)}x`,
+  );
 } finally {
   for (const p of procs) p.kill('SIGTERM');
 }

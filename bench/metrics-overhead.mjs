@@ -15,7 +15,8 @@ function setup(metrics) {
   const hub = new Switchyard({ metrics });
   let delivered = 0;
   const transport = { send: () => void delivered++, close() {}, terminate() {}, bufferedAmount: 0 };
-  for (let i = 0; i < SUBS; i++) hub.accept(transport, undefined).receive(JSON.stringify({ op: 'sub', id: 1, ch: 'bench' }), false);
+  for (let i = 0; i < SUBS; i++)
+    hub.accept(transport, undefined).receive(JSON.stringify({ op: 'sub', id: 1, ch: 'bench' }), false);
   return { hub, count: () => delivered };
 }
 

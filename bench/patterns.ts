@@ -15,7 +15,9 @@ import { Switchyard } from '../lib/hub.js';
 import { DEFAULT_LIMITS } from '../lib/options.js';
 import type { ConnectionInput, OutgoingFrame, Transport } from '../lib/transport.js';
 
-const { values } = parseArgs({ options: { connections: { type: 'string' }, publishes: { type: 'string', default: '2000' } } });
+const { values } = parseArgs({
+  options: { connections: { type: 'string' }, publishes: { type: 'string', default: '2000' } },
+});
 // (The fallbacks let the same script measure a hub from before these limits existed.)
 const defaults = DEFAULT_LIMITS as { maxPatternsPerConnection?: number; maxPatternsPerHub?: number };
 const perConn = defaults.maxPatternsPerConnection ?? 32;
@@ -61,7 +63,9 @@ gc();
 const before = process.memoryUsage().heapUsed;
 let id = 1;
 let k = 0;
-for (let c = 0; c < connections; c++) for (let i = 0; i < perConn; i++) inputs[c]!.receive(JSON.stringify({ op: 'sub', id: id++, ch: adversarial(k++) }), false);
+for (let c = 0; c < connections; c++)
+  for (let i = 0; i < perConn; i++)
+    inputs[c]!.receive(JSON.stringify({ op: 'sub', id: id++, ch: adversarial(k++) }), false);
 await new Promise((r) => setTimeout(r, 50));
 gc();
 const after = process.memoryUsage().heapUsed;

@@ -51,10 +51,11 @@ async function cpuSeconds(ports: number[]): Promise<number> {
 
 async function totalStats(ports: number[]) {
   const all = new Map<string, { calls: number; usec: number }>();
-  for (const p of ports) for (const [k, v] of await commandStats(p)) {
-    const a = all.get(k) ?? { calls: 0, usec: 0 };
-    all.set(k, { calls: a.calls + v.calls, usec: a.usec + v.usec });
-  }
+  for (const p of ports)
+    for (const [k, v] of await commandStats(p)) {
+      const a = all.get(k) ?? { calls: 0, usec: 0 };
+      all.set(k, { calls: a.calls + v.calls, usec: a.usec + v.usec });
+    }
   return all;
 }
 
@@ -74,7 +75,8 @@ async function run(label: string, ports: number[], make: () => ReturnType<typeof
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: WINDOW }, async (_, w) => {
-      for (let i = next++; i < PUBLISHES; i = next++) await pubs[(w + i) % ENGINES]!.storage.append(channels[i % CHANNELS]!, PAYLOAD, retain);
+      for (let i = next++; i < PUBLISHES; i = next++)
+        await pubs[(w + i) % ENGINES]!.storage.append(channels[i % CHANNELS]!, PAYLOAD, retain);
     }),
   );
   const secs = (performance.now() - t0) / 1000;
@@ -90,12 +92,16 @@ async function run(label: string, ports: number[], make: () => ReturnType<typeof
   const result = {
     setup: label,
     'publishes/s': Math.round(PUBLISHES / secs),
-    'Redis CPU µs/publish': Math.round((cpu * 1e6) / PUBLISHES * 10) / 10,
+    'Redis CPU µs/publish': Math.round(((cpu * 1e6) / PUBLISHES) * 10) / 10,
     'script µs/publish': Math.round((scriptUsec / PUBLISHES) * 10) / 10,
     'commands/publish': Math.round(commands * 100) / 100,
     delivered: delivered - deliveredBefore,
   };
-  console.log(JSON.stringify(result), '\n  commands:', JSON.stringify(Object.fromEntries(Object.entries(d).map(([k, v]) => [k, Math.round((v / PUBLISHES) * 100) / 100]))));
+  console.log(
+    JSON.stringify(result),
+    '\n  commands:',
+    JSON.stringify(Object.fromEntries(Object.entries(d).map(([k, v]) => [k, Math.round((v / PUBLISHES) * 100) / 100]))),
+  );
   for (const e of [...pubs, sub]) {
     await e.broker.close();
     await e.storage.close();
@@ -110,7 +116,13 @@ try {
   const cluster: TestCluster = await startCluster(t);
   const rows = [];
   rows.push(await run('1 Redis', [single.port], () => redisEngine({ url: single.url, keyPrefix: 'bench:' })));
-  rows.push(await run('3-primary cluster', cluster.primaries.map((p) => p.port), () => redisEngine({ cluster: { rootNodes: cluster.rootNodes }, keyPrefix: 'bench:' })));
+  rows.push(
+    await run(
+      '3-primary cluster',
+      cluster.primaries.map((p) => p.port),
+      () => redisEngine({ cluster: { rootNodes: cluster.rootNodes }, keyPrefix: 'bench:' }),
+    ),
+  );
   console.table(rows);
 } finally {
   for (const fn of teardowns.reverse()) await fn();

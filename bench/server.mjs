@@ -59,7 +59,15 @@ if (kind === 'switchyard' || kind === 'switchyard-nometrics') {
   publish = (ch, data) => {
     const set = rooms.get(ch);
     if (!set) return;
-    const frame = Buffer.concat(Sender.frame(Buffer.from(JSON.stringify({ ch, data })), { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false }));
+    const frame = Buffer.concat(
+      Sender.frame(Buffer.from(JSON.stringify({ ch, data })), {
+        fin: true,
+        opcode: 1,
+        mask: false,
+        readOnly: true,
+        rsv1: false,
+      }),
+    );
     for (const socket of set) socket.write(frame);
   };
 } else if (kind === 'socketio') {
@@ -142,7 +150,16 @@ process.on('message', async (m) => {
     await new Promise((r) => setTimeout(r, 200));
     global.gc?.();
     const mem = process.memoryUsage();
-    process.send({ type: 'stats', rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, arrayBuffers: mem.arrayBuffers, cpu: process.cpuUsage(), connections: sockets.size });
+    process.send({
+      type: 'stats',
+      rss: mem.rss,
+      heapUsed: mem.heapUsed,
+      heapTotal: mem.heapTotal,
+      external: mem.external,
+      arrayBuffers: mem.arrayBuffers,
+      cpu: process.cpuUsage(),
+      connections: sockets.size,
+    });
   } else if (m.cmd === 'saturate') {
     await saturate(m);
     process.send({ type: 'published' });

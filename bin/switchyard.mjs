@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The `switchyard` command. Subcommands live in dist/tools/<name>; only `loadtest` exists so far.
 const [command, ...args] = process.argv.slice(2);
-const usage = 'Usage: switchyard loadtest [options]   (switchyard loadtest --help for the options)\n       switchyard --version\n';
+const usage =
+  'Usage: switchyard loadtest [options]   (switchyard loadtest --help for the options)\n       switchyard --version\n';
 
 if (command === 'loadtest') {
   const { main } = await import('../dist/tools/loadtest/cli.js');

@@ -12,7 +12,9 @@ import type { SwitchyardOptions } from './options.js';
 import type { AuthRequest } from './transport.js';
 
 /** Outcome of authentication: the user, or the HTTP status the upgrade is refused with. */
-export type AuthOutcome = { ok: true; user: unknown; identity?: Identity } | { ok: false; status: 401 | 403 | 500 | 503; reason: string };
+export type AuthOutcome =
+  | { ok: true; user: unknown; identity?: Identity }
+  | { ok: false; status: 401 | 403 | 500 | 503; reason: string };
 
 /**
  * Whether an upgrade's `Origin` is allowed. No Origin (not a browser) is allowed; by default a
@@ -20,7 +22,12 @@ export type AuthOutcome = { ok: true; user: unknown; identity?: Identity } | { o
  * (`scheme`, when the adapter knows it: a page on `http://site` may not open `wss://site`,
  * whose cookies it should not ride on). A throwing predicate denies.
  */
-export function originAllowed(allowed: SwitchyardOptions['allowedOrigins'], origin: string | undefined, host: string | undefined, scheme?: 'http' | 'https'): boolean {
+export function originAllowed(
+  allowed: SwitchyardOptions['allowedOrigins'],
+  origin: string | undefined,
+  host: string | undefined,
+  scheme?: 'http' | 'https',
+): boolean {
   if (origin === undefined || allowed === '*') return true;
   if (typeof allowed === 'function') {
     try {
@@ -43,7 +50,12 @@ export function originAllowed(allowed: SwitchyardOptions['allowedOrigins'], orig
  * is 401; a thrown FORBIDDEN is 403; any other throw is 500 (reported to `onError`); a hook
  * slower than the limit is 503.
  */
-export async function runAuthenticate(hook: (req: AuthRequest<never>) => unknown, req: AuthRequest, timeoutMs: number, onError: (err: unknown) => void): Promise<AuthOutcome> {
+export async function runAuthenticate(
+  hook: (req: AuthRequest<never>) => unknown,
+  req: AuthRequest,
+  timeoutMs: number,
+  onError: (err: unknown) => void,
+): Promise<AuthOutcome> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
@@ -51,12 +63,14 @@ export async function runAuthenticate(hook: (req: AuthRequest<never>) => unknown
   try {
     const user = await Promise.race([Promise.resolve().then(() => hook(req as AuthRequest<never>)), timeout]);
     if (user === 'timeout') return { ok: false, status: 503, reason: 'authentication timed out' };
-    if (user === null || user === undefined || user === false) return { ok: false, status: 401, reason: 'unauthorized' };
+    if (user === null || user === undefined || user === false)
+      return { ok: false, status: 401, reason: 'unauthorized' };
     // A grant() carries the user with its expiry and server-side channels; adapters hand both to accept().
     const identity = identityOf(user);
     return { ok: true, user: identity.user, identity };
   } catch (err) {
-    if (err instanceof SwitchyardError && err.reason === 'FORBIDDEN') return { ok: false, status: 403, reason: 'forbidden' };
+    if (err instanceof SwitchyardError && err.reason === 'FORBIDDEN')
+      return { ok: false, status: 403, reason: 'forbidden' };
     onError(err);
     return { ok: false, status: 500, reason: 'authentication failed' };
   } finally {
@@ -69,11 +83,18 @@ export async function runAuthenticate(hook: (req: AuthRequest<never>) => unknown
  * it (closing or full), no hook accepts everyone, and a refusal is counted and reported to
  * `refused` (log and diagnostics). A grant's identity remembers the request for later refreshes.
  */
-export async function authenticateUpgrade(ctx: HubContext, req: AuthRequest, refusal: string | undefined, refused: (status: number, reason: string) => void): Promise<AuthOutcome> {
+export async function authenticateUpgrade(
+  ctx: HubContext,
+  req: AuthRequest,
+  refusal: string | undefined,
+  refused: (status: number, reason: string) => void,
+): Promise<AuthOutcome> {
   if (refusal !== undefined) return { ok: false, status: 503, reason: refusal };
   const hook = ctx.userOptions.authenticate;
   if (!hook) return { ok: true, user: undefined };
-  const outcome = await runAuthenticate(hook, req, ctx.options.limits.authTimeout, (err) => ctx.log('error', { err, remoteAddress: req.remoteAddress }, 'authenticate hook threw'));
+  const outcome = await runAuthenticate(hook, req, ctx.options.limits.authTimeout, (err) =>
+    ctx.log('error', { err, remoteAddress: req.remoteAddress }, 'authenticate hook threw'),
+  );
   if (!outcome.ok) {
     countBy(ctx.counters.authFailures, outcome.status);
     refused(outcome.status, outcome.reason);

@@ -9,7 +9,13 @@ import type { HubContext } from './hub-context.js';
 import type { AuthorizeRequest } from './options.js';
 
 /** Runs `authorize` for `user`; true when allowed. @internal */
-export async function authorizedFor(ctx: HubContext, action: AuthorizeRequest['action'], channel: string, user: unknown, connectionId: string): Promise<boolean> {
+export async function authorizedFor(
+  ctx: HubContext,
+  action: AuthorizeRequest['action'],
+  channel: string,
+  user: unknown,
+  connectionId: string,
+): Promise<boolean> {
   const hook = ctx.userOptions.authorize;
   if (!hook) return true;
   if (!isPattern(channel) && !ctx.rules.for(channel).authorize) return true;
@@ -22,7 +28,13 @@ export async function authorizedFor(ctx: HubContext, action: AuthorizeRequest['a
 }
 
 /** Validates a server-side read and, when it is made `asUser`, authorizes it for that user. @internal */
-export async function checkServerRead(ctx: HubContext, action: 'history' | 'presence', channel: string, query: { asUser?: unknown }, shape: string): Promise<void> {
+export async function checkServerRead(
+  ctx: HubContext,
+  action: 'history' | 'presence',
+  channel: string,
+  query: { asUser?: unknown },
+  shape: string,
+): Promise<void> {
   const err = checkChannel(channel, false, ctx.options.limits.maxChannelBytes);
   if (err) throw new SwitchyardError('BAD_CHANNEL', err);
   if (typeof query !== 'object' || query === null) throw optionError(`${action} query`, shape, query);

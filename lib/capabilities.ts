@@ -23,14 +23,16 @@ export const MAX_CAPABILITIES = 64;
  * @throws SwitchyardError (150) naming the bad entry.
  */
 export function parseCapabilities(value: unknown, path = 'capabilities'): CapabilityMap {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw optionError(path, 'an object of channel pattern → actions', value);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw optionError(path, 'an object of channel pattern → actions', value);
   const entries = Object.entries(value);
   if (entries.length > MAX_CAPABILITIES) throw optionError(path, `at most ${MAX_CAPABILITIES} entries`, entries.length);
   const out: Record<string, readonly Capability[]> = Object.create(null);
   for (const [pattern, actions] of entries) {
     const err = checkChannel(pattern, true);
     if (err) throw optionError(`${path}[${pattern}]`, `a channel or pattern (${err})`, pattern);
-    if (!Array.isArray(actions) || !actions.every((a) => ACTIONS.includes(a))) throw optionError(`${path}[${pattern}]`, `an array of ${ACTIONS.join(', ')}`, actions);
+    if (!Array.isArray(actions) || !actions.every((a) => ACTIONS.includes(a)))
+      throw optionError(`${path}[${pattern}]`, `an array of ${ACTIONS.join(', ')}`, actions);
     out[pattern] = Object.freeze([...actions]);
   }
   return Object.freeze(out);

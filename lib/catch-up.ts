@@ -22,7 +22,10 @@ export class CatchUps {
    * `msg` frames of recently replayed messages, so subscribers catching up the same channel share
    * one serialized frame per message instead of building their own (bounded by bytes).
    */
-  private readonly replayCache = new LRUCache<string, Buffer>({ maxSize: REPLAY_CACHE_BYTES, sizeCalculation: (b) => b.length + 64 });
+  private readonly replayCache = new LRUCache<string, Buffer>({
+    maxSize: REPLAY_CACHE_BYTES,
+    sizeCalculation: (b) => b.length + 64,
+  });
   private readonly replayFrame: ReplayFrames = (channel, epoch, m) => {
     const key = channel + '\n' + epoch + '\n' + m.offset;
     let frame = this.replayCache.get(key);
@@ -56,7 +59,11 @@ export class CatchUps {
     catchUp(sub, this.ctx.engine.storage, onGap, this.replayFrame).then(
       () => this.ctx.instruments.caughtUp(sub.channel, sub.target.id, startedAt, Math.max(0, sub.lastSent - from)),
       (err: unknown) => {
-        this.ctx.log('warn', { err, channel: sub.channel, connectionId: sub.target.id }, 'catch-up failed; closing for reconnect');
+        this.ctx.log(
+          'warn',
+          { err, channel: sub.channel, connectionId: sub.target.id },
+          'catch-up failed; closing for reconnect',
+        );
         sub.target.close(CLOSE.INSUFFICIENT_STATE, 'could not read history');
       },
     );
@@ -67,7 +74,12 @@ export class CatchUps {
    * all its local subscriptions (not once per subscription).
    */
   recheckAll(router: Router<Subscription>): void {
-    const host: RecheckHost = { storage: this.ctx.engine.storage, replayFrame: this.replayFrame, gap: this.sendGap, startCatchUp: (sub) => this.start(sub) };
+    const host: RecheckHost = {
+      storage: this.ctx.engine.storage,
+      replayFrame: this.replayFrame,
+      gap: this.sendGap,
+      startCatchUp: (sub) => this.start(sub),
+    };
     for (const channel of [...router.channels()]) {
       const subs = [...(router.exactSubscribers(channel) ?? [])];
       recheckChannel(channel, subs, host).catch((err: unknown) => {

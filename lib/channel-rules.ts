@@ -26,7 +26,14 @@ export class ChannelRules {
   private readonly fallback: ResolvedRule;
 
   constructor(private readonly options: Pick<ResolvedOptions, 'channels' | 'history'>) {
-    this.fallback = { clientPublish: false, authorize: true, presence: false, userPresence: false, history: options.history, family: '(default)' };
+    this.fallback = {
+      clientPublish: false,
+      authorize: true,
+      presence: false,
+      userPresence: false,
+      history: options.history,
+      family: '(default)',
+    };
   }
 
   /** The rule for an exact channel: the first whose `match` matches, else the defaults. */
@@ -34,7 +41,16 @@ export class ChannelRules {
     let r = this.cache.get(channel);
     if (r) return r;
     const found = this.options.channels.find((c) => matchesPattern(c.match, channel));
-    r = found ? { clientPublish: found.clientPublish, authorize: found.authorize, presence: found.presence, userPresence: found.userPresence, history: found.history, family: found.match } : this.fallback;
+    r = found
+      ? {
+          clientPublish: found.clientPublish,
+          authorize: found.authorize,
+          presence: found.presence,
+          userPresence: found.userPresence,
+          history: found.history,
+          family: found.match,
+        }
+      : this.fallback;
     this.cache.set(channel, r);
     return r;
   }

@@ -12,13 +12,30 @@ import { ERRORS, SwitchyardError, type ErrorName } from './errors.js';
 import { CLIENT_KEY_PREFIX } from './engine.js';
 import { newEpoch } from './epoch.js';
 import { endFrame, errFrame, okEmptyFrame, okTextFrame, publishedFrame, subscribedFrame } from './frames.js';
-import type { AckFrame, ClientFrame, HistFrame, PresenceFrame, PubFrame, QoS, SubFrame, SubscribeResult, UnsubFrame } from './protocol.js';
+import type {
+  AckFrame,
+  ClientFrame,
+  HistFrame,
+  PresenceFrame,
+  PubFrame,
+  QoS,
+  SubFrame,
+  SubscribeResult,
+  UnsubFrame,
+} from './protocol.js';
 import { subscribeStart } from './recovery.js';
 import type { ConnectionInput, OutgoingFrame, Transport } from './transport.js';
 import { textLargerThan, validateFrame } from './validate.js';
 
 // Errors that mean the client sent something malformed (they count toward maxBadFrames).
-const PROTOCOL_ERRORS = new Set<ErrorName>(['BAD_JSON', 'BAD_FRAME', 'UNKNOWN_OP', 'BAD_CHANNEL', 'BINARY_NOT_SUPPORTED', 'MESSAGE_TOO_LARGE']);
+const PROTOCOL_ERRORS = new Set<ErrorName>([
+  'BAD_JSON',
+  'BAD_FRAME',
+  'UNKNOWN_OP',
+  'BAD_CHANNEL',
+  'BINARY_NOT_SUPPORTED',
+  'MESSAGE_TOO_LARGE',
+]);
 
 let nextId = 0;
 
@@ -125,7 +142,8 @@ export class Connection implements DeliveryTarget, ConnectionInput {
     const f = check.frame;
     const id = 'id' in f ? f.id : undefined;
     // [FR-6] An id still waiting for its reply cannot be reused: the two replies would be indistinguishable.
-    if (id !== undefined && this.pendingIds.has(id)) return this.sendError('DUPLICATE_REQUEST_ID', `[FR-6] request ${id} is still pending; use a new id`, id);
+    if (id !== undefined && this.pendingIds.has(id))
+      return this.sendError('DUPLICATE_REQUEST_ID', `[FR-6] request ${id} is still pending; use a new id`, id);
     let pending: Promise<void> | undefined;
     try {
       pending = this.dispatch(f);
@@ -166,7 +184,11 @@ export class Connection implements DeliveryTarget, ConnectionInput {
       case 'refresh':
         // [REF-6] each refresh runs the app's hook: one at a time, and within the publish rate.
         if (this.refreshing || !this.takeToken()) {
-          this.sendError('RATE_LIMITED', '[REF-6] one refresh at a time, at most limits.publishesPerSecond per second', f.id);
+          this.sendError(
+            'RATE_LIMITED',
+            '[REF-6] one refresh at a time, at most limits.publishesPerSecond per second',
+            f.id,
+          );
           break;
         }
         this.refreshing = true;
@@ -191,30 +213,57 @@ export class Connection implements DeliveryTarget, ConnectionInput {
     const { limits } = this.hub.options;
     if (this.subs.has(f.ch)) return this.sendError('ALREADY_SUBSCRIBED', `[SUB-5] already subscribed to ${f.ch}`, f.id);
     if (this.subs.size >= limits.maxChannelsPerConnection) {
-      return this.sendError('TOO_MANY_CHANNELS', `[SUB-6] at most ${limits.maxChannelsPerConnection} subscriptions per connection`, f.id);
+      return this.sendError(
+        'TOO_MANY_CHANNELS',
+        `[SUB-6] at most ${limits.maxChannelsPerConnection} subscriptions per connection`,
+        f.id,
+      );
     }
     const pattern = isPattern(f.ch);
     if (pattern) {
       let mine = 0;
       for (const s of this.subs.values()) if (s.pattern) mine++;
       if (mine >= limits.maxPatternsPerConnection) {
-        return this.sendError('TOO_MANY_PATTERNS', `[SUB-10] at most ${limits.maxPatternsPerConnection} pattern subscriptions per connection`, f.id);
+        return this.sendError(
+          'TOO_MANY_PATTERNS',
+          `[SUB-10] at most ${limits.maxPatternsPerConnection} pattern subscriptions per connection`,
+          f.id,
+        );
       }
     }
     const rule = pattern ? undefined : this.hub.rule(f.ch);
     if ((f.qos === 1 || f.since) && rule && rule.history === false) {
-      return this.sendError('HISTORY_DISABLED', `[SUB-7] ${f.ch} keeps no history, so QoS 1 and recovery are unavailable`, f.id);
+      return this.sendError(
+        'HISTORY_DISABLED',
+        `[SUB-7] ${f.ch} keeps no history, so QoS 1 and recovery are unavailable`,
+        f.id,
+      );
     }
-    if (f.presence && !rule!.presence) return this.sendError('PRESENCE_DISABLED', `[PRES-2] ${f.ch} has no presence; add a channel rule with presence: true`, f.id);
-    if (f.users && !rule!.userPresence) return this.sendError('PRESENCE_DISABLED', `[PRES-8] ${f.ch} has no presence by user; add userPresence: true to its channel rule`, f.id);
+    if (f.presence && !rule!.presence)
+      return this.sendError(
+        'PRESENCE_DISABLED',
+        `[PRES-2] ${f.ch} has no presence; add a channel rule with presence: true`,
+        f.id,
+      );
+    if (f.users && !rule!.userPresence)
+      return this.sendError(
+        'PRESENCE_DISABLED',
+        `[PRES-8] ${f.ch} has no presence by user; add userPresence: true to its channel rule`,
+        f.id,
+      );
     if (pattern && !this.hub.reservePattern(f.ch)) {
-      return this.sendError('HUB_PATTERNS_FULL', `[SUB-10] this hub already has ${limits.maxPatternsPerHub} distinct patterns; subscribe to one in use or to exact channels`, f.id);
+      return this.sendError(
+        'HUB_PATTERNS_FULL',
+        `[SUB-10] this hub already has ${limits.maxPatternsPerHub} distinct patterns; subscribe to one in use or to exact channels`,
+        f.id,
+      );
     }
     const sub = new Subscription(this, f.ch, pattern, f.qos ?? 0, limits.inflightWindow);
     // Reserve the name now so a second sub for it is refused while this one is pending.
     this.subs.set(f.ch, sub);
     // [SUB-11] An unsub (or close) while this subscribe awaits authorize or the store still gets a reply.
-    const cancelled = (): void => this.sendError('NOT_SUBSCRIBED', `[SUB-11] ${f.ch} was unsubscribed before the subscribe completed`, f.id);
+    const cancelled = (): void =>
+      this.sendError('NOT_SUBSCRIBED', `[SUB-11] ${f.ch} was unsubscribed before the subscribe completed`, f.id);
     try {
       // [SSUB-2] a channel the server granted needs no authorize approval.
       if (!this.serverChannels?.has(f.ch) && !(await this.hub.authorized('subscribe', f.ch, this))) {
@@ -233,7 +282,8 @@ export class Connection implements DeliveryTarget, ConnectionInput {
         return;
       }
       // [PRES-1] a member from before the reply, so whoever got the reply finds itself listed.
-      if (rule!.presence) await this.hub.presenceTracker.join(sub, this.id, this.user, rule!.userPresence ? this.userKey : undefined);
+      if (rule!.presence)
+        await this.hub.presenceTracker.join(sub, this.id, this.user, rule!.userPresence ? this.userKey : undefined);
       if (!sub.active) return cancelled();
       const state = await this.hub.storage.state(f.ch);
       if (!sub.active) return cancelled();
@@ -283,18 +333,31 @@ export class Connection implements DeliveryTarget, ConnectionInput {
   private async publish(f: PubFrame): Promise<void> {
     if (!this.takeToken()) {
       this.hub.rateLimitedPublish(this);
-      return this.sendError('RATE_LIMITED', `[PUB-6] more than ${this.hub.options.limits.publishesPerSecond} publishes per second`, f.id);
+      return this.sendError(
+        'RATE_LIMITED',
+        `[PUB-6] more than ${this.hub.options.limits.publishesPerSecond} publishes per second`,
+        f.id,
+      );
     }
     if (!this.hub.rule(f.ch).clientPublish) {
-      return this.sendError('PUBLISH_DISABLED', `[PUB-7] clients may not publish to ${f.ch}; add a channel rule with clientPublish: true`, f.id);
+      return this.sendError(
+        'PUBLISH_DISABLED',
+        `[PUB-7] clients may not publish to ${f.ch}; add a channel rule with clientPublish: true`,
+        f.id,
+      );
     }
-    if (!(await this.hub.authorized('publish', f.ch, this))) throw new SwitchyardError('FORBIDDEN', `[PUB-8] publish to ${f.ch} denied`);
+    if (!(await this.hub.authorized('publish', f.ch, this)))
+      throw new SwitchyardError('FORBIDDEN', `[PUB-8] publish to ${f.ch} denied`);
     const payload = JSON.stringify(f.data);
     const max = this.hub.options.limits.maxMessageBytes;
     if (textLargerThan(payload, max)) {
       return this.sendError('MESSAGE_TOO_LARGE', `[PUB-5] data is larger than ${max} bytes`, f.id);
     }
-    const res = await this.hub.publishPayload(f.ch, payload, f.mid === undefined ? undefined : CLIENT_KEY_PREFIX + f.mid);
+    const res = await this.hub.publishPayload(
+      f.ch,
+      payload,
+      f.mid === undefined ? undefined : CLIENT_KEY_PREFIX + f.mid,
+    );
     if (f.id !== undefined) this.send(publishedFrame(f.id, res));
   }
 
@@ -306,17 +369,29 @@ export class Connection implements DeliveryTarget, ConnectionInput {
   }
 
   private async history(f: HistFrame): Promise<void> {
-    if (!(await this.hub.authorized('history', f.ch, this))) throw new SwitchyardError('FORBIDDEN', `[HIST-4] history of ${f.ch} denied`);
+    if (!(await this.hub.authorized('history', f.ch, this)))
+      throw new SwitchyardError('FORBIDDEN', `[HIST-4] history of ${f.ch} denied`);
     const text = await this.hub.historyText(f.ch, f.since, f.limit);
     if (this.open) this.send(okTextFrame(f.id, text));
   }
 
   private async presence(f: PresenceFrame): Promise<void> {
-    if (!(await this.hub.authorized('presence', f.ch, this))) throw new SwitchyardError('FORBIDDEN', `[PRES-4] presence of ${f.ch} denied`);
-    if (!this.hub.rule(f.ch).presence) throw new SwitchyardError('PRESENCE_DISABLED', `[PRES-5] ${f.ch} has no presence; add a channel rule with presence: true`);
-    if (f.users && !this.hub.rule(f.ch).userPresence) throw new SwitchyardError('PRESENCE_DISABLED', `[PRES-9] ${f.ch} has no presence by user; add userPresence: true to its channel rule`);
+    if (!(await this.hub.authorized('presence', f.ch, this)))
+      throw new SwitchyardError('FORBIDDEN', `[PRES-4] presence of ${f.ch} denied`);
+    if (!this.hub.rule(f.ch).presence)
+      throw new SwitchyardError(
+        'PRESENCE_DISABLED',
+        `[PRES-5] ${f.ch} has no presence; add a channel rule with presence: true`,
+      );
+    if (f.users && !this.hub.rule(f.ch).userPresence)
+      throw new SwitchyardError(
+        'PRESENCE_DISABLED',
+        `[PRES-9] ${f.ch} has no presence by user; add userPresence: true to its channel rule`,
+      );
     const max = this.hub.options.limits.maxPresenceMembers;
-    const text = f.users ? await this.hub.presenceTracker.usersText(f.ch, max) : await this.hub.presenceTracker.membersText(f.ch, max);
+    const text = f.users
+      ? await this.hub.presenceTracker.usersText(f.ch, max)
+      : await this.hub.presenceTracker.membersText(f.ch, max);
     if (this.open) this.send(okTextFrame(f.id, text));
   }
 
@@ -330,5 +405,3 @@ export class Connection implements DeliveryTarget, ConnectionInput {
     }
   }
 }
-
-

@@ -36,7 +36,14 @@ export class ConnectionRegistry {
   ) {}
 
   /** Admits an open, authenticated socket, or closes it when the hub is closing or full. */
-  accept(host: ConnectionHost<Connection>, closing: boolean, transport: Transport, user: unknown, identity?: Identity, remoteAddress?: string): ConnectionInput {
+  accept(
+    host: ConnectionHost<Connection>,
+    closing: boolean,
+    transport: Transport,
+    user: unknown,
+    identity?: Identity,
+    remoteAddress?: string,
+  ): ConnectionInput {
     const conn = new Connection(host, transport, user);
     conn.remoteAddress = remoteAddress;
     const { heartbeatInterval: hb, limits } = this.ctx.options;
@@ -51,7 +58,12 @@ export class ConnectionRegistry {
     this.conns.set(conn.id, conn);
     this.ctx.counters.connectionsAccepted++;
     this.control.add(conn);
-    const welcome: Omit<WelcomeFrame, 'op' | 'v'> = { cid: conn.id, hb, win: limits.inflightWindow, pr: limits.publishesPerSecond };
+    const welcome: Omit<WelcomeFrame, 'op' | 'v'> = {
+      cid: conn.id,
+      hb,
+      win: limits.inflightWindow,
+      pr: limits.publishesPerSecond,
+    };
     if (identity) {
       conn.request = identity.request;
       conn.serverChannels = identity.channels;
@@ -63,7 +75,8 @@ export class ConnectionRegistry {
     conn.send(welcomeFrame(welcome, PROTOCOL_VERSION));
     this.events.opened(conn.id, user);
     this.ctx.log('debug', { connectionId: conn.id, userId: conn.userKey, remoteAddress }, 'connection opened');
-    if (DIAGNOSTICS.connection.hasSubscribers) DIAGNOSTICS.connection.publish({ event: 'open', id: conn.id, userId: conn.userKey, remoteAddress });
+    if (DIAGNOSTICS.connection.hasSubscribers)
+      DIAGNOSTICS.connection.publish({ event: 'open', id: conn.id, userId: conn.userKey, remoteAddress });
     return conn;
   }
 
@@ -76,9 +89,11 @@ export class ConnectionRegistry {
     countBy(counters.closes, code);
     const fields = { connectionId: conn.id, userId: conn.userKey, remoteAddress: conn.remoteAddress, code };
     // Closes the server decided because of the client (slow consumer, bad frames) are worth a warning.
-    if (code === CLOSE.SLOW_CONSUMER || code === CLOSE.TOO_MANY_ERRORS) this.ctx.log('warn', fields, 'connection closed for misbehaving');
+    if (code === CLOSE.SLOW_CONSUMER || code === CLOSE.TOO_MANY_ERRORS)
+      this.ctx.log('warn', fields, 'connection closed for misbehaving');
     else this.ctx.log('debug', fields, 'connection closed');
-    if (DIAGNOSTICS.connection.hasSubscribers) DIAGNOSTICS.connection.publish({ event: 'close', id: conn.id, userId: fields.userId, code });
+    if (DIAGNOSTICS.connection.hasSubscribers)
+      DIAGNOSTICS.connection.publish({ event: 'close', id: conn.id, userId: fields.userId, code });
     this.events.closed(conn, code);
     if (this.conns.size === 0) this.onEmpty?.();
   }

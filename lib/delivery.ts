@@ -142,7 +142,8 @@ export class Subscription {
     if (this.state !== SubState.Live) {
       if (m.offset > this.sawLive) this.sawLive = m.offset;
       // Paused subscriptions buffer nothing: they catch up from the store, so memory stays bounded.
-      if (this.state === SubState.CatchingUp && this.buffered.length < MAX_BUFFERED) this.buffered.push({ offset: m.offset, frame });
+      if (this.state === SubState.CatchingUp && this.buffered.length < MAX_BUFFERED)
+        this.buffered.push({ offset: m.offset, frame });
       return false;
     }
     if (m.offset <= this.lastSent) return false;
@@ -235,7 +236,8 @@ export async function catchUp(
     for (;;) {
       if (!sub.active || !sub.target.open) return;
       if (sub.windowFull || sub.target.congested) return pause(sub);
-      const limit = sub.qos === 1 ? Math.min(CATCH_UP_BATCH, sub.inflightWindow - (sub.lastSent - sub.acked)) : CATCH_UP_BATCH;
+      const limit =
+        sub.qos === 1 ? Math.min(CATCH_UP_BATCH, sub.inflightWindow - (sub.lastSent - sub.acked)) : CATCH_UP_BATCH;
       const before = sub.lastSent;
       const { messages, state } = await storage.read(sub.channel, sub.lastSent, limit);
       if (!sub.active || !sub.target.open) return;

@@ -38,7 +38,8 @@ export const ERRORS = {
   BAD_CHANNEL: {
     code: 103,
     message: 'invalid channel name',
-    solve: 'Channel names are 1–255 bytes of [A-Za-z0-9_-:@=] segments separated by "."; patterns may use "*" and a final ">".',
+    solve:
+      'Channel names are 1–255 bytes of [A-Za-z0-9_-:@=] segments separated by "."; patterns may use "*" and a final ">".',
   },
   MESSAGE_TOO_LARGE: {
     code: 104,
@@ -53,7 +54,8 @@ export const ERRORS = {
   RATE_LIMITED: {
     code: 106,
     message: 'publish rate limit exceeded',
-    solve: 'Publish less often from one connection, batch data into fewer messages, or raise limits.publishesPerSecond. Nothing was stored: retry after the bucket refills (the rate is `pr` in `welcome`; the SDK does for QoS 1).',
+    solve:
+      'Publish less often from one connection, batch data into fewer messages, or raise limits.publishesPerSecond. Nothing was stored: retry after the bucket refills (the rate is `pr` in `welcome`; the SDK does for QoS 1).',
   },
   FORBIDDEN: {
     code: 107,
@@ -83,7 +85,8 @@ export const ERRORS = {
   HISTORY_DISABLED: {
     code: 112,
     message: 'channel keeps no history',
-    solve: 'Enable history for the channel pattern (channels[].history) to use recovery, history reads or QoS 1 delivery.',
+    solve:
+      'Enable history for the channel pattern (channels[].history) to use recovery, history reads or QoS 1 delivery.',
   },
   QOS_UNSUPPORTED: {
     code: 113,
@@ -98,52 +101,62 @@ export const ERRORS = {
   UNAUTHORIZED: {
     code: 115,
     message: 'missing or wrong API key',
-    solve: 'Send the HTTP API key as "Authorization: Bearer <key>" or "X-Api-Key: <key>"; it must match the apiKey option the server mounted the API with.',
+    solve:
+      'Send the HTTP API key as "Authorization: Bearer <key>" or "X-Api-Key: <key>"; it must match the apiKey option the server mounted the API with.',
   },
   NOT_FOUND: {
     code: 116,
     message: 'no such HTTP API endpoint or method',
-    solve: 'Use one of the endpoints and methods listed in docs/http-api.md (POST publish, POST batch, GET history, GET channels, GET health).',
+    solve:
+      'Use one of the endpoints and methods listed in docs/http-api.md (POST publish, POST batch, GET history, GET channels, GET health).',
   },
   PRESENCE_DISABLED: {
     code: 117,
     message: 'channel does not track presence',
-    solve: 'Add a channel rule with presence: true for this channel pattern; presence works on exact channel names only.',
+    solve:
+      'Add a channel rule with presence: true for this channel pattern; presence works on exact channel names only.',
   },
   TOO_MANY_PATTERNS: {
     code: 118,
     message: 'connection has too many pattern subscriptions',
-    solve: 'Unsubscribe patterns you no longer need, subscribe to exact channels, or raise limits.maxPatternsPerConnection.',
+    solve:
+      'Unsubscribe patterns you no longer need, subscribe to exact channels, or raise limits.maxPatternsPerConnection.',
   },
   HUB_PATTERNS_FULL: {
     code: 119,
     message: 'the hub has as many distinct patterns as limits.maxPatternsPerHub',
-    solve: 'Subscribe to a pattern already in use or to exact channels, or raise limits.maxPatternsPerHub (each distinct pattern adds a short scan to every publish; see bench/patterns.ts).',
+    solve:
+      'Subscribe to a pattern already in use or to exact channels, or raise limits.maxPatternsPerHub (each distinct pattern adds a short scan to every publish; see bench/patterns.ts).',
   },
   TOKEN_REJECTED: {
     code: 120,
     message: 'refresh token not accepted',
-    solve: 'The refresh (or authenticate) hook refused the token sent in a refresh frame, threw, or took longer than limits.authTimeout. The SDK calls token() again with backoff until the connection expires (3010) and then reconnects; make token() return a currently valid token.',
+    solve:
+      'The refresh (or authenticate) hook refused the token sent in a refresh frame, threw, or took longer than limits.authTimeout. The SDK calls token() again with backoff until the connection expires (3010) and then reconnects; make token() return a currently valid token.',
   },
   SUBSCRIPTION_REVOKED: {
     code: 121,
     message: 'subscription ended: no longer authorized',
-    solve: 'After a token refresh or hub.refreshUser() the authorize hook denied this subscription (or its server-side channel was withdrawn); subscribe again only once the user is allowed.',
+    solve:
+      'After a token refresh or hub.refreshUser() the authorize hook denied this subscription (or its server-side channel was withdrawn); subscribe again only once the user is allowed.',
   },
   UNSUBSCRIBED_BY_SERVER: {
     code: 122,
     message: 'subscription ended by the server',
-    solve: 'The application called hub.unsubscribe() for this user and channel; subscribe again only if the server allows it.',
+    solve:
+      'The application called hub.unsubscribe() for this user and channel; subscribe again only if the server allows it.',
   },
   JWT_INVALID: {
     code: 130,
     message: 'token is not a valid JWT',
-    solve: 'Send a compact JWS (three base64url parts) signed by your backend; check that the client\'s token() returns the whole token.',
+    solve:
+      "Send a compact JWS (three base64url parts) signed by your backend; check that the client's token() returns the whole token.",
   },
   JWT_ALG_NOT_ALLOWED: {
     code: 131,
     message: 'token algorithm not allowed',
-    solve: 'The token\'s alg is "none" or not in the algorithms allow-list given to jwtAuth(); sign with an allowed algorithm.',
+    solve:
+      'The token\'s alg is "none" or not in the algorithms allow-list given to jwtAuth(); sign with an allowed algorithm.',
   },
   JWT_EXPIRED: {
     code: 132,
@@ -153,7 +166,8 @@ export const ERRORS = {
   JWT_NOT_YET_VALID: {
     code: 133,
     message: 'token not yet valid',
-    solve: 'The nbf (or iat) claim is in the future beyond clockTolerance; check the signer\'s clock or raise clockTolerance.',
+    solve:
+      "The nbf (or iat) claim is in the future beyond clockTolerance; check the signer's clock or raise clockTolerance.",
   },
   JWT_WRONG_AUDIENCE: {
     code: 134,
@@ -168,12 +182,14 @@ export const ERRORS = {
   JWT_BAD_SIGNATURE: {
     code: 136,
     message: 'token signature does not verify',
-    solve: 'The token was signed with another key (or the key id is not in the JWKS); check the key, or wait for the JWKS to list a rotated key.',
+    solve:
+      'The token was signed with another key (or the key id is not in the JWKS); check the key, or wait for the JWKS to list a rotated key.',
   },
   JWT_BAD_CLAIMS: {
     code: 137,
     message: 'token claims malformed',
-    solve: 'A required claim (sub, exp) is missing, or the channels or capabilities claim has the wrong shape; the message names the claim.',
+    solve:
+      'A required claim (sub, exp) is missing, or the channels or capabilities claim has the wrong shape; the message names the claim.',
   },
   BAD_OPTIONS: {
     code: 150,
@@ -188,7 +204,8 @@ export const ERRORS = {
   ENGINE_UNAVAILABLE: {
     code: 201,
     message: 'storage or broker backend unavailable',
-    solve: 'The request was not acknowledged; a publish may or may not have been stored. Retry with the same idempotency key (the SDK does for QoS 1) when the backend (e.g. Redis) is back.',
+    solve:
+      'The request was not acknowledged; a publish may or may not have been stored. Retry with the same idempotency key (the SDK does for QoS 1) when the backend (e.g. Redis) is back.',
   },
   SHUTTING_DOWN: {
     code: 202,
@@ -233,7 +250,7 @@ export class SwitchyardError extends Error {
 export function optionError(path: string, expected: string, got: unknown): SwitchyardError {
   let shown: string;
   try {
-    shown = typeof got === 'function' ? 'a function' : JSON.stringify(got) ?? String(got);
+    shown = typeof got === 'function' ? 'a function' : (JSON.stringify(got) ?? String(got));
   } catch {
     shown = typeof got;
   }

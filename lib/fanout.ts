@@ -34,7 +34,12 @@ export class FanOut {
    */
   reservePattern(pattern: string): boolean {
     const n = this.patternReservations.get(pattern);
-    if (n === undefined && !this.router.hasPattern(pattern) && this.router.distinctPatterns + this.patternReservations.size >= this.ctx.options.limits.maxPatternsPerHub) return false;
+    if (
+      n === undefined &&
+      !this.router.hasPattern(pattern) &&
+      this.router.distinctPatterns + this.patternReservations.size >= this.ctx.options.limits.maxPatternsPerHub
+    )
+      return false;
     this.patternReservations.set(pattern, (n ?? 0) + 1);
     return true;
   }
@@ -100,7 +105,11 @@ export class FanOut {
       else {
         byPattern ??= new Map();
         frame = byPattern.get(sub.channel);
-        if (!frame) byPattern.set(sub.channel, (frame = Buffer.from(msgFrameText(m.channel, m.offset, m.epoch, m.payload, sub.channel))));
+        if (!frame)
+          byPattern.set(
+            sub.channel,
+            (frame = Buffer.from(msgFrameText(m.channel, m.offset, m.epoch, m.payload, sub.channel))),
+          );
       }
       if (sub.live(m, frame)) this.startCatchUp(sub);
       if (storedAt !== 0) inst.delivered(sub, m.offset, storedAt);
@@ -111,7 +120,8 @@ export class FanOut {
   /** Exact channels with local subscribers and their subscriber counts. */
   channels(): Array<{ channel: string; subscribers: number }> {
     const out: Array<{ channel: string; subscribers: number }> = [];
-    for (const ch of this.router.channels()) out.push({ channel: ch, subscribers: this.router.exactSubscribers(ch)?.size ?? 0 });
+    for (const ch of this.router.channels())
+      out.push({ channel: ch, subscribers: this.router.exactSubscribers(ch)?.size ?? 0 });
     return out;
   }
 }

@@ -48,7 +48,12 @@ export function subscribedFrame(id: number, res: SubscribeResult): string {
 
 /** `ok` of a publish. */
 export function publishedFrame(id: number, res: PublishResult): string {
-  return okFrame(id, res.duplicate ? { offset: res.offset, epoch: res.epoch, duplicate: true } : { offset: res.offset, epoch: res.epoch });
+  return okFrame(
+    id,
+    res.duplicate
+      ? { offset: res.offset, epoch: res.epoch, duplicate: true }
+      : { offset: res.offset, epoch: res.epoch },
+  );
 }
 
 /** `ok` of a refresh. */
@@ -71,9 +76,27 @@ export function errFrame(code: number, msg: string, id?: number): string {
 }
 
 /** `msg` around an already-serialized payload; `pattern` names the pattern subscription it is delivered for. */
-export function msgFrameText(channel: string, offset: number, epoch: string, payload: string, pattern?: string): string {
+export function msgFrameText(
+  channel: string,
+  offset: number,
+  epoch: string,
+  payload: string,
+  pattern?: string,
+): string {
   const sub = pattern === undefined ? '' : '"sub":"' + pattern + '",';
-  return '{"op":"msg",' + sub + '"ch":"' + channel + '","off":' + offset + ',"ep":' + JSON.stringify(epoch) + ',"data":' + payload + '}';
+  return (
+    '{"op":"msg",' +
+    sub +
+    '"ch":"' +
+    channel +
+    '","off":' +
+    offset +
+    ',"ep":' +
+    JSON.stringify(epoch) +
+    ',"data":' +
+    payload +
+    '}'
+  );
 }
 
 /** `drop`: `n` QoS 0 messages of `channel` were dropped. */
@@ -83,7 +106,12 @@ export function dropFrame(channel: DropFrame['ch'], n: DropFrame['n']): string {
 
 /** `gap`: continuity of `channel` was lost; delivery continues after `position`. */
 export function gapFrame(channel: string, position: Position, reason: GapReason): string {
-  const frame: GapFrame = { op: 'gap', ch: channel, position: { offset: position.offset, epoch: position.epoch }, reason };
+  const frame: GapFrame = {
+    op: 'gap',
+    ch: channel,
+    position: { offset: position.offset, epoch: position.epoch },
+    reason,
+  };
   return JSON.stringify(frame);
 }
 
@@ -120,7 +148,14 @@ export function leaveFrame(channel: string, connectionId: string): string {
 
 /** `ujoin` (`UserJoinFrame`) around the user's serialized info. */
 export function userJoinFrame(channel: string, user: string, info: string | undefined): string {
-  return '{"op":"ujoin","ch":"' + channel + '","u":{"id":' + JSON.stringify(user) + (info === undefined ? '' : ',"info":' + info) + '}}';
+  return (
+    '{"op":"ujoin","ch":"' +
+    channel +
+    '","u":{"id":' +
+    JSON.stringify(user) +
+    (info === undefined ? '' : ',"info":' + info) +
+    '}}'
+  );
 }
 
 /** `uleave` (`UserLeaveFrame`). */

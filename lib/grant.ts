@@ -53,15 +53,22 @@ export const MAX_SERVER_CHANNELS = 128;
  * more than 128 channels.
  */
 export function grant<User>(user: User, options: GrantOptions = {}): AuthGrant<User> {
-  if (user === null || user === undefined || (user as unknown) === false) throw optionError('grant user', 'the accepted user (not null, undefined or false)', user);
-  if (typeof options !== 'object' || options === null) throw optionError('grant options', 'an object {expiresAt?, channels?}', options);
+  if (user === null || user === undefined || (user as unknown) === false)
+    throw optionError('grant user', 'the accepted user (not null, undefined or false)', user);
+  if (typeof options !== 'object' || options === null)
+    throw optionError('grant options', 'an object {expiresAt?, channels?}', options);
   const { expiresAt, channels } = options;
   if (expiresAt !== undefined && !(typeof expiresAt === 'number' && Number.isFinite(expiresAt))) {
     throw optionError('expiresAt', 'milliseconds since the epoch (e.g. Date.now() + 3_600_000)', expiresAt);
   }
   let map: Map<string, QoS> | undefined;
   if (channels !== undefined) {
-    if (!Array.isArray(channels) || channels.length > MAX_SERVER_CHANNELS) throw optionError('channels', `an array of at most ${MAX_SERVER_CHANNELS} channel names or {channel, qos}`, channels);
+    if (!Array.isArray(channels) || channels.length > MAX_SERVER_CHANNELS)
+      throw optionError(
+        'channels',
+        `an array of at most ${MAX_SERVER_CHANNELS} channel names or {channel, qos}`,
+        channels,
+      );
     map = new Map();
     for (const c of channels) {
       const name = typeof c === 'string' ? c : c?.channel;

@@ -6,11 +6,15 @@
  */
 
 /** Upper bounds in seconds for latencies from 50 µs to 10 s. */
-export const LATENCY_BUCKETS: readonly number[] = Object.freeze([0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
+export const LATENCY_BUCKETS: readonly number[] = Object.freeze([
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+]);
 /** Upper bounds for message counts (catch-up sizes). */
 export const COUNT_BUCKETS: readonly number[] = Object.freeze([0, 1, 10, 100, 1_000, 10_000, 100_000]);
 /** Upper bounds in bytes for send queues, from 1 KiB to 64 MiB. */
-export const BYTE_BUCKETS: readonly number[] = Object.freeze([0, 1_024, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216, 67_108_864]);
+export const BYTE_BUCKETS: readonly number[] = Object.freeze([
+  0, 1_024, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216, 67_108_864,
+]);
 
 /** A histogram as it is at one moment. `counts[i]` counts observations `<= buckets[i]` (cumulative); `count` includes those above the last bound. */
 export interface HistogramSnapshot {

@@ -69,7 +69,8 @@ class Stream {
 
   private resize(size: number): void {
     const kept: Entry[] = [];
-    for (let i = Math.max(0, this.count - size); i < this.count; i++) kept.push(this.buf[(this.start + i) % this.buf.length]!);
+    for (let i = Math.max(0, this.count - size); i < this.count; i++)
+      kept.push(this.buf[(this.start + i) % this.buf.length]!);
     this.buf = new Array(size);
     for (let i = 0; i < kept.length; i++) this.buf[i] = kept[i];
     this.start = 0;
@@ -95,7 +96,6 @@ class Stream {
   }
 }
 
-
 /** In-memory {@link Storage}. One instance per hub; not shared between processes. */
 export class MemoryStorage implements Storage {
   private readonly streams: LRUCache<string, Stream>;
@@ -110,13 +110,20 @@ export class MemoryStorage implements Storage {
     const { maxChannels = 10_000, dedupWindow = 120_000, maxIdempotencyKeys = 100_000, now } = options;
     if (!isIntIn(maxChannels, 1)) throw optionError('maxChannels', 'a positive integer', maxChannels);
     if (!isIntIn(dedupWindow, 1)) throw optionError('dedupWindow', 'a positive number of milliseconds', dedupWindow);
-    if (!isIntIn(maxIdempotencyKeys, 1)) throw optionError('maxIdempotencyKeys', 'a positive integer', maxIdempotencyKeys);
-    if (now !== undefined && typeof now !== 'function') throw optionError('now', 'a function returning monotonic milliseconds, like performance.now', now);
+    if (!isIntIn(maxIdempotencyKeys, 1))
+      throw optionError('maxIdempotencyKeys', 'a positive integer', maxIdempotencyKeys);
+    if (now !== undefined && typeof now !== 'function')
+      throw optionError('now', 'a function returning monotonic milliseconds, like performance.now', now);
     this.now = now ?? (() => performance.now());
     this.streams = new LRUCache({ max: maxChannels, dispose: (s) => this.ttls.delete(s) });
     this.unpublished = new LRUCache({ max: maxChannels });
     // An injected clock may jump within one tick, so the LRU must not cache its reading.
-    this.keys = new LRUCache({ max: maxIdempotencyKeys, ttl: dedupWindow, ttlAutopurge: false, ...(now ? { perf: { now }, ttlResolution: 0 } : {}) });
+    this.keys = new LRUCache({
+      max: maxIdempotencyKeys,
+      ttl: dedupWindow,
+      ttlAutopurge: false,
+      ...(now ? { perf: { now }, ttlResolution: 0 } : {}),
+    });
   }
 
   /** A stream to append to: created on first append, with the epoch its readers were already told. */

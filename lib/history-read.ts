@@ -18,8 +18,14 @@ export interface StoredPage {
 }
 
 /** Reads one page of history. Rejects with 112 when the channel keeps none, 150 for a bad limit. @internal */
-export async function readHistory(ctx: HubContext, channel: string, since: Position | undefined, limit: number | undefined): Promise<StoredPage> {
-  if (ctx.rules.for(channel).history === false) throw new SwitchyardError('HISTORY_DISABLED', `${channel} keeps no history`);
+export async function readHistory(
+  ctx: HubContext,
+  channel: string,
+  since: Position | undefined,
+  limit: number | undefined,
+): Promise<StoredPage> {
+  if (ctx.rules.for(channel).history === false)
+    throw new SwitchyardError('HISTORY_DISABLED', `${channel} keeps no history`);
   const max = ctx.options.limits.maxHistoryLimit;
   if (limit !== undefined && !isIntIn(limit, 1, max)) throw optionError('limit', `an integer from 1 to ${max}`, limit);
   const n = limit ?? Math.min(100, max);
@@ -30,7 +36,12 @@ export async function readHistory(ctx: HubContext, channel: string, since: Posit
 }
 
 /** History as the JSON text of a `HistoryResult`. @internal */
-export async function historyText(ctx: HubContext, channel: string, since: Position | undefined, limit: number | undefined): Promise<string> {
+export async function historyText(
+  ctx: HubContext,
+  channel: string,
+  since: Position | undefined,
+  limit: number | undefined,
+): Promise<string> {
   const { messages, position, complete } = await readHistory(ctx, channel, since, limit);
   let text = '{"messages":[';
   for (let i = 0; i < messages.length; i++) {

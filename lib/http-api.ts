@@ -73,21 +73,69 @@ export interface HttpApiOptions {
  * prefix (`/publish`); `body()` is called only after the key check and yields a Buffer/string to
  * parse as JSON, or a value a body parser already produced.
  */
-export interface ApiInput { method: string; path: string; query: URLSearchParams; headers: IncomingHttpHeaders; body: () => Promise<unknown>; raw: unknown }
+export interface ApiInput {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  body: () => Promise<unknown>;
+  raw: unknown;
+}
 
 /** The reply an adapter writes: `body` as JSON with `status` and extra `headers`; a string `body` with its own `content-type` header is written as is. */
-export interface ApiReply { status: number; headers: Record<string, string>; body: unknown }
+export interface ApiReply {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
 
 /** HTTP status for each registry code (documented in docs/http-api.md). Unlisted codes: 400 below 200, else 500. */
 export const HTTP_STATUS: Readonly<Record<number, number>> = Object.freeze({
-  100: 400, 101: 400, 102: 400, 103: 400, 104: 413, 105: 400, 106: 429, 107: 403, 108: 403, 109: 409, 110: 400,
-  111: 415, 112: 409, 113: 400, 114: 409, 115: 401, 116: 404, 117: 409, 118: 429, 119: 429, 120: 401, 121: 403, 122: 409,
-  130: 401, 131: 401, 132: 401, 133: 401, 134: 401, 135: 401, 136: 401, 137: 401, 150: 400, 200: 500, 201: 503, 202: 503,
+  100: 400,
+  101: 400,
+  102: 400,
+  103: 400,
+  104: 413,
+  105: 400,
+  106: 429,
+  107: 403,
+  108: 403,
+  109: 409,
+  110: 400,
+  111: 415,
+  112: 409,
+  113: 400,
+  114: 409,
+  115: 401,
+  116: 404,
+  117: 409,
+  118: 429,
+  119: 429,
+  120: 401,
+  121: 403,
+  122: 409,
+  130: 401,
+  131: 401,
+  132: 401,
+  133: 401,
+  134: 401,
+  135: 401,
+  136: 401,
+  137: 401,
+  150: 400,
+  200: 500,
+  201: 503,
+  202: 503,
 });
 
 /** A registry error with an HTTP status other than the default for its code (415, 405). */
 class ApiError extends SwitchyardError {
-  constructor(reason: ErrorName, detail: string, readonly status?: number, readonly headers: Record<string, string> = {}) {
+  constructor(
+    reason: ErrorName,
+    detail: string,
+    readonly status?: number,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(reason, detail);
   }
 }
@@ -97,7 +145,11 @@ export function errorReply(err: unknown, status?: number): ApiReply {
   const e = err instanceof SwitchyardError ? err : new SwitchyardError('INTERNAL');
   status ??= (e instanceof ApiError && e.status) || HTTP_STATUS[e.code] || (e.code < 200 ? 400 : 500);
   const headers = e instanceof ApiError ? e.headers : {};
-  return { status, headers, body: { error: { code: e.code, name: errorName(e.code) ?? e.reason, message: e.message } } };
+  return {
+    status,
+    headers,
+    body: { error: { code: e.code, name: errorName(e.code) ?? e.reason, message: e.message } },
+  };
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -119,23 +171,47 @@ type Item = { channel: string; data: unknown; idempotencyKey?: string };
  * @throws SwitchyardError (150) for a bad option, or when neither `apiKey` nor `authorize` is given.
  */
 export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
-  if (typeof options !== 'object' || options === null) throw optionError('HTTP API options', 'an object like { apiKey }', options);
-  const { prefix = '/realtime/api', apiKey, authorize, maxBodyBytes = 1 << 20, maxBatch = 100, operations = true, operationsKey, admin = false } = options;
+  if (typeof options !== 'object' || options === null)
+    throw optionError('HTTP API options', 'an object like { apiKey }', options);
+  const {
+    prefix = '/realtime/api',
+    apiKey,
+    authorize,
+    maxBodyBytes = 1 << 20,
+    maxBatch = 100,
+    operations = true,
+    operationsKey,
+    admin = false,
+  } = options;
   if (typeof prefix !== 'string' || (prefix !== '' && (!prefix.startsWith('/') || prefix.endsWith('/')))) {
-    throw optionError('prefix', "a path like '/realtime/api' (no trailing slash), or '' when the framework mounts it", prefix);
+    throw optionError(
+      'prefix',
+      "a path like '/realtime/api' (no trailing slash), or '' when the framework mounts it",
+      prefix,
+    );
   }
   const keyList = (name: string, v: string | string[] | undefined): string[] => {
     const list = v === undefined ? [] : Array.isArray(v) ? v : [v];
-    if (!list.every((k) => typeof k === 'string' && k.length > 0)) throw optionError(name, 'a non-empty string or an array of them', v);
+    if (!list.every((k) => typeof k === 'string' && k.length > 0))
+      throw optionError(name, 'a non-empty string or an array of them', v);
     return list;
   };
   const keys = keyList('apiKey', apiKey);
   const opsKeys = keyList('operationsKey', operationsKey);
-  for (const [k, v] of Object.entries({ operations, admin })) if (typeof v !== 'boolean') throw optionError(k, 'true or false', v);
-  if (admin && !operations) throw optionError('admin', 'false when operations is false (the page reads /status)', admin);
-  if (authorize !== undefined && typeof authorize !== 'function') throw optionError('authorize', 'a function returning true to allow', authorize);
-  if (keys.length === 0 && !authorize) throw optionError('apiKey', 'set (or pass authorize: () => true when your app already protects the prefix)', apiKey);
-  for (const [k, v] of Object.entries({ maxBodyBytes, maxBatch })) if (!isIntIn(v, 1)) throw optionError(k, 'a positive integer', v);
+  for (const [k, v] of Object.entries({ operations, admin }))
+    if (typeof v !== 'boolean') throw optionError(k, 'true or false', v);
+  if (admin && !operations)
+    throw optionError('admin', 'false when operations is false (the page reads /status)', admin);
+  if (authorize !== undefined && typeof authorize !== 'function')
+    throw optionError('authorize', 'a function returning true to allow', authorize);
+  if (keys.length === 0 && !authorize)
+    throw optionError(
+      'apiKey',
+      'set (or pass authorize: () => true when your app already protects the prefix)',
+      apiKey,
+    );
+  for (const [k, v] of Object.entries({ maxBodyBytes, maxBatch }))
+    if (!isIntIn(v, 1)) throw optionError(k, 'a positive integer', v);
   const keyDigests = keys.map(digest);
   const opsDigests = [...keyDigests, ...opsKeys.map(digest)];
   const { maxMessageBytes, maxChannelBytes, maxDepth, maxHistoryLimit } = hub.options.limits;
@@ -150,16 +226,24 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
   };
 
   const checkItem = (v: unknown, where: string, fallbackKey?: string): Item => {
-    if (!isObject(v)) throw new SwitchyardError('BAD_FRAME', `${where} must be an object {channel, data, idempotencyKey?}`);
-    for (const k of Object.keys(v)) if (k !== 'channel' && k !== 'data' && k !== 'idempotencyKey') throw new SwitchyardError('BAD_FRAME', `${where}.${k} is not a field`);
+    if (!isObject(v))
+      throw new SwitchyardError('BAD_FRAME', `${where} must be an object {channel, data, idempotencyKey?}`);
+    for (const k of Object.keys(v))
+      if (k !== 'channel' && k !== 'data' && k !== 'idempotencyKey')
+        throw new SwitchyardError('BAD_FRAME', `${where}.${k} is not a field`);
     const chErr = checkChannel(v.channel, false, maxChannelBytes);
     if (chErr) throw new SwitchyardError('BAD_CHANNEL', `${where}.channel: ${chErr}`);
     if (!Object.hasOwn(v, 'data')) throw new SwitchyardError('BAD_FRAME', `${where}.data is required (any JSON value)`);
-    if (exceedsDepth(v.data, maxDepth)) throw new SwitchyardError('BAD_FRAME', `${where}.data is nested deeper than ${maxDepth}`);
-    if (Buffer.byteLength(JSON.stringify(v.data)) > maxMessageBytes) throw new SwitchyardError('MESSAGE_TOO_LARGE', `${where}.data is larger than ${maxMessageBytes} bytes`);
+    if (exceedsDepth(v.data, maxDepth))
+      throw new SwitchyardError('BAD_FRAME', `${where}.data is nested deeper than ${maxDepth}`);
+    if (Buffer.byteLength(JSON.stringify(v.data)) > maxMessageBytes)
+      throw new SwitchyardError('MESSAGE_TOO_LARGE', `${where}.data is larger than ${maxMessageBytes} bytes`);
     const key = v.idempotencyKey ?? fallbackKey;
     if (key !== undefined && !(typeof key === 'string' && key.length > 0 && key.length <= MAX_ID_LENGTH)) {
-      throw new SwitchyardError('BAD_FRAME', `${where}.idempotencyKey must be a string of 1-${MAX_ID_LENGTH} characters`);
+      throw new SwitchyardError(
+        'BAD_FRAME',
+        `${where}.idempotencyKey must be a string of 1-${MAX_ID_LENGTH} characters`,
+      );
     }
     return { channel: v.channel as string, data: v.data, idempotencyKey: key as string | undefined };
   };
@@ -167,7 +251,8 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
   const readJson = async (input: ApiInput): Promise<Record<string, unknown>> => {
     const type = header(input.headers, 'content-type') ?? '';
     // JSON only: a cross-site form cannot send it without a CORS preflight, which guards cookie-based auth.
-    if (!/^application\/([\w.+-]*\+)?json\s*(;|$)/i.test(type)) throw new ApiError('BAD_JSON', 'send Content-Type: application/json', 415);
+    if (!/^application\/([\w.+-]*\+)?json\s*(;|$)/i.test(type))
+      throw new ApiError('BAD_JSON', 'send Content-Type: application/json', 415);
     let body = await input.body();
     if (Buffer.isBuffer(body) || typeof body === 'string') body = parseJson(body.toString());
     if (!isObject(body)) throw new SwitchyardError('BAD_FRAME', 'request body must be a JSON object');
@@ -175,7 +260,9 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
   };
 
   const allow = async (input: ApiInput, action: ApiAuthRequest['action'], channels: string[]): Promise<void> => {
-    const ok = await Promise.resolve(authorize?.({ action, channels, headers: input.headers, raw: input.raw }) ?? true).catch((err: unknown) => {
+    const ok = await Promise.resolve(
+      authorize?.({ action, channels, headers: input.headers, raw: input.raw }) ?? true,
+    ).catch((err: unknown) => {
       hub.log('error', { err, action }, 'HTTP API authorize hook threw');
       throw new SwitchyardError('INTERNAL', 'authorize failed');
     });
@@ -183,13 +270,21 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
   };
 
   const publishOne = async (it: Item): Promise<ApiReply> => {
-    const r = await hub.publish(it.channel, it.data, it.idempotencyKey === undefined ? {} : { idempotencyKey: it.idempotencyKey });
+    const r = await hub.publish(
+      it.channel,
+      it.data,
+      it.idempotencyKey === undefined ? {} : { idempotencyKey: it.idempotencyKey },
+    );
     return { status: 200, headers: r.duplicate ? { 'idempotent-replayed': 'true' } : {}, body: r };
   };
 
   const routes: Record<string, Record<string, (input: ApiInput) => Promise<ApiReply>>> = {
     '/health': {
-      GET: async () => ({ status: hub.isClosing ? 503 : 200, headers: {}, body: { status: hub.isClosing ? 'closing' : 'ok', connections: hub.connectionCount } }),
+      GET: async () => ({
+        status: hub.isClosing ? 503 : 200,
+        headers: {},
+        body: { status: hub.isClosing ? 'closing' : 'ok', connections: hub.connectionCount },
+      }),
     },
     '/publish': {
       POST: async (input) => {
@@ -207,15 +302,26 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
           throw new SwitchyardError('BAD_FRAME', `messages must be an array of 1-${maxBatch} {channel, data} objects`);
         }
         const batchKey = header(input.headers, 'idempotency-key');
-        if (batchKey !== undefined && batchKey.length > MAX_ID_LENGTH - 6) throw new SwitchyardError('BAD_FRAME', `Idempotency-Key of a batch is at most ${MAX_ID_LENGTH - 6} characters`);
+        if (batchKey !== undefined && batchKey.length > MAX_ID_LENGTH - 6)
+          throw new SwitchyardError(
+            'BAD_FRAME',
+            `Idempotency-Key of a batch is at most ${MAX_ID_LENGTH - 6} characters`,
+          );
         // Everything is checked before anything is published, so a bad item publishes nothing.
-        const items = list.map((m, i) => checkItem(m, `messages[${i}]`, batchKey === undefined ? undefined : `${batchKey}:${i}`));
+        const items = list.map((m, i) =>
+          checkItem(m, `messages[${i}]`, batchKey === undefined ? undefined : `${batchKey}:${i}`),
+        );
         await allow(input, 'publish', [...new Set(items.map((m) => m.channel))]);
         const results: unknown[] = [];
         let failed = 0;
         // One at a time, so messages to one channel keep the order of the array.
         for (const it of items) {
-          results.push(await publishOne(it).then((r) => r.body, (err: unknown) => (failed++, errorReply(err).body)));
+          results.push(
+            await publishOne(it).then(
+              (r) => r.body,
+              (err: unknown) => (failed++, errorReply(err).body),
+            ),
+          );
         }
         return { status: failed ? 207 : 200, headers: {}, body: { results } };
       },
@@ -232,8 +338,15 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
         }
         const since = q.get('since');
         const epoch = q.get('epoch');
-        if ((since === null) !== (epoch === null) || (since !== null && !/^\d{1,15}$/.test(since)) || (epoch !== null && (epoch.length === 0 || epoch.length > MAX_ID_LENGTH))) {
-          throw new SwitchyardError('BAD_FRAME', 'since (a non-negative integer offset) and epoch must be given together');
+        if (
+          (since === null) !== (epoch === null) ||
+          (since !== null && !/^\d{1,15}$/.test(since)) ||
+          (epoch !== null && (epoch.length === 0 || epoch.length > MAX_ID_LENGTH))
+        ) {
+          throw new SwitchyardError(
+            'BAD_FRAME',
+            'since (a non-negative integer offset) and epoch must be given together',
+          );
         }
         await allow(input, 'history', [channel]);
         const page = await hub.history(channel, {
@@ -254,7 +367,11 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
     routes['/metrics'] = {
       GET: async (input) => {
         await allow(input, 'operations', []);
-        return { status: 200, headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }, body: prometheusText(hub.metrics()) };
+        return {
+          status: 200,
+          headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
+          body: prometheusText(hub.metrics()),
+        };
       },
     };
     routes['/status'] = {
@@ -271,7 +388,8 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
       status: 200,
       headers: {
         'content-type': `${type}; charset=utf-8`,
-        'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        'content-security-policy':
+          "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
         'x-content-type-options': 'nosniff',
         'x-frame-options': 'DENY',
         'referrer-policy': 'no-referrer',
@@ -300,7 +418,10 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
         if (!route) throw new SwitchyardError('NOT_FOUND', `${input.path} is not an endpoint`);
         const method = input.method === 'HEAD' ? 'GET' : input.method;
         const fn = route[method];
-        if (!fn) throw new ApiError('NOT_FOUND', `${input.method} is not allowed on ${input.path}`, 405, { allow: Object.keys(route).join(', ') });
+        if (!fn)
+          throw new ApiError('NOT_FOUND', `${input.method} is not allowed on ${input.path}`, 405, {
+            allow: Object.keys(route).join(', '),
+          });
         if (!OPEN.has(input.path)) {
           // Without any key configured, `authorize` alone decides (it is required then).
           const accepted = OPERATIONS.has(input.path) ? opsDigests : keyDigests;
@@ -317,4 +438,3 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
 
 /** The API built by {@link createApi}. */
 export type Api = ReturnType<typeof createApi>;
-

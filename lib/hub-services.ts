@@ -42,11 +42,24 @@ export interface HubParts {
 }
 
 /** Builds and wires the parts of a hub and starts its broker. @internal */
-export function assembleHub(options: SwitchyardOptions, resolved: ResolvedOptions, counters: HubCounters, instruments: Instruments, log: HubContext['log'], events: ConnectionEvents): HubParts {
+export function assembleHub(
+  options: SwitchyardOptions,
+  resolved: ResolvedOptions,
+  counters: HubCounters,
+  instruments: Instruments,
+  log: HubContext['log'],
+  events: ConnectionEvents,
+): HubParts {
   const base = options.engine ?? memoryEngine();
   // Storage calls are timed through a wrapper; the engine keeps its own prototype and fields.
   const engine = Object.create(base, { storage: { value: instruments.timeStorage(base.storage) } }) as Engine;
-  const presenceTracker = new PresenceTracker(engine.presence ?? new MemoryPresence(), options.presenceInfo, resolved.limits.maxPresenceInfoBytes, log, resolved.limits.maxPresenceMembers);
+  const presenceTracker = new PresenceTracker(
+    engine.presence ?? new MemoryPresence(),
+    options.presenceInfo,
+    resolved.limits.maxPresenceInfoBytes,
+    log,
+    resolved.limits.maxPresenceMembers,
+  );
   // The parts below exist before the broker delivers anything (its callbacks run asynchronously).
   let parts: HubParts | undefined;
   const ready = engine.broker.start({
@@ -58,7 +71,17 @@ export function assembleHub(options: SwitchyardOptions, resolved: ResolvedOption
     interrupted: () => parts!.catchUps.recheckAll(parts!.fanOut.router),
   });
   ready.catch(() => {});
-  const ctx: HubContext = { options: resolved, userOptions: options, counters, instruments, engine, ready, rules: new ChannelRules(resolved), presenceTracker, log };
+  const ctx: HubContext = {
+    options: resolved,
+    userOptions: options,
+    counters,
+    instruments,
+    engine,
+    ready,
+    rules: new ChannelRules(resolved),
+    presenceTracker,
+    log,
+  };
   const catchUps = new CatchUps(ctx);
   const fanOut = new FanOut(ctx, (sub) => catchUps.start(sub));
   const conns = new Map<string, Connection>();
@@ -79,8 +102,13 @@ export function assembleHub(options: SwitchyardOptions, resolved: ResolvedOption
   // Revocations from other nodes arrive on the reserved control channel of the same broker.
   ready
     .then(() => engine.broker.subscribe(CONTROL_CHANNEL))
-    .catch((err: unknown) => log('warn', { err }, 'control channel subscribe failed; revocations from other nodes will not arrive'));
-  ready.then(() => nodes.start().catch((err: unknown) => log('warn', { err }, 'could not join the node list')), () => {});
+    .catch((err: unknown) =>
+      log('warn', { err }, 'control channel subscribe failed; revocations from other nodes will not arrive'),
+    );
+  ready.then(
+    () => nodes.start().catch((err: unknown) => log('warn', { err }, 'could not join the node list')),
+    () => {},
+  );
   if (options.engine && !options.engine.presence && resolved.channels.some((c) => c.presence)) {
     log('warn', {}, 'presence channels with an engine that has no presence store: each node sees only its own members');
   }
@@ -125,7 +153,14 @@ export async function shutdownParts(parts: HubParts): Promise<void> {
 }
 
 /** The hub's services as a connection sees them. @internal */
-export function connectionHost(ctx: HubContext, fanOut: FanOut, catchUps: CatchUps, flow: FlowMonitor, control: UserControl, closed: (conn: Connection, code: number) => void): ConnectionHost<Connection> {
+export function connectionHost(
+  ctx: HubContext,
+  fanOut: FanOut,
+  catchUps: CatchUps,
+  flow: FlowMonitor,
+  control: UserControl,
+  closed: (conn: Connection, code: number) => void,
+): ConnectionHost<Connection> {
   return {
     options: ctx.options,
     counters: ctx.counters,
@@ -145,7 +180,18 @@ export function connectionHost(ctx: HubContext, fanOut: FanOut, catchUps: CatchU
     rateLimitedPublish: (conn) => {
       // The 1st, 2nd, 4th, 8th… refusal of a connection is logged at info, so a flood cannot flood the log.
       const n = ++conn.rateLimited;
-      if ((n & (n - 1)) === 0) ctx.log('info', { connectionId: conn.id, userId: conn.userKey, remoteAddress: conn.remoteAddress, reason: 'rate limited', refusals: n }, 'publish refused');
+      if ((n & (n - 1)) === 0)
+        ctx.log(
+          'info',
+          {
+            connectionId: conn.id,
+            userId: conn.userKey,
+            remoteAddress: conn.remoteAddress,
+            reason: 'rate limited',
+            refusals: n,
+          },
+          'publish refused',
+        );
     },
     markCongested: (conn) => flow.markCongested(conn),
     connectionClosed: closed,

@@ -14,7 +14,6 @@ export interface HubEvents {
   close: () => void;
 }
 
-
 /** Options of `hub.publish()`. */
 export interface PublishOptions {
   /** Makes the publish idempotent: a repeat with the same key inside the de-duplication window stores nothing and returns the first offset. */

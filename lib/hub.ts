@@ -118,7 +118,12 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
    */
   async authenticate(req: AuthRequest): Promise<AuthOutcome> {
     const full = this.conns.size >= this.options.limits.maxConnections;
-    return authenticateUpgrade(this.ctx, req, this.closing ? 'server shutting down' : full ? 'hub is full (limits.maxConnections)' : undefined, (status, reason) => this.refused(status, reason, req.remoteAddress));
+    return authenticateUpgrade(
+      this.ctx,
+      req,
+      this.closing ? 'server shutting down' : full ? 'hub is full (limits.maxConnections)' : undefined,
+      (status, reason) => this.refused(status, reason, req.remoteAddress),
+    );
   }
 
   /**
@@ -135,7 +140,14 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
    * for each inbound message and when the socket closes.
    */
   accept(transport: Transport, user: unknown, identity?: Identity, remoteAddress?: string): ConnectionInput {
-    return this.parts.registry.accept(this.parts.host, this.closing !== undefined, transport, user, identity, remoteAddress);
+    return this.parts.registry.accept(
+      this.parts.host,
+      this.closing !== undefined,
+      transport,
+      user,
+      identity,
+      remoteAddress,
+    );
   }
 
   // ---------------------------------------------------------------- public API
@@ -159,7 +171,11 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
   async history(channel: string, query: HistoryQuery<User> = {}): Promise<HistoryPage> {
     await checkServerRead(this.ctx, 'history', channel, query, 'an object {since?, limit?, asUser?}');
     const page = await readHistory(this.ctx, channel, query.since, query.limit);
-    return { messages: page.messages.map((m) => ({ offset: m.offset, data: JSON.parse(m.payload) })), position: page.position, complete: page.complete };
+    return {
+      messages: page.messages.map((m) => ({ offset: m.offset, data: JSON.parse(m.payload) })),
+      position: page.position,
+      complete: page.complete,
+    };
   }
 
   /**
@@ -170,7 +186,11 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
    */
   async presence(channel: string, query: PresenceQuery<User> = {}): Promise<PresenceResult> {
     await checkServerRead(this.ctx, 'presence', channel, query, 'an object {asUser?}');
-    if (!this.rule(channel).presence) throw new SwitchyardError('PRESENCE_DISABLED', `${channel} has no presence; add a channel rule with presence: true`);
+    if (!this.rule(channel).presence)
+      throw new SwitchyardError(
+        'PRESENCE_DISABLED',
+        `${channel} has no presence; add a channel rule with presence: true`,
+      );
     return this.presenceTracker.members(channel, this.options.limits.maxPresenceMembers);
   }
 
@@ -182,7 +202,11 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
    */
   async presenceUsers(channel: string, query: PresenceQuery = {}): Promise<PresenceUsersResult> {
     await checkServerRead(this.ctx, 'presence', channel, query, 'an object {asUser?}');
-    if (!this.rule(channel).userPresence) throw new SwitchyardError('PRESENCE_DISABLED', `${channel} has no presence by user; add a channel rule with presence: true, userPresence: true`);
+    if (!this.rule(channel).userPresence)
+      throw new SwitchyardError(
+        'PRESENCE_DISABLED',
+        `${channel} has no presence by user; add a channel rule with presence: true, userPresence: true`,
+      );
     return this.presenceTracker.usersResult(channel, this.options.limits.maxPresenceMembers);
   }
 
@@ -203,7 +227,11 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
    * engine's broker (a broker failure is logged).
    * @throws SwitchyardError (150) for a code other than 1000, 1001, 3502 or 4000–4999, or a bad target.
    */
-  disconnect(target: string | { user: string | number }, code: number = CLOSE.KICKED, reason = 'disconnected by server'): boolean {
+  disconnect(
+    target: string | { user: string | number },
+    code: number = CLOSE.KICKED,
+    reason = 'disconnected by server',
+  ): boolean {
     return this.parts.control.disconnect(target, code, reason);
   }
 

@@ -106,7 +106,11 @@ export class Instruments {
   readonly catchUpMessages = new Histogram(COUNT_BUCKETS);
   readonly ackRoundTrip = new Histogram(LATENCY_BUCKETS);
   readonly sendQueue = new Histogram(BYTE_BUCKETS);
-  readonly engine = { append: new Histogram(LATENCY_BUCKETS), read: new Histogram(LATENCY_BUCKETS), state: new Histogram(LATENCY_BUCKETS) };
+  readonly engine = {
+    append: new Histogram(LATENCY_BUCKETS),
+    read: new Histogram(LATENCY_BUCKETS),
+    state: new Histogram(LATENCY_BUCKETS),
+  };
   private readonly engineErrors = { append: 0, read: 0, state: 0 };
   private readonly families = new Map<string, FamilyCounters>();
   // One sampled message at a time: its channel, offset and when the store confirmed it.
@@ -142,7 +146,8 @@ export class Instruments {
       this.probeOffset = offset;
       this.probeAt = t;
     }
-    if (DIAGNOSTICS.publish.hasSubscribers) DIAGNOSTICS.publish.publish({ channel, offset, epoch, bytes, seconds: (t - startedAt) / 1000 });
+    if (DIAGNOSTICS.publish.hasSubscribers)
+      DIAGNOSTICS.publish.publish({ channel, offset, epoch, bytes, seconds: (t - startedAt) / 1000 });
   }
 
   /** When `offset` of `channel` is the sampled message, when it was stored (and the sample is used up); else 0. */
@@ -156,7 +161,8 @@ export class Instruments {
   delivered(sub: { qos: number; lastSent: number }, offset: number, storedAt: number): void {
     const t = now();
     this.delivery.observe((t - storedAt) / 1000);
-    if (sub.qos === 1 && sub.lastSent === offset && !this.ackProbes.has(sub)) this.ackProbes.set(sub, { offset, at: t });
+    if (sub.qos === 1 && sub.lastSent === offset && !this.ackProbes.has(sub))
+      this.ackProbes.set(sub, { offset, at: t });
   }
 
   /** A message of `family` went to `subscribers` local subscriptions. */
@@ -191,7 +197,12 @@ export class Instruments {
   logged(level: string, obj: object, msg: string): void {
     if (level !== 'warn' && level !== 'error') return;
     const e = (obj as { err?: unknown }).err;
-    const entry: RecentError = { time: Date.now(), level, msg, ...(e !== undefined && { err: e instanceof Error ? e.message : String(e) }) };
+    const entry: RecentError = {
+      time: Date.now(),
+      level,
+      msg,
+      ...(e !== undefined && { err: e instanceof Error ? e.message : String(e) }),
+    };
     if (this.recentErrors.push(entry) > RECENT_ERRORS) this.recentErrors.shift();
     if (DIAGNOSTICS.error.hasSubscribers) DIAGNOSTICS.error.publish({ level, msg, err: e });
   }
@@ -209,7 +220,9 @@ export class Instruments {
     const h = this.loop;
     // The monitor reports nanoseconds; an empty window (no samples) reports 0 everywhere.
     const s = (ns: number): number => (Number.isFinite(ns) ? ns / 1e9 : 0);
-    return h && h.count > 0 ? { p50: s(h.percentile(50)), p90: s(h.percentile(90)), p99: s(h.percentile(99)), max: s(h.max) } : { p50: 0, p90: 0, p99: 0, max: 0 };
+    return h && h.count > 0
+      ? { p50: s(h.percentile(50)), p90: s(h.percentile(90)), p99: s(h.percentile(99)), max: s(h.max) }
+      : { p50: 0, p90: 0, p99: 0, max: 0 };
   }
 
   /** Times every storage operation into {@link engine} (the wrapper keeps the storage's own prototype). */
@@ -225,7 +238,10 @@ export class Instruments {
       );
     };
     return Object.create(storage, {
-      append: { value: (c: string, p: string, o: Parameters<Storage['append']>[2]) => timed('append', () => storage.append(c, p, o)) },
+      append: {
+        value: (c: string, p: string, o: Parameters<Storage['append']>[2]) =>
+          timed('append', () => storage.append(c, p, o)),
+      },
       read: { value: (c: string, after: number, limit: number) => timed('read', () => storage.read(c, after, limit)) },
       state: { value: (c: string) => timed('state', () => storage.state(c)) },
     }) as Storage;
@@ -239,7 +255,11 @@ export class Instruments {
       catchUpMessages: this.catchUpMessages.snapshot(),
       ackRoundTripSeconds: this.ackRoundTrip.snapshot(),
       sendQueueBytes: this.sendQueue.snapshot(),
-      engineSeconds: { append: this.engine.append.snapshot(), read: this.engine.read.snapshot(), state: this.engine.state.snapshot() },
+      engineSeconds: {
+        append: this.engine.append.snapshot(),
+        read: this.engine.read.snapshot(),
+        state: this.engine.state.snapshot(),
+      },
       engineErrors: { ...this.engineErrors },
       // Until the first window completes, the window so far.
       eventLoopDelay: this.loopRolled ? { ...this.loopDelay } : this.readLoop(),

@@ -48,7 +48,18 @@ export interface HubMetrics extends HubCounters, LatencyMetrics {
 
 /** A fresh, zeroed counter set. */
 export function newCounters(): HubCounters {
-  return { published: 0, dropped: 0, slowConsumerCloses: 0, badFrames: 0, connectionsAccepted: 0, authFailures: {}, closes: {}, catchUps: 0, gaps: 0, publishFailures: 0 };
+  return {
+    published: 0,
+    dropped: 0,
+    slowConsumerCloses: 0,
+    badFrames: 0,
+    connectionsAccepted: 0,
+    authFailures: {},
+    closes: {},
+    catchUps: 0,
+    gaps: 0,
+    publishFailures: 0,
+  };
 }
 
 /** Adds one to a labelled counter. */
@@ -71,7 +82,20 @@ export interface MetricFamily {
   samples: MetricSample[];
 }
 
-type Scalar = 'connections' | 'subscriptions' | 'channels' | 'congestedConnections' | 'clusterNodes' | 'published' | 'dropped' | 'slowConsumerCloses' | 'badFrames' | 'connectionsAccepted' | 'catchUps' | 'gaps' | 'publishFailures';
+type Scalar =
+  | 'connections'
+  | 'subscriptions'
+  | 'channels'
+  | 'congestedConnections'
+  | 'clusterNodes'
+  | 'published'
+  | 'dropped'
+  | 'slowConsumerCloses'
+  | 'badFrames'
+  | 'connectionsAccepted'
+  | 'catchUps'
+  | 'gaps'
+  | 'publishFailures';
 const SCALARS: Array<[Scalar, 'gauge' | 'counter', string]> = [
   ['connections', 'gauge', 'Open connections.'],
   ['subscriptions', 'gauge', 'Subscriptions held by open connections.'],
@@ -91,10 +115,20 @@ const LABELLED: Array<['authFailures' | 'closes', string, string]> = [
   ['authFailures', 'Upgrades refused by authentication, by HTTP status.', 'status'],
   ['closes', 'Connections ended, by close code.', 'code'],
 ];
-type Histo = 'publishStoredSeconds' | 'deliverySeconds' | 'catchUpSeconds' | 'catchUpMessages' | 'ackRoundTripSeconds' | 'sendQueueBytes';
+type Histo =
+  | 'publishStoredSeconds'
+  | 'deliverySeconds'
+  | 'catchUpSeconds'
+  | 'catchUpMessages'
+  | 'ackRoundTripSeconds'
+  | 'sendQueueBytes';
 const HISTOGRAMS: Array<[Histo, string, string]> = [
   ['publishStoredSeconds', 'publish_stored_seconds', 'Seconds from publish to the store confirming it.'],
-  ['deliverySeconds', 'delivery_seconds', 'Seconds from stored to written to a local subscriber socket (sampled messages this node published).'],
+  [
+    'deliverySeconds',
+    'delivery_seconds',
+    'Seconds from stored to written to a local subscriber socket (sampled messages this node published).',
+  ],
   ['catchUpSeconds', 'catch_up_seconds', 'Seconds one catch-up from history took.'],
   ['catchUpMessages', 'catch_up_messages', 'Messages one catch-up from history sent.'],
   ['ackRoundTripSeconds', 'ack_round_trip_seconds', 'Seconds from a QoS 1 delivery to the ack covering it (sampled).'],
@@ -104,8 +138,16 @@ const HISTOGRAMS: Array<[Histo, string, string]> = [
 const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
 
 function histogramSamples(h: HistogramSnapshot, labels: Record<string, string>): MetricSample[] {
-  const out: MetricSample[] = h.buckets.map((le, i) => ({ suffix: '_bucket', labels: { ...labels, le: String(le) }, value: h.counts[i]! }));
-  out.push({ suffix: '_bucket', labels: { ...labels, le: '+Inf' }, value: h.count }, { suffix: '_sum', labels, value: h.sum }, { suffix: '_count', labels, value: h.count });
+  const out: MetricSample[] = h.buckets.map((le, i) => ({
+    suffix: '_bucket',
+    labels: { ...labels, le: String(le) },
+    value: h.counts[i]!,
+  }));
+  out.push(
+    { suffix: '_bucket', labels: { ...labels, le: '+Inf' }, value: h.count },
+    { suffix: '_sum', labels, value: h.sum },
+    { suffix: '_count', labels, value: h.count },
+  );
   return out;
 }
 
@@ -113,17 +155,38 @@ function histogramSamples(h: HistogramSnapshot, labels: Record<string, string>):
 export function metricFamilies(m: HubMetrics, prefix = 'switchyard_'): MetricFamily[] {
   const out: MetricFamily[] = [];
   for (const [key, type, help] of SCALARS) {
-    out.push({ name: prefix + snake(key) + (type === 'counter' ? '_total' : ''), help, type, samples: [{ labels: {}, value: m[key] }] });
+    out.push({
+      name: prefix + snake(key) + (type === 'counter' ? '_total' : ''),
+      help,
+      type,
+      samples: [{ labels: {}, value: m[key] }],
+    });
   }
   for (const [key, help, label] of LABELLED) {
-    out.push({ name: prefix + snake(key) + '_total', help, type: 'counter', samples: Object.entries(m[key]).map(([l, value]) => ({ labels: { [label]: l }, value })) });
+    out.push({
+      name: prefix + snake(key) + '_total',
+      help,
+      type: 'counter',
+      samples: Object.entries(m[key]).map(([l, value]) => ({ labels: { [label]: l }, value })),
+    });
   }
   const families = Object.entries(m.families);
   out.push(
-    { name: prefix + 'family_published_total', help: 'Messages stored and broadcast, by channel rule (match), or (default).', type: 'counter', samples: families.map(([family, f]) => ({ labels: { family }, value: f.published })) },
-    { name: prefix + 'family_deliveries_total', help: 'Deliveries routed to local subscribers, by channel rule (match), or (default).', type: 'counter', samples: families.map(([family, f]) => ({ labels: { family }, value: f.delivered })) },
+    {
+      name: prefix + 'family_published_total',
+      help: 'Messages stored and broadcast, by channel rule (match), or (default).',
+      type: 'counter',
+      samples: families.map(([family, f]) => ({ labels: { family }, value: f.published })),
+    },
+    {
+      name: prefix + 'family_deliveries_total',
+      help: 'Deliveries routed to local subscribers, by channel rule (match), or (default).',
+      type: 'counter',
+      samples: families.map(([family, f]) => ({ labels: { family }, value: f.delivered })),
+    },
   );
-  for (const [key, name, help] of HISTOGRAMS) out.push({ name: prefix + name, help, type: 'histogram', samples: histogramSamples(m[key], {}) });
+  for (const [key, name, help] of HISTOGRAMS)
+    out.push({ name: prefix + name, help, type: 'histogram', samples: histogramSamples(m[key], {}) });
   out.push({
     name: prefix + 'engine_seconds',
     help: 'Seconds per storage operation (Redis engine: one command round trip each), by op.',
@@ -158,7 +221,8 @@ export function escapeLabelValue(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
-const formatValue = (v: number): string => (Number.isNaN(v) ? 'NaN' : v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v));
+const formatValue = (v: number): string =>
+  Number.isNaN(v) ? 'NaN' : v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v);
 
 /**
  * Formats a snapshot in the Prometheus text exposition format (version 0.0.4), metric names

@@ -77,7 +77,13 @@ export class NodeDirectory {
     // Bounded: a flood of fake ids cannot grow the map past this.
     const known = this.peers.has(m.epoch);
     if (!known && this.peers.size >= 1_000) return;
-    this.peers.set(m.epoch, { id: m.epoch, name: o.name.slice(0, 200), connections: o.connections, startedAt: o.startedAt, seenAt: Date.now() });
+    this.peers.set(m.epoch, {
+      id: m.epoch,
+      name: o.name.slice(0, 200),
+      connections: o.connections,
+      startedAt: o.startedAt,
+      seenAt: Date.now(),
+    });
     // A newcomer hears of this node now rather than at its next announcement.
     if (!known && this.started) this.announce(false);
   }
@@ -86,7 +92,13 @@ export class NodeDirectory {
   list(): NodeInfo[] {
     const cutoff = Date.now() - 3 * ANNOUNCE_INTERVAL_MS;
     for (const [id, n] of this.peers) if (n.seenAt < cutoff) this.peers.delete(id);
-    const self: NodeInfo = { id: this.id, name: this.name, connections: this.connections(), startedAt: this.startedAt, seenAt: Date.now() };
+    const self: NodeInfo = {
+      id: this.id,
+      name: this.name,
+      connections: this.connections(),
+      startedAt: this.startedAt,
+      seenAt: Date.now(),
+    };
     return [self, ...this.peers.values()];
   }
 
@@ -96,7 +108,9 @@ export class NodeDirectory {
   }
 
   private publish(leaving: boolean): Promise<void> {
-    const payload = JSON.stringify(leaving ? { leaving: true } : { name: this.name, connections: this.connections(), startedAt: this.startedAt });
+    const payload = JSON.stringify(
+      leaving ? { leaving: true } : { name: this.name, connections: this.connections(), startedAt: this.startedAt },
+    );
     // offset/epoch make each announcement distinct for brokers that de-duplicate by them.
     return this.broker.publish({ channel: NODES_CHANNEL, offset: ++this.seq, epoch: this.id, payload }).catch(() => {});
   }

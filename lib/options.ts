@@ -240,19 +240,46 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
 });
 
 /** Default history. */
-export const DEFAULT_HISTORY: Readonly<Required<HistoryOptions>> = Object.freeze({ size: 100, ttl: 300_000, recoveryCap: 1_000 });
+export const DEFAULT_HISTORY: Readonly<Required<HistoryOptions>> = Object.freeze({
+  size: 100,
+  ttl: 300_000,
+  recoveryCap: 1_000,
+});
 
 /** Options after defaults were applied and everything was checked. */
 export interface ResolvedOptions {
   limits: Limits;
   history: Required<HistoryOptions>;
-  channels: Array<{ match: string; clientPublish: boolean; authorize: boolean; presence: boolean; userPresence: boolean; history: Required<HistoryOptions> | false }>;
+  channels: Array<{
+    match: string;
+    clientPublish: boolean;
+    authorize: boolean;
+    presence: boolean;
+    userPresence: boolean;
+    history: Required<HistoryOptions> | false;
+  }>;
   heartbeatInterval: number;
   closeTimeout: number;
   refreshLead: number;
 }
 
-const KNOWN = new Set(['engine', 'history', 'channels', 'authenticate', 'authorize', 'allowedOrigins', 'limits', 'heartbeatInterval', 'closeTimeout', 'logger', 'presenceInfo', 'refresh', 'refreshLead', 'userId', 'metrics']);
+const KNOWN = new Set([
+  'engine',
+  'history',
+  'channels',
+  'authenticate',
+  'authorize',
+  'allowedOrigins',
+  'limits',
+  'heartbeatInterval',
+  'closeTimeout',
+  'logger',
+  'presenceInfo',
+  'refresh',
+  'refreshLead',
+  'userId',
+  'metrics',
+]);
 const RULE_KEYS = ['match', 'clientPublish', 'history', 'authorize', 'userPresence', 'presence'];
 
 function resolveHistory(path: string, h: unknown, base: Required<HistoryOptions>): Required<HistoryOptions> {
@@ -260,7 +287,8 @@ function resolveHistory(path: string, h: unknown, base: Required<HistoryOptions>
   if (typeof h !== 'object' || h === null) throw optionError(path, 'an object {size, ttl, recoveryCap} or false', h);
   const out = { ...base };
   for (const [k, v] of Object.entries(h)) {
-    if (k !== 'size' && k !== 'ttl' && k !== 'recoveryCap') throw optionError(`${path}.${k}`, 'one of size, ttl, recoveryCap (unknown key)', v);
+    if (k !== 'size' && k !== 'ttl' && k !== 'recoveryCap')
+      throw optionError(`${path}.${k}`, 'one of size, ttl, recoveryCap (unknown key)', v);
     if (!isIntIn(v, 1)) throw optionError(`${path}.${k}`, 'a positive integer', v);
     out[k] = v;
   }
@@ -270,36 +298,55 @@ function resolveHistory(path: string, h: unknown, base: Required<HistoryOptions>
 /** Applies defaults and validates; throws a `SwitchyardError` with code 150 naming the bad option. */
 export function resolveOptions(o: SwitchyardOptions): ResolvedOptions {
   if (typeof o !== 'object' || o === null) throw optionError('options', 'an object', o);
-  for (const k of Object.keys(o)) if (!KNOWN.has(k)) throw optionError(k, `one of ${[...KNOWN].join(', ')} (unknown option)`, (o as Record<string, unknown>)[k]);
+  for (const k of Object.keys(o))
+    if (!KNOWN.has(k))
+      throw optionError(k, `one of ${[...KNOWN].join(', ')} (unknown option)`, (o as Record<string, unknown>)[k]);
   const limits: Limits = { ...DEFAULT_LIMITS };
   if (o.limits !== undefined) {
     if (typeof o.limits !== 'object' || o.limits === null) throw optionError('limits', 'an object', o.limits);
     for (const [k, v] of Object.entries(o.limits)) {
-      if (!(k in DEFAULT_LIMITS)) throw optionError(`limits.${k}`, `one of ${Object.keys(DEFAULT_LIMITS).join(', ')} (unknown limit)`, v);
+      if (!(k in DEFAULT_LIMITS))
+        throw optionError(`limits.${k}`, `one of ${Object.keys(DEFAULT_LIMITS).join(', ')} (unknown limit)`, v);
       if (!isIntIn(v, 1)) throw optionError(`limits.${k}`, 'a positive integer', v);
       (limits as unknown as Record<string, number>)[k] = v;
     }
-    if (limits.maxChannelBytes > MAX_CHANNEL_BYTES) throw optionError('limits.maxChannelBytes', `at most ${MAX_CHANNEL_BYTES}`, limits.maxChannelBytes);
+    if (limits.maxChannelBytes > MAX_CHANNEL_BYTES)
+      throw optionError('limits.maxChannelBytes', `at most ${MAX_CHANNEL_BYTES}`, limits.maxChannelBytes);
     if (limits.maxQueuedBytes < limits.queueHighWaterBytes) {
-      throw optionError('limits.maxQueuedBytes', `at least limits.queueHighWaterBytes (${limits.queueHighWaterBytes})`, limits.maxQueuedBytes);
+      throw optionError(
+        'limits.maxQueuedBytes',
+        `at least limits.queueHighWaterBytes (${limits.queueHighWaterBytes})`,
+        limits.maxQueuedBytes,
+      );
     }
   }
   const history = resolveHistory('history', o.history, DEFAULT_HISTORY);
   const channels: ResolvedOptions['channels'] = [];
   if (o.channels !== undefined) {
-    if (!Array.isArray(o.channels)) throw optionError('channels', 'an array of {match, clientPublish?, history?}', o.channels);
+    if (!Array.isArray(o.channels))
+      throw optionError('channels', 'an array of {match, clientPublish?, history?}', o.channels);
     o.channels.forEach((r, i) => {
       const p = `channels[${i}]`;
       if (typeof r !== 'object' || r === null) throw optionError(p, 'an object {match, clientPublish?, history?}', r);
       const err = checkChannel(r.match, true);
       if (err) throw optionError(`${p}.match`, `a channel or pattern (${err})`, r.match);
-      if (r.clientPublish !== undefined && typeof r.clientPublish !== 'boolean') throw optionError(`${p}.clientPublish`, 'a boolean', r.clientPublish);
-      if (r.authorize !== undefined && typeof r.authorize !== 'boolean') throw optionError(`${p}.authorize`, 'a boolean', r.authorize);
-      if (r.presence !== undefined && typeof r.presence !== 'boolean') throw optionError(`${p}.presence`, 'a boolean', r.presence);
-      if (r.userPresence !== undefined && typeof r.userPresence !== 'boolean') throw optionError(`${p}.userPresence`, 'a boolean', r.userPresence);
-      if (r.userPresence === true && r.presence !== true) throw optionError(`${p}.userPresence`, 'used together with presence: true', r.userPresence);
+      if (r.clientPublish !== undefined && typeof r.clientPublish !== 'boolean')
+        throw optionError(`${p}.clientPublish`, 'a boolean', r.clientPublish);
+      if (r.authorize !== undefined && typeof r.authorize !== 'boolean')
+        throw optionError(`${p}.authorize`, 'a boolean', r.authorize);
+      if (r.presence !== undefined && typeof r.presence !== 'boolean')
+        throw optionError(`${p}.presence`, 'a boolean', r.presence);
+      if (r.userPresence !== undefined && typeof r.userPresence !== 'boolean')
+        throw optionError(`${p}.userPresence`, 'a boolean', r.userPresence);
+      if (r.userPresence === true && r.presence !== true)
+        throw optionError(`${p}.userPresence`, 'used together with presence: true', r.userPresence);
       for (const k of Object.keys(r)) {
-        if (!RULE_KEYS.includes(k)) throw optionError(`${p}.${k}`, `one of ${RULE_KEYS.join(', ')} (unknown key)`, (r as unknown as Record<string, unknown>)[k]);
+        if (!RULE_KEYS.includes(k))
+          throw optionError(
+            `${p}.${k}`,
+            `one of ${RULE_KEYS.join(', ')} (unknown key)`,
+            (r as unknown as Record<string, unknown>)[k],
+          );
       }
       channels.push({
         match: r.match,
@@ -315,24 +362,41 @@ export function resolveOptions(o: SwitchyardOptions): ResolvedOptions {
     if (o[k] !== undefined && typeof o[k] !== 'function') throw optionError(k, 'a function', o[k]);
   }
   const ao = o.allowedOrigins;
-  if (ao !== undefined && ao !== '*' && typeof ao !== 'function' && !(Array.isArray(ao) && ao.every((x) => typeof x === 'string'))) {
+  if (
+    ao !== undefined &&
+    ao !== '*' &&
+    typeof ao !== 'function' &&
+    !(Array.isArray(ao) && ao.every((x) => typeof x === 'string'))
+  ) {
     throw optionError('allowedOrigins', "an array of origins like 'https://app.example.com', '*', or a function", ao);
   }
   const heartbeatInterval = o.heartbeatInterval ?? 25_000;
-  if (!isIntIn(heartbeatInterval, 1)) throw optionError('heartbeatInterval', 'a positive number of milliseconds', heartbeatInterval);
+  if (!isIntIn(heartbeatInterval, 1))
+    throw optionError('heartbeatInterval', 'a positive number of milliseconds', heartbeatInterval);
   const closeTimeout = o.closeTimeout ?? 5_000;
   if (!isIntIn(closeTimeout, 1)) throw optionError('closeTimeout', 'a positive number of milliseconds', closeTimeout);
-  if (o.engine !== undefined && (typeof o.engine !== 'object' || o.engine === null || !o.engine.storage || !o.engine.broker)) {
+  if (
+    o.engine !== undefined &&
+    (typeof o.engine !== 'object' || o.engine === null || !o.engine.storage || !o.engine.broker)
+  ) {
     throw optionError('engine', 'an engine {storage, broker} such as memoryEngine() or redisEngine()', o.engine);
   }
   if (o.metrics !== undefined && typeof o.metrics !== 'boolean') {
     const m = o.metrics;
-    if (typeof m !== 'object' || m === null) throw optionError('metrics', 'true, false or an object {sampleEvery?, eventLoop?}', m);
-    for (const k of Object.keys(m)) if (k !== 'sampleEvery' && k !== 'eventLoop') throw optionError(`metrics.${k}`, 'one of sampleEvery, eventLoop', k);
-    if (m.sampleEvery !== undefined && !isIntIn(m.sampleEvery, 1)) throw optionError('metrics.sampleEvery', 'a positive integer', m.sampleEvery);
-    if (m.eventLoop !== undefined && typeof m.eventLoop !== 'boolean') throw optionError('metrics.eventLoop', 'true or false', m.eventLoop);
+    if (typeof m !== 'object' || m === null)
+      throw optionError('metrics', 'true, false or an object {sampleEvery?, eventLoop?}', m);
+    for (const k of Object.keys(m))
+      if (k !== 'sampleEvery' && k !== 'eventLoop')
+        throw optionError(`metrics.${k}`, 'one of sampleEvery, eventLoop', k);
+    if (m.sampleEvery !== undefined && !isIntIn(m.sampleEvery, 1))
+      throw optionError('metrics.sampleEvery', 'a positive integer', m.sampleEvery);
+    if (m.eventLoop !== undefined && typeof m.eventLoop !== 'boolean')
+      throw optionError('metrics.eventLoop', 'true or false', m.eventLoop);
   }
-  if (o.logger !== undefined && (typeof o.logger !== 'object' || o.logger === null || typeof o.logger.warn !== 'function')) {
+  if (
+    o.logger !== undefined &&
+    (typeof o.logger !== 'object' || o.logger === null || typeof o.logger.warn !== 'function')
+  ) {
     throw optionError('logger', 'a logger with debug/info/warn/error methods (pino, console)', o.logger);
   }
   const refreshLead = o.refreshLead ?? 30_000;

@@ -91,7 +91,11 @@ export class PresenceTracker {
       throw new SwitchyardError('INTERNAL', 'presenceInfo hook failed');
     }
     if (text.length > this.maxInfoBytes || Buffer.byteLength(text) > this.maxInfoBytes) {
-      this.log('error', { bytes: Buffer.byteLength(text), max: this.maxInfoBytes }, 'presenceInfo result larger than limits.maxPresenceInfoBytes');
+      this.log(
+        'error',
+        { bytes: Buffer.byteLength(text), max: this.maxInfoBytes },
+        'presenceInfo result larger than limits.maxPresenceInfoBytes',
+      );
       throw new SwitchyardError('INTERNAL', 'presenceInfo result too large');
     }
     return text;
@@ -122,7 +126,12 @@ export class PresenceTracker {
     }
     // Unsubscribed or disconnected while the store worked: undo, nobody was told.
     if (!sub.active) return this.leaveQuietly(sub.channel, connectionId);
-    this.joined.set(sub, userKey === undefined ? { connectionId, info, announced: false } : { connectionId, info, announced: false, user: userKey });
+    this.joined.set(
+      sub,
+      userKey === undefined
+        ? { connectionId, info, announced: false }
+        : { connectionId, info, announced: false, user: userKey },
+    );
   }
 
   /**
@@ -216,21 +225,44 @@ export class PresenceTracker {
   async usersText(channel: string, limit: number): Promise<string> {
     const { users, truncated } = await this.users.users(channel, limit);
     let text = '{"users":[';
-    users.forEach((u, i) => (text += (i ? ',' : '') + '{"id":' + JSON.stringify(u.userId) + ',"n":' + u.connections + (u.info === undefined ? '' : ',"info":' + u.info) + '}'));
+    users.forEach(
+      (u, i) =>
+        (text +=
+          (i ? ',' : '') +
+          '{"id":' +
+          JSON.stringify(u.userId) +
+          ',"n":' +
+          u.connections +
+          (u.info === undefined ? '' : ',"info":' + u.info) +
+          '}'),
+    );
     return text + '],"truncated":' + truncated + '}';
   }
 
   /** Users as `hub.presenceUsers()` returns them. */
   async usersResult(channel: string, limit: number): Promise<PresenceUsersResult> {
     const { users, truncated } = await this.users.users(channel, limit);
-    return { users: users.map((u) => (u.info === undefined ? { userId: u.userId, connections: u.connections } : { userId: u.userId, connections: u.connections, info: JSON.parse(u.info) as unknown })), truncated };
+    return {
+      users: users.map((u) =>
+        u.info === undefined
+          ? { userId: u.userId, connections: u.connections }
+          : { userId: u.userId, connections: u.connections, info: JSON.parse(u.info) as unknown },
+      ),
+      truncated,
+    };
   }
 
   /** Members as the server API returns them. */
   async members(channel: string, limit: number): Promise<PresenceResult> {
     const { members, truncated } = await this.page(channel, limit);
     return {
-      members: members.slice(0, limit).map((m) => (m.info === undefined ? { connectionId: m.connectionId } : { connectionId: m.connectionId, info: JSON.parse(m.info) as unknown })),
+      members: members
+        .slice(0, limit)
+        .map((m) =>
+          m.info === undefined
+            ? { connectionId: m.connectionId }
+            : { connectionId: m.connectionId, info: JSON.parse(m.info) as unknown },
+        ),
       truncated: truncated || members.length > limit,
     };
   }

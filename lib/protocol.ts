@@ -86,7 +86,15 @@ export interface PongFrame {
 }
 
 /** Any valid client→server frame. */
-export type ClientFrame = SubFrame | UnsubFrame | PubFrame | AckFrame | HistFrame | PresenceFrame | RefreshFrame | PongFrame;
+export type ClientFrame =
+  | SubFrame
+  | UnsubFrame
+  | PubFrame
+  | AckFrame
+  | HistFrame
+  | PresenceFrame
+  | RefreshFrame
+  | PongFrame;
 
 // ---- server → client ----
 
@@ -187,7 +195,14 @@ export interface PresenceResultWire {
 export interface OkFrame {
   op: 'ok';
   id: number;
-  res?: SubscribeResult | PublishResult | HistoryResult | PresenceResultWire | PresenceUsersResultWire | RefreshResult | Record<string, never>;
+  res?:
+    | SubscribeResult
+    | PublishResult
+    | HistoryResult
+    | PresenceResultWire
+    | PresenceUsersResultWire
+    | RefreshResult
+    | Record<string, never>;
 }
 /** Error reply (with `id`) or connection-level error (without). */
 export interface ErrFrame {
@@ -267,4 +282,17 @@ export interface PingFrame {
 }
 
 /** Any server→client frame. */
-export type ServerFrame = WelcomeFrame | OkFrame | ErrFrame | MsgFrame | DropFrame | GapFrame | JoinFrame | LeaveFrame | RefreshRequestFrame | EndFrame | UserJoinFrame | UserLeaveFrame | PingFrame;
+export type ServerFrame =
+  | WelcomeFrame
+  | OkFrame
+  | ErrFrame
+  | MsgFrame
+  | DropFrame
+  | GapFrame
+  | JoinFrame
+  | LeaveFrame
+  | RefreshRequestFrame
+  | EndFrame
+  | UserJoinFrame
+  | UserLeaveFrame
+  | PingFrame;

@@ -15,10 +15,16 @@ import { textLargerThan } from './validate.js';
  * Throws 103 for a bad channel, 104 for data over `limits.maxMessageBytes`, 150 for bad options.
  * @internal
  */
-export function checkPublish(ctx: HubContext, channel: string, data: unknown, options: { idempotencyKey?: string }): { payload: string; key: string | undefined } {
+export function checkPublish(
+  ctx: HubContext,
+  channel: string,
+  data: unknown,
+  options: { idempotencyKey?: string },
+): { payload: string; key: string | undefined } {
   const err = checkChannel(channel, false, ctx.options.limits.maxChannelBytes);
   if (err) throw new SwitchyardError('BAD_CHANNEL', err);
-  if (typeof options !== 'object' || options === null) throw optionError('publish options', 'an object {idempotencyKey?}', options);
+  if (typeof options !== 'object' || options === null)
+    throw optionError('publish options', 'an object {idempotencyKey?}', options);
   const key = options.idempotencyKey;
   if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > 64)) {
     throw optionError('idempotencyKey', 'a string of 1-64 characters', key);
@@ -34,14 +40,20 @@ export function checkPublish(ctx: HubContext, channel: string, data: unknown, op
   }
   // The same limit as a client publish ([PUB-5]): every subscriber's SDK and queue is sized for it.
   const max = ctx.options.limits.maxMessageBytes;
-  if (textLargerThan(payload, max)) throw new SwitchyardError('MESSAGE_TOO_LARGE', `data is larger than limits.maxMessageBytes (${max} bytes)`);
+  if (textLargerThan(payload, max))
+    throw new SwitchyardError('MESSAGE_TOO_LARGE', `data is larger than limits.maxMessageBytes (${max} bytes)`);
   // Server keys and client message ids live in separate namespaces ("s:" / "c:"), so a client
   // cannot pre-claim a key the backend will use and make its publish a silent duplicate.
   return { payload, key: key === undefined ? undefined : SERVER_KEY_PREFIX + key };
 }
 
 /** Stores and broadcasts one serialized payload. Rejects with 201 when nothing was stored. @internal */
-export async function publishPayload(ctx: HubContext, channel: string, payload: string, idempotencyKey?: string): Promise<PublishResult> {
+export async function publishPayload(
+  ctx: HubContext,
+  channel: string,
+  payload: string,
+  idempotencyKey?: string,
+): Promise<PublishResult> {
   const rule = ctx.rules.for(channel);
   const retention = rule.history === false ? { size: 0, ttl: 1 } : { size: rule.history.size, ttl: rule.history.ttl };
   let res;
@@ -49,7 +61,11 @@ export async function publishPayload(ctx: HubContext, channel: string, payload: 
   try {
     // A broker that failed to start makes every publish fail as "engine unavailable" (201).
     await ctx.ready;
-    res = await ctx.engine.storage.append(channel, payload, idempotencyKey === undefined ? retention : { ...retention, idempotencyKey });
+    res = await ctx.engine.storage.append(
+      channel,
+      payload,
+      idempotencyKey === undefined ? retention : { ...retention, idempotencyKey },
+    );
   } catch (err) {
     ctx.counters.publishFailures++;
     ctx.log('error', { err, channel }, 'storage append failed');
@@ -59,10 +75,12 @@ export async function publishPayload(ctx: HubContext, channel: string, payload: 
   ctx.counters.published++;
   ctx.instruments.published(channel, res.offset, res.epoch, payload.length, rule.family, startedAt);
   if (!ctx.engine.appendPublishes) {
-    await ctx.engine.broker.publish({ channel, offset: res.offset, epoch: res.epoch, payload }).catch((err: unknown) => {
-      // Stored but not broadcast: subscribers on other nodes detect the gap on the next message.
-      ctx.log('warn', { err, channel }, 'broker publish failed');
-    });
+    await ctx.engine.broker
+      .publish({ channel, offset: res.offset, epoch: res.epoch, payload })
+      .catch((err: unknown) => {
+        // Stored but not broadcast: subscribers on other nodes detect the gap on the next message.
+        ctx.log('warn', { err, channel }, 'broker publish failed');
+      });
   }
   return { offset: res.offset, epoch: res.epoch };
 }

@@ -65,8 +65,9 @@ export async function recheckChannel(channel: string, subs: Subscription[], host
     }
   }
   // Further behind than one batch: those catch up on their own.
-  for (const sub of behind) if (!gapped.has(sub) && sub.active && sub.state === SubState.Live && sub.lastSent < now.offset) {
-    sub.fallBehind();
-    host.startCatchUp(sub);
-  }
+  for (const sub of behind)
+    if (!gapped.has(sub) && sub.active && sub.state === SubState.Live && sub.lastSent < now.offset) {
+      sub.fallBehind();
+      host.startCatchUp(sub);
+    }
 }

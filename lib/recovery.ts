@@ -59,7 +59,11 @@ export function subscribeStart(since: Position | undefined, state: StreamState, 
  * Where a history read of at most `limit` messages starts ([HIST-3]): after `since` when history
  * covers it (`complete`), else at the oldest retained message; without `since`, the latest `limit`.
  */
-export function historyStart(since: Position | undefined, state: StreamState, limit: number): { after: number; complete: boolean } {
+export function historyStart(
+  since: Position | undefined,
+  state: StreamState,
+  limit: number,
+): { after: number; complete: boolean } {
   if (since === undefined) return { after: Math.max(state.earliest - 1, state.offset - limit), complete: true };
   const complete = discontinuity(since, state) === undefined;
   return { after: complete ? since.offset : state.earliest - 1, complete };

@@ -92,7 +92,10 @@ export class ExpiryTable {
     const until = Math.floor(now / BUCKET_MS);
     if (until < this.next) return;
     // Normally one bucket per tick; after a long stall or a clock jump, only the buckets that exist.
-    const due = until - this.next > this.buckets.size ? [...this.buckets.keys()].filter((b) => b <= until).sort((a, b) => a - b) : undefined;
+    const due =
+      until - this.next > this.buckets.size
+        ? [...this.buckets.keys()].filter((b) => b <= until).sort((a, b) => a - b)
+        : undefined;
     const from = this.next;
     this.next = until + 1;
     if (due) for (const b of due) this.fire(b, now);
@@ -139,7 +142,11 @@ const TIMED_OUT: unique symbol = Symbol('timed out');
  * Runs the hook that re-authenticates a connection, bounded by `timeoutMs`. Resolves with the new
  * identity; rejects with 120 TOKEN_REJECTED when the hook refused, threw or was too slow.
  */
-export async function reauthenticate(hook: () => unknown, timeoutMs: number, onError: (err: unknown) => void): Promise<Identity> {
+export async function reauthenticate(
+  hook: () => unknown,
+  timeoutMs: number,
+  onError: (err: unknown) => void,
+): Promise<Identity> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), timeoutMs)));
   let value: unknown;
@@ -148,14 +155,17 @@ export async function reauthenticate(hook: () => unknown, timeoutMs: number, onE
   } catch (err) {
     // A registry error (e.g. 132 JWT_EXPIRED from switchyardjs/jwt) is a verdict, not a bug: it is
     // named in the reply so the client can tell why; anything else is logged and stays opaque.
-    if (err instanceof SwitchyardError) throw new SwitchyardError('TOKEN_REJECTED', `[REF-3] the new token was not accepted (${err.code} ${err.reason})`);
+    if (err instanceof SwitchyardError)
+      throw new SwitchyardError('TOKEN_REJECTED', `[REF-3] the new token was not accepted (${err.code} ${err.reason})`);
     onError(err);
     throw new SwitchyardError('TOKEN_REJECTED', '[REF-3] the new token was not accepted');
   } finally {
     clearTimeout(timer);
   }
-  if (value === TIMED_OUT) throw new SwitchyardError('TOKEN_REJECTED', '[REF-3] authentication of the new token timed out');
-  if (value === null || value === undefined || value === false) throw new SwitchyardError('TOKEN_REJECTED', '[REF-3] the new token was not accepted');
+  if (value === TIMED_OUT)
+    throw new SwitchyardError('TOKEN_REJECTED', '[REF-3] authentication of the new token timed out');
+  if (value === null || value === undefined || value === false)
+    throw new SwitchyardError('TOKEN_REJECTED', '[REF-3] the new token was not accepted');
   return identityOf(value);
 }
 

@@ -38,7 +38,8 @@ export function parseControl(payload: string): ControlMessage | undefined {
     return undefined;
   }
   if (typeof m !== 'object' || m === null || !str(m.n)) return undefined;
-  if (m.k === 'disconnect' && (str(m.u) || str(m.c)) && Number.isInteger(m.code) && typeof m.reason === 'string') return m as ControlMessage;
+  if (m.k === 'disconnect' && (str(m.u) || str(m.c)) && Number.isInteger(m.code) && typeof m.reason === 'string')
+    return m as ControlMessage;
   if (m.k === 'unsubscribe' && str(m.u) && str(m.ch)) return m as ControlMessage;
   if (m.k === 'reauthorize' && str(m.u)) return m as ControlMessage;
   return undefined;

@@ -147,11 +147,17 @@ export class Router<T> {
     const [a, b] = firstTwo(channel);
     if (this.exactLengths.has(n)) this.scan('e' + n, a, b, n, channel, fn);
     // `>` needs at least one segment after its prefix: prefixes of 0..n-1 segments.
-    for (const k of this.restLengths.keys()) if (k < n) this.scan('r' + k, k >= 1 ? a : '', k >= 2 ? b : '', k, channel, fn);
+    for (const k of this.restLengths.keys())
+      if (k < n) this.scan('r' + k, k >= 1 ? a : '', k >= 2 ? b : '', k, channel, fn);
   }
 
   private scan(prefix: string, a: string, b: string, k: number, channel: string, fn: (value: T) => void): void {
-    const keys = k === 0 ? [prefix + '..'] : k === 1 ? [prefix + '.' + a + '.', prefix + '.*.'] : [prefix + '.' + a + '.' + b, prefix + '.' + a + '.*', prefix + '.*.' + b, prefix + '.*.*'];
+    const keys =
+      k === 0
+        ? [prefix + '..']
+        : k === 1
+          ? [prefix + '.' + a + '.', prefix + '.*.']
+          : [prefix + '.' + a + '.' + b, prefix + '.' + a + '.*', prefix + '.*.' + b, prefix + '.*.*'];
     for (const key of keys) {
       const bucket = this.buckets.get(key);
       if (!bucket) continue;

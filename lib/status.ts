@@ -51,7 +51,17 @@ export interface HubStatus {
   node: string;
   closing: boolean;
   /** The snapshot `hub.metrics()` returns, without histograms (use `/metrics` for them). */
-  counters: Omit<HubMetrics, 'publishStoredSeconds' | 'deliverySeconds' | 'catchUpSeconds' | 'catchUpMessages' | 'ackRoundTripSeconds' | 'sendQueueBytes' | 'engineSeconds' | 'eventLoopDelay'>;
+  counters: Omit<
+    HubMetrics,
+    | 'publishStoredSeconds'
+    | 'deliverySeconds'
+    | 'catchUpSeconds'
+    | 'catchUpMessages'
+    | 'ackRoundTripSeconds'
+    | 'sendQueueBytes'
+    | 'engineSeconds'
+    | 'eventLoopDelay'
+  >;
   eventLoopDelay: EventLoopDelay;
   /** Connections with the most frames sent first. */
   topConnections: ConnectionStatus[];
@@ -75,13 +85,37 @@ export interface StatusSource {
 }
 
 /** Builds the status; internal state is passed in by the hub. @internal */
-export async function hubStatus(hub: StatusSource, conns: Connection[], router: Router<Subscription>, top: number): Promise<HubStatus> {
+export async function hubStatus(
+  hub: StatusSource,
+  conns: Connection[],
+  router: Router<Subscription>,
+  top: number,
+): Promise<HubStatus> {
   const m = hub.metrics();
-  const { publishStoredSeconds, deliverySeconds, catchUpSeconds, catchUpMessages, ackRoundTripSeconds, sendQueueBytes, engineSeconds, eventLoopDelay, ...counters } = m;
+  const {
+    publishStoredSeconds,
+    deliverySeconds,
+    catchUpSeconds,
+    catchUpMessages,
+    ackRoundTripSeconds,
+    sendQueueBytes,
+    engineSeconds,
+    eventLoopDelay,
+    ...counters
+  } = m;
   const topConnections = conns
     .sort((a, b) => b.framesIn - a.framesIn)
     .slice(0, top)
-    .map((c) => ({ id: c.id, userId: c.userKey, remoteAddress: c.remoteAddress, openedAt: c.openedAt, subscriptions: c.subs.size, framesIn: c.framesIn, queuedBytes: c.transport.bufferedAmount, dropped: c.dropped }));
+    .map((c) => ({
+      id: c.id,
+      userId: c.userKey,
+      remoteAddress: c.remoteAddress,
+      openedAt: c.openedAt,
+      subscriptions: c.subs.size,
+      framesIn: c.framesIn,
+      queuedBytes: c.transport.bufferedAmount,
+      dropped: c.dropped,
+    }));
   const all: Array<{ channel: string; subscribers: number }> = [];
   for (const ch of router.channels()) all.push({ channel: ch, subscribers: router.exactSubscribers(ch)?.size ?? 0 });
   all.sort((a, b) => b.subscribers - a.subscribers);
@@ -91,7 +125,13 @@ export async function hubStatus(hub: StatusSource, conns: Connection[], router: 
       const rule = hub.rule(channel);
       // A store that cannot answer leaves the numbers at zero rather than failing the page.
       const s = rule.history === false ? undefined : await hub.storage.state(channel).catch(() => undefined);
-      return { channel, subscribers, family: rule.family, offset: s?.offset ?? 0, historySize: s ? Math.max(0, s.offset - s.earliest + 1) : 0 };
+      return {
+        channel,
+        subscribers,
+        family: rule.family,
+        offset: s?.offset ?? 0,
+        historySize: s ? Math.max(0, s.offset - s.earliest + 1) : 0,
+      };
     }),
   );
   return {

@@ -54,7 +54,11 @@ export class UserControl {
 
   disconnect(target: string | { user: string | number }, code: number, reason: string): boolean {
     if (!disconnectCodeAllowed(code)) {
-      throw optionError('code', `1000, 1001, ${CLOSE.KICKED} (KICKED, the default) or an application code from 4000 to 4999 (4000-4499 reconnect, 4500-4999 stop; see docs/protocol.md §Close codes)`, code);
+      throw optionError(
+        'code',
+        `1000, 1001, ${CLOSE.KICKED} (KICKED, the default) or an application code from 4000 to 4999 (4000-4499 reconnect, 4500-4999 stop; see docs/protocol.md §Close codes)`,
+        code,
+      );
     }
     if (typeof reason !== 'string') throw optionError('reason', 'a string', reason);
     if (typeof target === 'string') {
@@ -107,7 +111,16 @@ export class UserControl {
       refreshHook
         ? () => refreshHook({ token: f.token, user, connectionId: conn.id })
         : // No upgrade request on a refresh, so no `raw` whatever the adapter (docs/identity.md).
-          () => (authHook ? authHook({ headers: {}, url: conn.request?.url ?? '/', remoteAddress: conn.request?.remoteAddress, token: f.token, raw: undefined } as AuthRequest<never>) : user),
+          () =>
+            authHook
+              ? authHook({
+                  headers: {},
+                  url: conn.request?.url ?? '/',
+                  remoteAddress: conn.request?.remoteAddress,
+                  token: f.token,
+                  raw: undefined,
+                } as AuthRequest<never>)
+              : user,
       this.ctx.options.limits.authTimeout,
       onError,
     );
@@ -141,7 +154,8 @@ export class UserControl {
   private targetUser(target: unknown): string {
     const id = typeof target === 'object' && target !== null ? (target as { user?: unknown }).user : undefined;
     const key = typeof id === 'string' || typeof id === 'number' ? userKey(id) : undefined;
-    if (key === undefined) throw optionError('user', 'a user id: a non-empty string (at most 1024 chars) or a number', id);
+    if (key === undefined)
+      throw optionError('user', 'a user id: a non-empty string (at most 1024 chars) or a number', id);
     return key;
   }
 
@@ -174,14 +188,23 @@ export class UserControl {
    * still granted stay; a server-side channel withdrawn, or a client subscription `authorize` now
    * denies (action `subscribe`, plus `presence` when it receives presence events), ends with 121.
    */
-  private async reauthorizeSubscriptions(conn: Connection, previousGrant?: ReadonlyMap<string, unknown>): Promise<void> {
-    const allowed = (action: 'subscribe' | 'presence', channel: string): Promise<boolean> => authorizedFor(this.ctx, action, channel, conn.user, conn.id);
+  private async reauthorizeSubscriptions(
+    conn: Connection,
+    previousGrant?: ReadonlyMap<string, unknown>,
+  ): Promise<void> {
+    const allowed = (action: 'subscribe' | 'presence', channel: string): Promise<boolean> =>
+      authorizedFor(this.ctx, action, channel, conn.user, conn.id);
     await Promise.all(
       [...conn.subs.values()].map(async (sub) => {
         if (conn.serverChannels?.has(sub.channel)) return;
         const withdrawn = previousGrant?.has(sub.channel) === true;
         // Presence events reveal the member list, so a watcher also needs the presence right still ([PRES-4]).
-        if (!withdrawn && (await allowed('subscribe', sub.channel)) && (!this.ctx.presenceTracker.watching(sub) || (await allowed('presence', sub.channel)))) return;
+        if (
+          !withdrawn &&
+          (await allowed('subscribe', sub.channel)) &&
+          (!this.ctx.presenceTracker.watching(sub) || (await allowed('presence', sub.channel)))
+        )
+          return;
         conn.endSubscription(sub, 'SUBSCRIPTION_REVOKED', `[END-1] ${sub.channel} is no longer authorized`);
       }),
     );

@@ -88,7 +88,9 @@ export class UserPresence {
 
   /** Removes one connection of `user` from `channel`. */
   leave(channel: string, user: string, cid: string): void {
-    this.store.leave(UserPresence.shadow(channel), entryId(user, cid)).catch((err: unknown) => this.log('warn', { err, channel }, 'user presence leave failed'));
+    this.store
+      .leave(UserPresence.shadow(channel), entryId(user, cid))
+      .catch((err: unknown) => this.log('warn', { err, channel }, 'user presence leave failed'));
     this.apply(channel, false, entryId(user, cid), undefined);
   }
 
@@ -173,7 +175,10 @@ export class UserPresence {
   }
 
   /** Users of `channel`: at most `limit`, grouped from up to `limit × 8` connection entries. */
-  async users(channel: string, limit: number): Promise<{ users: Array<{ userId: string; connections: number; info: string | undefined }>; truncated: boolean }> {
+  async users(
+    channel: string,
+    limit: number,
+  ): Promise<{ users: Array<{ userId: string; connections: number; info: string | undefined }>; truncated: boolean }> {
     let page;
     try {
       page = await this.store.members(UserPresence.shadow(channel), limit * ENTRIES_PER_USER);

@@ -64,7 +64,13 @@ export function exceedsDepth(v: unknown, max: number): boolean {
 function checkSince(f: Record<string, unknown>, rule: string): string | undefined {
   if (!has(f, 'since')) return undefined;
   const s = f.since;
-  if (!isObject(s) || !isOffset(s.offset) || typeof s.epoch !== 'string' || s.epoch.length === 0 || s.epoch.length > MAX_ID_LENGTH) {
+  if (
+    !isObject(s) ||
+    !isOffset(s.offset) ||
+    typeof s.epoch !== 'string' ||
+    s.epoch.length === 0 ||
+    s.epoch.length > MAX_ID_LENGTH
+  ) {
     return `[${rule}] since must be {offset: non-negative integer, epoch: string of 1-${MAX_ID_LENGTH} chars}`;
   }
   return undefined;
@@ -93,14 +99,17 @@ export function validateFrame(data: string, binary: boolean, limits: FrameLimits
 
   const rawId = has(f, 'id') ? f.id : undefined;
   const id = isId(rawId) ? rawId : undefined;
-  const reject = (error: ErrorName, detail: string): FrameRejection => (id === undefined ? { error, detail } : { error, detail, id });
+  const reject = (error: ErrorName, detail: string): FrameRejection =>
+    id === undefined ? { error, detail } : { error, detail, id };
   // Every op names its own rule in front of the channel rule that failed, e.g. "[PUB-1] [CH-4] ...".
   const badChannel = (allowPattern: boolean, rule: string): FrameRejection | undefined => {
     const e = checkChannel(f.ch, allowPattern, limits.maxChannelBytes);
     return e === undefined ? undefined : reject('BAD_CHANNEL', `[${rule}] ${e}`);
   };
   const needsId = (): FrameRejection | undefined =>
-    id === undefined ? { error: 'BAD_FRAME', detail: `[FR-5] id must be an integer from 0 to ${MAX_REQUEST_ID}` } : undefined;
+    id === undefined
+      ? { error: 'BAD_FRAME', detail: `[FR-5] id must be an integer from 0 to ${MAX_REQUEST_ID}` }
+      : undefined;
 
   switch (f.op) {
     case 'sub': {
@@ -114,14 +123,19 @@ export function validateFrame(data: string, binary: boolean, limits: FrameLimits
       if (isPattern(f.ch as string) && (f.qos === 1 || has(f, 'since'))) {
         return reject('QOS_UNSUPPORTED', '[SUB-4] QoS 1 and recovery need an exact channel');
       }
-      if (has(f, 'presence') && typeof f.presence !== 'boolean') return reject('BAD_FRAME', '[PRES-2] presence must be a boolean');
-      if (f.presence === true && isPattern(f.ch as string)) return reject('PRESENCE_DISABLED', '[PRES-2] presence events need an exact channel');
-      if (has(f, 'users') && typeof f.users !== 'boolean') return reject('BAD_FRAME', '[PRES-8] users must be a boolean');
-      if (f.users === true && isPattern(f.ch as string)) return reject('PRESENCE_DISABLED', '[PRES-8] user presence events need an exact channel');
+      if (has(f, 'presence') && typeof f.presence !== 'boolean')
+        return reject('BAD_FRAME', '[PRES-2] presence must be a boolean');
+      if (f.presence === true && isPattern(f.ch as string))
+        return reject('PRESENCE_DISABLED', '[PRES-2] presence events need an exact channel');
+      if (has(f, 'users') && typeof f.users !== 'boolean')
+        return reject('BAD_FRAME', '[PRES-8] users must be a boolean');
+      if (f.users === true && isPattern(f.ch as string))
+        return reject('PRESENCE_DISABLED', '[PRES-8] user presence events need an exact channel');
       const frame: ClientFrame = { op: 'sub', id: id!, ch: f.ch as string, qos: f.qos === 1 ? 1 : 0 };
       if (f.presence === true) frame.presence = true;
       if (f.users === true) frame.users = true;
-      if (has(f, 'since')) frame.since = { offset: (f.since as { offset: number }).offset, epoch: (f.since as { epoch: string }).epoch };
+      if (has(f, 'since'))
+        frame.since = { offset: (f.since as { offset: number }).offset, epoch: (f.since as { epoch: string }).epoch };
       return { frame };
     }
     case 'unsub': {
@@ -139,7 +153,8 @@ export function validateFrame(data: string, binary: boolean, limits: FrameLimits
       if (has(f, 'mid') && (typeof f.mid !== 'string' || f.mid.length === 0 || f.mid.length > MAX_ID_LENGTH)) {
         return reject('BAD_FRAME', `[PUB-3] mid must be a string of 1-${MAX_ID_LENGTH} chars`);
       }
-      if (exceedsDepth(f.data, limits.maxDepth)) return reject('BAD_FRAME', `[PUB-4] data is nested deeper than ${limits.maxDepth} levels`);
+      if (exceedsDepth(f.data, limits.maxDepth))
+        return reject('BAD_FRAME', `[PUB-4] data is nested deeper than ${limits.maxDepth} levels`);
       const frame: ClientFrame = { op: 'pub', ch: f.ch as string, data: f.data };
       if (id !== undefined) frame.id = id;
       if (has(f, 'mid')) frame.mid = f.mid as string;
@@ -163,7 +178,8 @@ export function validateFrame(data: string, binary: boolean, limits: FrameLimits
       if (sErr) return reject('BAD_FRAME', sErr);
       const frame: ClientFrame = { op: 'hist', id: id!, ch: f.ch as string };
       if (has(f, 'limit')) frame.limit = f.limit as number;
-      if (has(f, 'since')) frame.since = { offset: (f.since as { offset: number }).offset, epoch: (f.since as { epoch: string }).epoch };
+      if (has(f, 'since'))
+        frame.since = { offset: (f.since as { offset: number }).offset, epoch: (f.since as { epoch: string }).epoch };
       return { frame };
     }
     case 'presence': {
@@ -171,8 +187,14 @@ export function validateFrame(data: string, binary: boolean, limits: FrameLimits
       if (bad) return bad;
       const badCh = badChannel(false, 'PRES-3');
       if (badCh) return badCh;
-      if (has(f, 'users') && typeof f.users !== 'boolean') return reject('BAD_FRAME', '[PRES-9] users must be a boolean');
-      return { frame: f.users === true ? { op: 'presence', id: id!, ch: f.ch as string, users: true } : { op: 'presence', id: id!, ch: f.ch as string } };
+      if (has(f, 'users') && typeof f.users !== 'boolean')
+        return reject('BAD_FRAME', '[PRES-9] users must be a boolean');
+      return {
+        frame:
+          f.users === true
+            ? { op: 'presence', id: id!, ch: f.ch as string, users: true }
+            : { op: 'presence', id: id!, ch: f.ch as string },
+      };
     }
     case 'refresh': {
       const bad = needsId();

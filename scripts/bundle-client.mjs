@@ -14,5 +14,11 @@ const common = {
 
 await Promise.all([
   build({ ...common, outfile: 'dist/browser/switchyard-client.js' }),
-  build({ ...common, outfile: 'dist/browser/switchyard-client.min.js', minify: true, sourcemap: true, sourcesContent: true }),
+  build({
+    ...common,
+    outfile: 'dist/browser/switchyard-client.min.js',
+    minify: true,
+    sourcemap: true,
+    sourcesContent: true,
+  }),
 ]);

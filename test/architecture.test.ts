@@ -9,7 +9,9 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const libDir = join(root, 'lib');
 
 function tsFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? tsFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? tsFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 const files = tsFiles(libDir);
@@ -25,8 +27,14 @@ const graph = new Map<string, string[]>();
 const external = new Map<string, string[]>();
 for (const f of files) {
   const specs = specifiers(readFileSync(f, 'utf8'));
-  graph.set(name(f), specs.filter((s) => s.startsWith('.')).map((s) => name(resolve(dirname(f), s.replace(/\.js$/, '.ts')))));
-  external.set(name(f), specs.filter((s) => !s.startsWith('.')));
+  graph.set(
+    name(f),
+    specs.filter((s) => s.startsWith('.')).map((s) => name(resolve(dirname(f), s.replace(/\.js$/, '.ts')))),
+  );
+  external.set(
+    name(f),
+    specs.filter((s) => !s.startsWith('.')),
+  );
 }
 
 /** The import circles of a graph, each as the path that closes it. */
@@ -56,7 +64,15 @@ t.test('the cycle check finds a circle when there is one', async (t) => {
     ['d', ['a']],
   ]);
   t.same(cycles(g), [['a', 'b', 'c', 'a']]);
-  t.same(cycles(new Map([['a', ['b']], ['b', []]])), []);
+  t.same(
+    cycles(
+      new Map([
+        ['a', ['b']],
+        ['b', []],
+      ]),
+    ),
+    [],
+  );
 });
 
 t.test('lib/ has no import circles (type-only imports included)', async (t) => {
@@ -94,7 +110,12 @@ t.test('server→client frames are built only in lib/frames.ts', async (t) => {
     // validate.ts builds client→server frames (one op, `refresh`, is named in both directions).
     if (n === 'lib/frames.ts' || n === 'lib/validate.ts' || n.startsWith('lib/client/')) continue;
     const text = readFileSync(f, 'utf8');
-    if (/['"`]\{"op":/.test(text) || /\bop:\s*'(welcome|ok|err|msg|drop|gap|join|leave|refresh|end|ujoin|uleave|ping)'\s*,/.test(text) || /sendJson\(/.test(text)) offenders.push(n);
+    if (
+      /['"`]\{"op":/.test(text) ||
+      /\bop:\s*'(welcome|ok|err|msg|drop|gap|join|leave|refresh|end|ujoin|uleave|ping)'\s*,/.test(text) ||
+      /sendJson\(/.test(text)
+    )
+      offenders.push(n);
   }
   t.same(offenders, [], 'every server frame goes through an encoder of lib/frames.ts');
 });

@@ -102,9 +102,16 @@ for (const ex of EXAMPLES) {
     let cookie = '';
     if (ex.login) {
       t.equal(await anonymousUpgrade(wsUrl), 401, 'an anonymous upgrade is refused before the handshake');
-      const login = await fetch(`${base}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"tester"}' });
+      const login = await fetch(`${base}/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"name":"tester"}',
+      });
       t.equal(login.status, 200);
-      cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+      cookie = login.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; ');
     }
 
     if (ex.demo) {
@@ -112,7 +119,11 @@ for (const ex of EXAMPLES) {
       t.equal((await fetch(`${base}/favicon.ico`)).status, 204, 'no favicon 404');
       t.equal((await fetch(`${base}/?name=alice`)).status, 200, 'the page with a name in the query');
     }
-    const client = await connectClient(t, wsUrl, cookie ? { WebSocket: withCookie(cookie) } : ex.demo ? { token: 'tester' } : {});
+    const client = await connectClient(
+      t,
+      wsUrl,
+      cookie ? { WebSocket: withCookie(cookie) } : ex.demo ? { token: 'tester' } : {},
+    );
     const received: Array<{ from: string; text: string }> = [];
     const waiters: Array<() => void> = [];
     const sub = client.subscribe('chat.lobby', (m) => {
@@ -142,15 +153,26 @@ for (const ex of EXAMPLES) {
       await arrived;
     }
 
-    t.same(received.map((m) => m.from), ex.api ? ['tester', 'server', 'backend'] : ['tester', 'server']);
+    t.same(
+      received.map((m) => m.from),
+      ex.api ? ['tester', 'server', 'backend'] : ['tester', 'server'],
+    );
     t.equal(received[0]!.text, 'hello over ws');
 
     if (ex.demo) {
       // What the page does on load and for its "here now" list.
       const history = await client.history('chat.lobby', { limit: 50 });
-      t.same(history.messages.map((m) => (m.data as { from: string }).from), ['tester', 'server'], 'the room keeps its history for a page that loads later');
+      t.same(
+        history.messages.map((m) => (m.data as { from: string }).from),
+        ['tester', 'server'],
+        'the room keeps its history for a page that loads later',
+      );
       const { members } = await client.presence('chat.lobby');
-      t.same(members.map((m) => m.info), [{ name: 'tester' }], 'members are listed by name only');
+      t.same(
+        members.map((m) => m.info),
+        [{ name: 'tester' }],
+        'members are listed by name only',
+      );
     }
 
     client.close();

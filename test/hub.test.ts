@@ -70,7 +70,11 @@ t.test('channel rules: the first matching rule decides client publishing and his
   t.equal((await c.reply(1)).code, ERRORS.PUBLISH_DISABLED.code);
   t.equal((await c.reply(2)).op, 'ok');
   for (let i = 0; i < 4; i++) await hub.publish('chat.lobby', i);
-  t.same((await hub.history('chat.lobby')).messages.map((m) => m.data), [2, 3], 'history size 2 from the rule');
+  t.same(
+    (await hub.history('chat.lobby')).messages.map((m) => m.data),
+    [2, 3],
+    'history size 2 from the rule',
+  );
   c.send({ op: 'sub', id: 3, ch: 'ticks.eu', qos: 1 });
   t.equal((await c.reply(3)).code, ERRORS.HISTORY_DISABLED.code, 'QoS 1 needs history');
   c.send({ op: 'sub', id: 4, ch: 'ticks.eu' });
@@ -97,11 +101,14 @@ t.test('authorize sees action, channel and user, and a denial stores nothing', a
   t.equal((await c.reply(1)).code, ERRORS.FORBIDDEN.code);
   t.equal((await c.reply(2)).code, ERRORS.FORBIDDEN.code);
   t.equal((await c.reply(3)).code, ERRORS.FORBIDDEN.code);
-  t.same(asked.map((a) => [a.action, a.channel, a.user]), [
-    ['publish', 'vault', { name: 'ada' }],
-    ['subscribe', 'vault', { name: 'ada' }],
-    ['history', 'vault', { name: 'ada' }],
-  ]);
+  t.same(
+    asked.map((a) => [a.action, a.channel, a.user]),
+    [
+      ['publish', 'vault', { name: 'ada' }],
+      ['subscribe', 'vault', { name: 'ada' }],
+      ['history', 'vault', { name: 'ada' }],
+    ],
+  );
   t.equal((await hub.history('vault')).messages.length, 0);
   t.same(hub.channels(), [], 'a refused subscription leaves nothing routed');
 });
@@ -173,7 +180,11 @@ t.test('hub.history({ asUser }) runs authorize for that user; without it the ser
   t.equal((await hub.history('audit')).messages.length, 1, "the server's own read");
   t.equal((await hub.history('audit', { asUser: { admin: true } })).messages.length, 1);
   await t.rejects(hub.history('audit', { asUser: { admin: false } }), { code: ERRORS.FORBIDDEN.code });
-  await t.rejects(hub.history('audit', { asUser: undefined }), { code: ERRORS.FORBIDDEN.code }, 'an explicit anonymous user is checked too');
+  await t.rejects(
+    hub.history('audit', { asUser: undefined }),
+    { code: ERRORS.FORBIDDEN.code },
+    'an explicit anonymous user is checked too',
+  );
 });
 
 t.test('a broker that cannot subscribe refuses the subscription with 201, and a retry can succeed', async (t) => {

@@ -57,7 +57,10 @@ t.test('a deadline already past when set fires at the next check; a long stall o
   const conns = Array.from({ length: 5 }, fakeConn);
   conns.forEach((c, i) => table.set(c.conn, 60_000 + i * 1_000, 50_001));
   table.check(10_000_000); // a jump of hours: only existing buckets are visited
-  t.same(conns.map((c) => c.closes), conns.map(() => [CLOSE.TOKEN_EXPIRED]));
+  t.same(
+    conns.map((c) => c.closes),
+    conns.map(() => [CLOSE.TOKEN_EXPIRED]),
+  );
 });
 
 t.test('control messages: distinct positions per message, malformed payloads ignored', async (t) => {
@@ -65,7 +68,14 @@ t.test('control messages: distinct positions per message, malformed payloads ign
   const m2 = controlMessage({ n: 'node', k: 'reauthorize', u: 'u1' });
   t.not(m1.offset, m2.offset, 'a broker de-duplicating by position keeps both');
   t.same(parseControl(m1.payload), { n: 'node', k: 'reauthorize', u: 'u1' });
-  for (const bad of ['', 'null', '{"n":"x","k":"disconnect","code":3502,"reason":"r"}', '{"n":"x","k":"unsubscribe","u":"u"}', '{"k":"reauthorize","u":"u"}', '{"n":"x","k":"__proto__","u":"u"}']) {
+  for (const bad of [
+    '',
+    'null',
+    '{"n":"x","k":"disconnect","code":3502,"reason":"r"}',
+    '{"n":"x","k":"unsubscribe","u":"u"}',
+    '{"k":"reauthorize","u":"u"}',
+    '{"n":"x","k":"__proto__","u":"u"}',
+  ]) {
     t.equal(parseControl(bad), undefined, bad);
   }
   t.equal(defaultUserId('ann'), 'ann');

@@ -59,7 +59,10 @@ t.test('limits.publishesPerSecond: a burst beyond it gets 106 and stores nothing
   for (let i = 1; i <= 8; i++) c.send({ op: 'pub', id: i, ch: 'a', data: i });
   const replies = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map((i) => c.reply(i)));
   t.equal(replies.filter((r) => r.op === 'ok').length, 5);
-  t.same(replies.filter((r) => r.op === 'err').map((r) => r.code), [106, 106, 106]);
+  t.same(
+    replies.filter((r) => r.op === 'err').map((r) => r.code),
+    [106, 106, 106],
+  );
   t.equal((await hub.history('a')).messages.length, 5);
 });
 
@@ -130,7 +133,11 @@ t.test('a congested connection that drains resumes delivery', async (t) => {
   const msgs = c.t.of('msg').map((f) => f.data);
   t.same(msgs.slice(-1), ['after']);
   const published = (await hub.history('a')).messages.length;
-  t.same(c.t.of('drop').map((f) => f.n), [published - msgs.length], 'the client was told how many were dropped');
+  t.same(
+    c.t.of('drop').map((f) => f.n),
+    [published - msgs.length],
+    'the client was told how many were dropped',
+  );
 });
 
 t.test('limits.maxHistoryLimit: a larger history limit gets 101', async (t) => {
@@ -158,7 +165,8 @@ t.test('bad options are refused with 150 and a message naming the option', async
     [{ engine: {} }, /engine must be/],
     [{ colour: 'red' }, /colour must be one of/],
   ];
-  for (const [o, msg] of bad) t.throws(() => new Switchyard(o as never), { code: 150, message: msg }, JSON.stringify(o));
+  for (const [o, msg] of bad)
+    t.throws(() => new Switchyard(o as never), { code: 150, message: msg }, JSON.stringify(o));
 });
 
 t.test('limits.maxMessageBytes also bounds hub.publish(): 104, nothing stored', async (t) => {

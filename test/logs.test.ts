@@ -19,7 +19,11 @@ const token = (s: string): string => 'switchyard.token.' + Buffer.from(s).toStri
 
 t.test('logs name a user by the same id revocation targets: the userId option when given', async (t) => {
   const { entries, logger } = recorder();
-  const s = await startServer(t, { logger, authenticate: () => ({ id: 'row-9', email: 'ann@example.com' }), userId: (u) => (u as { email: string }).email });
+  const s = await startServer(t, {
+    logger,
+    authenticate: () => ({ id: 'row-9', email: 'ann@example.com' }),
+    userId: (u) => (u as { email: string }).email,
+  });
   const c = await connectClient(t, s.url);
   await until(() => entries.some((e) => e.msg === 'connection opened'));
   t.match(entries.find((e) => e.msg === 'connection opened')!.obj, { userId: 'ann@example.com' });
@@ -29,7 +33,10 @@ t.test('logs name a user by the same id revocation targets: the userId option wh
 
 t.test('a connection logs open and close at debug with its id, user id and remote address', async (t) => {
   const { entries, logger } = recorder();
-  const s = await startServer(t, { logger, authenticate: (req) => (req.token === SECRET ? { id: 'u-42', name: 'Ann' } : null) });
+  const s = await startServer(t, {
+    logger,
+    authenticate: (req) => (req.token === SECRET ? { id: 'u-42', name: 'Ann' } : null),
+  });
   const c = await connectClient(t, s.url, { token: SECRET });
   await until(() => entries.some((e) => e.msg === 'connection opened'));
   const opened = entries.find((e) => e.msg === 'connection opened')!;
@@ -37,7 +44,10 @@ t.test('a connection logs open and close at debug with its id, user id and remot
   t.match(opened.obj, { connectionId: String, userId: 'u-42', remoteAddress: '127.0.0.1' });
   c.close();
   await until(() => entries.some((e) => e.msg === 'connection closed'));
-  t.match(entries.find((e) => e.msg === 'connection closed'), { level: 'debug', obj: { connectionId: opened.obj.connectionId, userId: 'u-42', code: 1000 } });
+  t.match(
+    entries.find((e) => e.msg === 'connection closed'),
+    { level: 'debug', obj: { connectionId: opened.obj.connectionId, userId: 'u-42', code: 1000 } },
+  );
   t.notMatch(JSON.stringify(entries), SECRET, 'the token appears in no log entry');
 });
 
@@ -56,33 +66,58 @@ t.test('refused upgrades log at info with status, reason and remote address, nev
 
 t.test('slow-consumer and bad-frame closes log at warn; rate-limit refusals at info, without flooding', async (t) => {
   const { entries, logger } = recorder();
-  const hub = new Switchyard({ logger, channels: [{ match: 'chat.*', clientPublish: true }], limits: { maxBadFrames: 1, publishesPerSecond: 1 } });
+  const hub = new Switchyard({
+    logger,
+    channels: [{ match: 'chat.*', clientPublish: true }],
+    limits: { maxBadFrames: 1, publishesPerSecond: 1 },
+  });
   t.teardown(() => hub.close());
   const bad = fakeClient(hub, 'bob');
   bad.send('nope');
   bad.send('nope');
   await until(() => entries.some((e) => e.msg === 'connection closed for misbehaving'));
-  t.match(entries.find((e) => e.msg === 'connection closed for misbehaving'), { level: 'warn', obj: { userId: 'bob', code: CLOSE.TOO_MANY_ERRORS } });
+  t.match(
+    entries.find((e) => e.msg === 'connection closed for misbehaving'),
+    { level: 'warn', obj: { userId: 'bob', code: CLOSE.TOO_MANY_ERRORS } },
+  );
   const flood = fakeClient(hub, { id: 'carol' });
   for (let i = 0; i < 40; i++) flood.send({ op: 'pub', id: i + 1, ch: 'chat.a', data: i });
   await flood.t.next((f) => f.op === 'err' && f.id === 40);
   const limited = entries.filter((e) => e.msg === 'publish refused');
-  t.ok(limited.length >= 4 && limited.length <= 7, `a few entries for ~39 refusals (${limited.length}): 1st, 2nd, 4th, 8th…`);
+  t.ok(
+    limited.length >= 4 && limited.length <= 7,
+    `a few entries for ~39 refusals (${limited.length}): 1st, 2nd, 4th, 8th…`,
+  );
   t.match(limited[0], { level: 'info', obj: { userId: 'carol', reason: 'rate limited', refusals: 1 } });
 });
 
 t.test('errors are logged as Error objects, so a logger can print the stack', async (t) => {
   const { entries, logger } = recorder();
-  const hub = new Switchyard({ logger, authenticate: () => { throw new Error('db down'); } });
+  const hub = new Switchyard({
+    logger,
+    authenticate: () => {
+      throw new Error('db down');
+    },
+  });
   t.teardown(() => hub.close());
-  const outcome = await hub.authenticate({ headers: {}, url: '/', raw: null, remoteAddress: '10.0.0.9', token: SECRET });
+  const outcome = await hub.authenticate({
+    headers: {},
+    url: '/',
+    raw: null,
+    remoteAddress: '10.0.0.9',
+    token: SECRET,
+  });
   t.equal(outcome.ok, false);
   const e = entries.find((x) => x.msg === 'authenticate hook threw')!;
   t.equal(e.level, 'error');
   t.type(e.obj.err, Error);
   t.match((e.obj.err as Error).stack, /db down/);
   t.equal(e.obj.remoteAddress, '10.0.0.9');
-  t.match(hub.instruments.recentErrors, [{ level: 'error', msg: 'authenticate hook threw', err: 'db down' }], 'kept for the admin page');
+  t.match(
+    hub.instruments.recentErrors,
+    [{ level: 'error', msg: 'authenticate hook threw', err: 'db down' }],
+    'kept for the admin page',
+  );
   t.notMatch(JSON.stringify(entries), SECRET);
 });
 
@@ -104,9 +139,15 @@ t.test('diagnostics_channel publishes connection, publish, deliver, catch-up, re
   c.t.close(1000, 'bye');
   await until(() => (seen.connection?.length ?? 0) >= 2);
   await hub.close();
-  t.match(seen.connection, [{ event: 'open', id: String, userId: '7' }, { event: 'close', userId: '7', code: 1000 }]);
+  t.match(seen.connection, [
+    { event: 'open', id: String, userId: '7' },
+    { event: 'close', userId: '7', code: 1000 },
+  ]);
   t.match(seen.publish, [{ channel: 'news', offset: r.offset, epoch: r.epoch, bytes: 7, seconds: Number }]);
-  t.match(seen.deliver?.filter((d) => (d as { channel: string }).channel === 'news'), [{ channel: 'news', offset: r.offset, subscribers: 1 }]);
+  t.match(
+    seen.deliver?.filter((d) => (d as { channel: string }).channel === 'news'),
+    [{ channel: 'news', offset: r.offset, subscribers: 1 }],
+  );
   t.match(seen['catch-up'], [{ channel: 'news', connectionId: String, messages: 0 }]);
   t.match(seen.refusal, [{ status: 401, remoteAddress: '10.1.1.1' }]);
   t.match(seen.error, [{ level: 'warn', msg: 'something odd', err: Error }]);

@@ -41,7 +41,11 @@ const cases: Array<[string, string, keyof typeof ERRORS, boolean?]> = [
   ['deeply nested data', `{"op":"pub","id":1,"ch":"a","data":${deep(5000)}}`, 'BAD_FRAME', true],
   ['ack with string offset', '{"op":"ack","ch":"a","off":"3"}', 'BAD_FRAME'],
   ['history limit 0', '{"op":"hist","id":1,"ch":"a","limit":0}', 'BAD_FRAME', true],
-  ['frame larger than the limit', JSON.stringify({ op: 'pub', id: 1, ch: 'a', data: 'x'.repeat(70_000) }), 'MESSAGE_TOO_LARGE'],
+  [
+    'frame larger than the limit',
+    JSON.stringify({ op: 'pub', id: 1, ch: 'a', data: 'x'.repeat(70_000) }),
+    'MESSAGE_TOO_LARGE',
+  ],
 ];
 
 t.test('each malformed frame gets its documented error code and no crash', async (t) => {
@@ -75,8 +79,12 @@ t.test('__proto__ and constructor keys in frames do not pollute Object.prototype
   sub.send({ op: 'sub', id: 1, ch: 'a' });
   await sub.reply(1);
   const c = fakeClient(hub);
-  c.send('{"op":"pub","id":2,"ch":"a","data":{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}}');
-  c.send('{"op":"sub","id":3,"ch":"b","__proto__":{"polluted":true},"since":{"offset":0,"epoch":"e","__proto__":{"x":1}}}');
+  c.send(
+    '{"op":"pub","id":2,"ch":"a","data":{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}}',
+  );
+  c.send(
+    '{"op":"sub","id":3,"ch":"b","__proto__":{"polluted":true},"since":{"offset":0,"epoch":"e","__proto__":{"x":1}}}',
+  );
   const ack = await c.reply(2);
   t.equal(ack.op, 'ok');
   const msg = await sub.t.next((f) => f.op === 'msg');

@@ -13,29 +13,36 @@ const channels = [
   { match: 'orders.>', history: { size: 1000 } },
 ];
 
-t.test('publishes and deliveries fill publish→stored, stored→written, engine timings and family counters', async (t) => {
-  const hub = new Switchyard({ channels, metrics: { sampleEvery: 1 } });
-  t.teardown(() => hub.close());
-  const subs = [fakeClient(hub), fakeClient(hub), fakeClient(hub)];
-  for (const c of subs) await c.subscribe('chat.lobby');
-  const before = hub.metrics();
-  t.equal(before.deliverySeconds.count, 0);
-  for (let i = 0; i < 10; i++) await hub.publish('chat.lobby', { i });
-  await hub.publish('orders.eu.1', { i: 1 });
-  const m = hub.metrics();
-  t.equal(m.publishStoredSeconds.count, 11, 'every publish is timed to the store');
-  t.equal(m.deliverySeconds.count, 30, 'sampleEvery 1: every delivery to each of 3 subscribers is timed');
-  t.ok(m.deliverySeconds.sum > 0 && m.deliverySeconds.sum < 30, 'seconds, not milliseconds');
-  t.ok(m.engineSeconds.append.count >= 11, 'every append is timed');
-  t.ok(m.engineSeconds.state.count >= 3, 'subscribes read the stream state');
-  t.same(m.families, { 'chat.*': { published: 10, delivered: 30 }, 'orders.>': { published: 1, delivered: 0 } }, 'counted by rule, never by channel name');
-  const text = prometheusText(m);
-  t.match(text, /^switchyard_family_published_total\{family="chat\.\*"\} 10$/m);
-  t.match(text, /^switchyard_delivery_seconds_count 30$/m);
-  t.match(text, /^switchyard_delivery_seconds_bucket\{le="\+Inf"\} 30$/m);
-  t.match(text, /^switchyard_engine_seconds_count\{op="append"\} 11$/m);
-  t.notMatch(text, /chat\.lobby/, 'no raw channel name in any label');
-});
+t.test(
+  'publishes and deliveries fill publish→stored, stored→written, engine timings and family counters',
+  async (t) => {
+    const hub = new Switchyard({ channels, metrics: { sampleEvery: 1 } });
+    t.teardown(() => hub.close());
+    const subs = [fakeClient(hub), fakeClient(hub), fakeClient(hub)];
+    for (const c of subs) await c.subscribe('chat.lobby');
+    const before = hub.metrics();
+    t.equal(before.deliverySeconds.count, 0);
+    for (let i = 0; i < 10; i++) await hub.publish('chat.lobby', { i });
+    await hub.publish('orders.eu.1', { i: 1 });
+    const m = hub.metrics();
+    t.equal(m.publishStoredSeconds.count, 11, 'every publish is timed to the store');
+    t.equal(m.deliverySeconds.count, 30, 'sampleEvery 1: every delivery to each of 3 subscribers is timed');
+    t.ok(m.deliverySeconds.sum > 0 && m.deliverySeconds.sum < 30, 'seconds, not milliseconds');
+    t.ok(m.engineSeconds.append.count >= 11, 'every append is timed');
+    t.ok(m.engineSeconds.state.count >= 3, 'subscribes read the stream state');
+    t.same(
+      m.families,
+      { 'chat.*': { published: 10, delivered: 30 }, 'orders.>': { published: 1, delivered: 0 } },
+      'counted by rule, never by channel name',
+    );
+    const text = prometheusText(m);
+    t.match(text, /^switchyard_family_published_total\{family="chat\.\*"\} 10$/m);
+    t.match(text, /^switchyard_delivery_seconds_count 30$/m);
+    t.match(text, /^switchyard_delivery_seconds_bucket\{le="\+Inf"\} 30$/m);
+    t.match(text, /^switchyard_engine_seconds_count\{op="append"\} 11$/m);
+    t.notMatch(text, /chat\.lobby/, 'no raw channel name in any label');
+  },
+);
 
 t.test('by default one message in 64 is timed per delivery', async (t) => {
   const hub = new Switchyard();
@@ -94,7 +101,11 @@ t.test('send-queue bytes are observed per connection at each heartbeat round', a
   const q = hub.metrics().sendQueueBytes;
   t.ok(q.count >= 2, 'both connections observed');
   t.ok(q.sum >= 50_000, 'the queued bytes are summed');
-  t.equal(q.counts[q.buckets.indexOf(65_536)]! - q.counts[q.buckets.indexOf(16_384)]!, Math.floor(q.count / 2), 'the 50 kB queue lands in the (16 KiB, 64 KiB] bucket');
+  t.equal(
+    q.counts[q.buckets.indexOf(65_536)]! - q.counts[q.buckets.indexOf(16_384)]!,
+    Math.floor(q.count / 2),
+    'the 50 kB queue lands in the (16 KiB, 64 KiB] bucket',
+  );
 });
 
 t.test('event-loop delay shows a blocked loop', async (t) => {
@@ -119,7 +130,8 @@ t.test('metrics: false keeps the counters and leaves every histogram empty', asy
   for (let i = 0; i < 100; i++) await hub.publish('x', i);
   const m = hub.metrics();
   t.equal(m.published, 100);
-  for (const h of [m.publishStoredSeconds, m.deliverySeconds, m.catchUpSeconds, m.engineSeconds.append]) t.equal(h.count, 0);
+  for (const h of [m.publishStoredSeconds, m.deliverySeconds, m.catchUpSeconds, m.engineSeconds.append])
+    t.equal(h.count, 0);
   t.same(m.families, {});
 });
 
@@ -131,7 +143,10 @@ t.test('a bad metrics option is refused with 150 naming it', async (t) => {
 
 t.test('a failing store counts publish failures and engine errors by operation', async (t) => {
   const storage = new MemoryStorage();
-  const hub = new Switchyard({ engine: { storage, broker: new LocalBroker() }, logger: { debug() {}, info() {}, warn() {}, error() {} } });
+  const hub = new Switchyard({
+    engine: { storage, broker: new LocalBroker() },
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
+  });
   t.teardown(() => hub.close());
   await hub.publish('x', 1);
   storage.append = () => Promise.reject(new Error('connection refused'));
@@ -153,8 +168,14 @@ t.test('hub.status() lists the busiest connections and channels, bounded by top'
   await busy.subscribe('chat.a', 'chat.b', 'chat.c');
   for (let i = 0; i < 4; i++) await hub.publish('chat.a', i);
   const s = await hub.status({ top: 2 });
-  t.match(s.topConnections, [{ userId: 'busy', subscriptions: 3 }, { userId: 'quiet', subscriptions: 1 }]);
-  t.match(s.channels, [{ channel: 'chat.a', subscribers: 2, family: 'chat.*', offset: 4, historySize: 4 }, { subscribers: 1 }]);
+  t.match(s.topConnections, [
+    { userId: 'busy', subscriptions: 3 },
+    { userId: 'quiet', subscriptions: 1 },
+  ]);
+  t.match(s.channels, [
+    { channel: 'chat.a', subscribers: 2, family: 'chat.*', offset: 4, historySize: 4 },
+    { subscribers: 1 },
+  ]);
   t.equal(s.channels.length, 2);
   t.equal(s.channelsNotListed, 1);
   t.match(s.nodes, [{ id: s.node, connections: 2 }]);

@@ -14,7 +14,15 @@ t.test('metrics count connections, subscriptions, publishes, bad frames, closes 
   await hub.publish('x', 1);
   await hub.publish('x', 2);
   let m = hub.metrics();
-  t.match(m, { connections: 2, subscriptions: 3, channels: 1, published: 2, connectionsAccepted: 2, authFailures: { 401: 1 }, badFrames: 0 });
+  t.match(m, {
+    connections: 2,
+    subscriptions: 3,
+    channels: 1,
+    published: 2,
+    connectionsAccepted: 2,
+    authFailures: { 401: 1 },
+    badFrames: 0,
+  });
   const gone = new Promise((r) => hub.once('disconnect', r));
   a.input.receive('garbage', false);
   a.input.receive('garbage', false);
@@ -36,6 +44,8 @@ t.test('prometheusText renders gauges, counters with _total and labelled series'
   t.match(text, /^switchyard_closes_total\{code="3002"\} 1$/m);
   t.match(prometheusText(hub.metrics(), 'app_'), /^app_connections 1$/m);
   // A sample line: name, optional {label="escaped value",...}, a number (or +Inf/NaN).
-  const sample = /^\w+(\{\w+="(?:[^"\\\n]|\\[\\"n])*"(?:,\w+="(?:[^"\\\n]|\\[\\"n])*")*\})? (?:-?\d+(?:\.\d+)?(?:e[-+]?\d+)?|\+Inf|NaN)$/;
-  for (const line of text.trim().split('\n')) t.match(line, line.startsWith('#') ? /^# (HELP|TYPE) \w+ .+$/ : sample, 'valid exposition line');
+  const sample =
+    /^\w+(\{\w+="(?:[^"\\\n]|\\[\\"n])*"(?:,\w+="(?:[^"\\\n]|\\[\\"n])*")*\})? (?:-?\d+(?:\.\d+)?(?:e[-+]?\d+)?|\+Inf|NaN)$/;
+  for (const line of text.trim().split('\n'))
+    t.match(line, line.startsWith('#') ? /^# (HELP|TYPE) \w+ .+$/ : sample, 'valid exposition line');
 });

@@ -12,7 +12,9 @@ import { metricFamilies, prometheusText } from '../lib/metrics.js';
 
 const dir = fileURLToPath(new URL('../examples/monitoring/', import.meta.url));
 const rules = readFileSync(join(dir, 'alerts.yml'), 'utf8');
-const dashboard = JSON.parse(readFileSync(join(dir, 'grafana-dashboard.json'), 'utf8')) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> };
+const dashboard = JSON.parse(readFileSync(join(dir, 'grafana-dashboard.json'), 'utf8')) as {
+  panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+};
 const runbook = readFileSync(new URL('../docs/runbook.md', import.meta.url), 'utf8');
 const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
 const havePromtool = promtool.status === 0;
@@ -22,7 +24,9 @@ const run = (args: string[], input?: string) => spawnSync('promtool', args, { cw
 function selectors(promql: string): Array<{ name: string; labels: string[] }> {
   const out: Array<{ name: string; labels: string[] }> = [];
   for (const m of promql.matchAll(/\b(switchyard_\w+)(\{([^}]*)\})?/g)) {
-    const labels = [...(m[3] ?? '').matchAll(/(\w+)\s*(=~|!=|!~|=)/g)].map((l) => l[1]!).filter((l) => l !== 'job' && l !== 'instance');
+    const labels = [...(m[3] ?? '').matchAll(/(\w+)\s*(=~|!=|!~|=)/g)]
+      .map((l) => l[1]!)
+      .filter((l) => l !== 'job' && l !== 'instance');
     out.push({ name: m[1]!, labels });
   }
   return out;
@@ -44,7 +48,8 @@ function exposed(): Map<string, Set<string>> {
   for (const f of families) {
     const labels = new Set([...(labelsOf[f.name] ?? []), ...f.samples.flatMap((s) => Object.keys(s.labels))]);
     if (f.type === 'histogram') {
-      for (const suffix of ['_bucket', '_sum', '_count']) out.set(f.name + suffix, suffix === '_bucket' ? labels : new Set([...labels].filter((l) => l !== 'le')));
+      for (const suffix of ['_bucket', '_sum', '_count'])
+        out.set(f.name + suffix, suffix === '_bucket' ? labels : new Set([...labels].filter((l) => l !== 'le')));
     } else out.set(f.name, labels);
   }
   return out;
@@ -54,7 +59,10 @@ const alertNames = [...rules.matchAll(/^\s+- alert: (\w+)$/gm)].map((m) => m[1])
 
 t.test('the alert rules and the dashboard query only metrics and labels switchyard exposes', async (t) => {
   const known = exposed();
-  const queries = [...[...rules.matchAll(/^\s+expr: (.+)$/gm)].map((m) => m[1]), ...dashboard.panels.flatMap((p) => p.targets.map((x) => x.expr))];
+  const queries = [
+    ...[...rules.matchAll(/^\s+expr: (.+)$/gm)].map((m) => m[1]),
+    ...dashboard.panels.flatMap((p) => p.targets.map((x) => x.expr)),
+  ];
   t.ok(queries.length > 25, `${queries.length} queries`);
   for (const q of queries) {
     for (const s of selectors(q!)) {
@@ -74,10 +82,20 @@ t.test('every alert has a runbook section that its annotation names', async (t) 
 });
 
 if (!havePromtool && process.env.SWITCHYARD_REQUIRE_PROMTOOL !== '1') {
-  t.test('promtool checks', { skip: 'promtool is not installed (Debian: apt-get install prometheus); set SWITCHYARD_REQUIRE_PROMTOOL=1 to make this a failure' }, () => {});
+  t.test(
+    'promtool checks',
+    {
+      skip: 'promtool is not installed (Debian: apt-get install prometheus); set SWITCHYARD_REQUIRE_PROMTOOL=1 to make this a failure',
+    },
+    () => {},
+  );
 } else {
   t.test('promtool is installed', async (t) => {
-    t.equal(promtool.status, 0, `promtool --version ran (${promtool.error?.message ?? promtool.stderr ?? ''}); install it with apt-get install prometheus`);
+    t.equal(
+      promtool.status,
+      0,
+      `promtool --version ran (${promtool.error?.message ?? promtool.stderr ?? ''}); install it with apt-get install prometheus`,
+    );
   });
 
   t.test('promtool check rules accepts the alert rules', async (t) => {
@@ -91,13 +109,21 @@ if (!havePromtool && process.env.SWITCHYARD_REQUIRE_PROMTOOL !== '1') {
     t.equal(r.status, 0, r.stdout + r.stderr);
   });
 
-  t.test("every dashboard query is valid PromQL", async (t) => {
+  t.test('every dashboard query is valid PromQL', async (t) => {
     // promtool has no expression checker: wrap each query in a recording rule and check those.
     const tmp = mkdtempSync(join(tmpdir(), 'switchyard-dash-'));
     t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
-    const exprs = dashboard.panels.flatMap((p) => p.targets.map((x) => x.expr.replaceAll('$__rate_interval', '5m').replaceAll('$job', '.*').replaceAll('$instance', '.*')));
+    const exprs = dashboard.panels.flatMap((p) =>
+      p.targets.map((x) =>
+        x.expr.replaceAll('$__rate_interval', '5m').replaceAll('$job', '.*').replaceAll('$instance', '.*'),
+      ),
+    );
     const file = join(tmp, 'dashboard-rules.yml');
-    writeFileSync(file, 'groups:\n  - name: dashboard\n    rules:\n' + exprs.map((e, i) => `      - record: dashboard_query_${i}\n        expr: ${JSON.stringify(e)}\n`).join(''));
+    writeFileSync(
+      file,
+      'groups:\n  - name: dashboard\n    rules:\n' +
+        exprs.map((e, i) => `      - record: dashboard_query_${i}\n        expr: ${JSON.stringify(e)}\n`).join(''),
+    );
     const r = spawnSync('promtool', ['check', 'rules', file], { encoding: 'utf8' });
     t.equal(r.status, 0, r.stdout + r.stderr);
     t.match(r.stdout, `SUCCESS: ${exprs.length} rules found`);

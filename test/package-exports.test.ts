@@ -20,10 +20,18 @@ t.test('every exported subpath imports from dist in a plain Node process', async
   for (const sub of subpaths) {
     const spec = sub === '.' ? 'switchyardjs' : `switchyardjs/${sub.slice(2)}`;
     // A separate process without the test's TypeScript loader: exactly what a user runs.
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(spec)}); console.log(Object.keys(m).length)`], {
-      cwd: new URL('..', import.meta.url),
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const m = await import(${JSON.stringify(spec)}); console.log(Object.keys(m).length)`,
+      ],
+      {
+        cwd: new URL('..', import.meta.url),
+        encoding: 'utf8',
+      },
+    );
     t.equal(r.status, 0, `${spec} imports (${r.stderr.trim().split('\n')[0] ?? ''})`);
     t.ok(Number(r.stdout) > 0, `${spec} has exports`);
   }
@@ -32,7 +40,11 @@ t.test('every exported subpath imports from dist in a plain Node process', async
 t.test('the main entry exposes the public names of the brief', async (t) => {
   const r = spawnSync(
     process.execPath,
-    ['--input-type=module', '-e', "const a = await import('switchyardjs'); const b = await import('switchyardjs/http'); const c = await import('switchyardjs/client'); console.log(typeof a.Switchyard, typeof b.attach, typeof c.connect)"],
+    [
+      '--input-type=module',
+      '-e',
+      "const a = await import('switchyardjs'); const b = await import('switchyardjs/http'); const c = await import('switchyardjs/client'); console.log(typeof a.Switchyard, typeof b.attach, typeof c.connect)",
+    ],
     { cwd: new URL('..', import.meta.url), encoding: 'utf8' },
   );
   t.equal(r.stdout.trim(), 'function function function');
@@ -41,12 +53,19 @@ t.test('the main entry exposes the public names of the brief', async (t) => {
 t.test('importing switchyard loads no ws, framework or Redis code', async (t) => {
   const r = spawnSync(
     process.execPath,
-    ['--input-type=module', '-e', "import { createRequire } from 'node:module'; await import('switchyardjs'); const loaded = Object.keys(createRequire(import.meta.url).cache); console.log(JSON.stringify(loaded))"],
+    [
+      '--input-type=module',
+      '-e',
+      "import { createRequire } from 'node:module'; await import('switchyardjs'); const loaded = Object.keys(createRequire(import.meta.url).cache); console.log(JSON.stringify(loaded))",
+    ],
     { cwd: new URL('..', import.meta.url), encoding: 'utf8' },
   );
   const loaded: string[] = JSON.parse(r.stdout || '[]');
   for (const name of ['ws', 'express', 'fastify', 'koa', '@redis', 'redis', 'pg', 'socket.io']) {
-    t.notOk(loaded.some((p) => p.includes(`/node_modules/${name}/`)), `${name} not loaded`);
+    t.notOk(
+      loaded.some((p) => p.includes(`/node_modules/${name}/`)),
+      `${name} not loaded`,
+    );
   }
 });
 

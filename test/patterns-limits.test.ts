@@ -29,26 +29,35 @@ t.test('limits.maxPatternsPerConnection: one more pattern gets 118; exact channe
   t.equal(exact.op, 'ok');
 });
 
-t.test('limits.maxPatternsPerHub: concurrent subscribes never overshoot; a pattern already in use is still accepted', async (t) => {
-  const hub = new Switchyard({ limits: { maxPatternsPerHub: 5 } });
-  t.teardown(() => hub.close());
-  const c1 = fakeClient(hub);
-  const c2 = fakeClient(hub);
-  const replies = await Promise.all([c1.subscribe('p1.*', 'p2.*', 'p3.*', 'p4.*'), c2.subscribe('q1.*', 'q2.*', 'q3.*', 'q4.*')]);
-  const all = replies.flat();
-  t.equal(all.filter((r) => r.op === 'ok').length, 5, 'exactly the cap accepted');
-  t.ok(all.filter((r) => r.op === 'err').every((r) => r.code === 119), 'the rest refused with 119');
-  const c3 = fakeClient(hub);
-  const [reuse, fresh] = await c3.subscribe('p1.*', 'z.*');
-  t.equal(reuse.op, 'ok', 'a pattern in use costs nothing more');
-  t.equal(fresh.code, 119);
-  // Unsubscribing frees room.
-  c1.send({ op: 'unsub', id: 1, ch: 'p1.*' });
-  c3.send({ op: 'unsub', id: 2, ch: 'p1.*' });
-  await Promise.all([c1.reply(1), c3.reply(2)]);
-  const [later] = await c3.subscribe('z.*');
-  t.equal(later.op, 'ok');
-});
+t.test(
+  'limits.maxPatternsPerHub: concurrent subscribes never overshoot; a pattern already in use is still accepted',
+  async (t) => {
+    const hub = new Switchyard({ limits: { maxPatternsPerHub: 5 } });
+    t.teardown(() => hub.close());
+    const c1 = fakeClient(hub);
+    const c2 = fakeClient(hub);
+    const replies = await Promise.all([
+      c1.subscribe('p1.*', 'p2.*', 'p3.*', 'p4.*'),
+      c2.subscribe('q1.*', 'q2.*', 'q3.*', 'q4.*'),
+    ]);
+    const all = replies.flat();
+    t.equal(all.filter((r) => r.op === 'ok').length, 5, 'exactly the cap accepted');
+    t.ok(
+      all.filter((r) => r.op === 'err').every((r) => r.code === 119),
+      'the rest refused with 119',
+    );
+    const c3 = fakeClient(hub);
+    const [reuse, fresh] = await c3.subscribe('p1.*', 'z.*');
+    t.equal(reuse.op, 'ok', 'a pattern in use costs nothing more');
+    t.equal(fresh.code, 119);
+    // Unsubscribing frees room.
+    c1.send({ op: 'unsub', id: 1, ch: 'p1.*' });
+    c3.send({ op: 'unsub', id: 2, ch: 'p1.*' });
+    await Promise.all([c1.reply(1), c3.reply(2)]);
+    const [later] = await c3.subscribe('z.*');
+    t.equal(later.op, 'ok');
+  },
+);
 
 t.test('limits.maxConnections: the next upgrade is refused with HTTP 503 before the handshake', async (t) => {
   const { url, hub } = await startServer(t, { limits: { maxConnections: 2 } });
@@ -63,52 +72,60 @@ t.test('limits.maxConnections: the next upgrade is refused with HTTP 503 before 
   const third = new WebSocket(url, ['switchyard.v1']);
   third.on('error', () => {});
   open.push(third);
-  const status = await new Promise<number>((resolve) => third.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+  const status = await new Promise<number>((resolve) =>
+    third.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)),
+  );
   t.equal(status, 503);
 });
 
-t.test('limits.maxConnections: a connection accepted past the cap by a race is closed with 1013 (try again later)', async (t) => {
-  const hub = new Switchyard({ limits: { maxConnections: 1 } });
-  t.teardown(() => hub.close());
-  fakeClient(hub);
-  const late = fakeClient(hub);
-  t.equal(late.t.closedWith?.code, 1013);
-  t.equal(hub.connectionCount, 1);
-});
+t.test(
+  'limits.maxConnections: a connection accepted past the cap by a race is closed with 1013 (try again later)',
+  async (t) => {
+    const hub = new Switchyard({ limits: { maxConnections: 1 } });
+    t.teardown(() => hub.close());
+    fakeClient(hub);
+    const late = fakeClient(hub);
+    t.equal(late.t.closedWith?.code, 1013);
+    t.equal(hub.connectionCount, 1);
+  },
+);
 
-t.test('the router matches exactly what a segment-by-segment reference says, for random patterns and channels', async (t) => {
-  const rand = prng(9);
-  const seg = () => ['a', 'b', 'ab', 'c'][Math.floor(rand() * 4)];
-  const reference = (p: string, c: string): boolean => {
-    const ps = p.split('.');
-    const cs = c.split('.');
-    for (let i = 0; i < ps.length; i++) {
-      if (ps[i] === '>' && i === ps.length - 1) return cs.length > i;
-      if (i >= cs.length || (ps[i] !== '*' && ps[i] !== cs[i])) return false;
+t.test(
+  'the router matches exactly what a segment-by-segment reference says, for random patterns and channels',
+  async (t) => {
+    const rand = prng(9);
+    const seg = () => ['a', 'b', 'ab', 'c'][Math.floor(rand() * 4)];
+    const reference = (p: string, c: string): boolean => {
+      const ps = p.split('.');
+      const cs = c.split('.');
+      for (let i = 0; i < ps.length; i++) {
+        if (ps[i] === '>' && i === ps.length - 1) return cs.length > i;
+        if (i >= cs.length || (ps[i] !== '*' && ps[i] !== cs[i])) return false;
+      }
+      return ps.length === cs.length;
+    };
+    const r = new Router<string>();
+    const patterns = new Set<string>();
+    for (let i = 0; i < 300; i++) {
+      const n = 1 + Math.floor(rand() * 4);
+      const segs = Array.from({ length: n }, () => (rand() < 0.35 ? '*' : seg()));
+      if (rand() < 0.3) segs.push('>');
+      const p = segs.join('.');
+      if (!p.includes('*') && !p.includes('>')) continue;
+      patterns.add(p);
+      r.add(p, true, p);
     }
-    return ps.length === cs.length;
-  };
-  const r = new Router<string>();
-  const patterns = new Set<string>();
-  for (let i = 0; i < 300; i++) {
-    const n = 1 + Math.floor(rand() * 4);
-    const segs = Array.from({ length: n }, () => (rand() < 0.35 ? '*' : seg()));
-    if (rand() < 0.3) segs.push('>');
-    const p = segs.join('.');
-    if (!p.includes('*') && !p.includes('>')) continue;
-    patterns.add(p);
-    r.add(p, true, p);
-  }
-  let mismatches = 0;
-  for (let i = 0; i < 2_000; i++) {
-    const c = Array.from({ length: 1 + Math.floor(rand() * 5) }, seg).join('.');
-    const got: string[] = [];
-    r.match(c, (v) => got.push(v));
-    const want = [...patterns].filter((p) => reference(p, c));
-    if (got.sort().join('|') !== want.sort().join('|')) mismatches++;
-  }
-  t.equal(mismatches, 0, `${patterns.size} patterns, 2,000 channels`);
-  for (const p of patterns) r.remove(p, true, p);
-  t.equal(r.distinctPatterns, 0, 'nothing left after removing every pattern');
-  t.equal(r.patternCount, 0);
-});
+    let mismatches = 0;
+    for (let i = 0; i < 2_000; i++) {
+      const c = Array.from({ length: 1 + Math.floor(rand() * 5) }, seg).join('.');
+      const got: string[] = [];
+      r.match(c, (v) => got.push(v));
+      const want = [...patterns].filter((p) => reference(p, c));
+      if (got.sort().join('|') !== want.sort().join('|')) mismatches++;
+    }
+    t.equal(mismatches, 0, `${patterns.size} patterns, 2,000 channels`);
+    for (const p of patterns) r.remove(p, true, p);
+    t.equal(r.distinctPatterns, 0, 'nothing left after removing every pattern');
+    t.equal(r.patternCount, 0);
+  },
+);

@@ -28,19 +28,29 @@ function recordingLogger(): Logger & { lines: Array<[string, object, string | un
   return { lines, debug: rec('debug'), info: rec('info'), warn: rec('warn'), error: rec('error') };
 }
 
-t.test('a subscribe to a presence channel joins before its reply; the member list shows every subscriber', async (t) => {
-  const hub = new Switchyard(rooms);
-  t.teardown(() => hub.close());
-  const a = fakeClient(hub);
-  const b = fakeClient(hub);
-  t.equal((await sub(a, 1, 'room.1')).op, 'ok');
-  t.same((await members(a, 2, 'room.1')).res, { members: [{ cid: cid(a) }], truncated: false }, 'the subscriber finds itself right after the reply');
-  await sub(b, 1, 'room.1');
-  const list = (await members(a, 3, 'room.1')).res;
-  t.same(list.members.map((m: any) => m.cid).sort(), [cid(a), cid(b)].sort());
-  t.same(await hub.presence('room.1'), { members: [{ connectionId: cid(a) }, { connectionId: cid(b) }], truncated: false });
-  t.same((await hub.presence('room.2')).members, [], 'a presence channel nobody joined is empty');
-});
+t.test(
+  'a subscribe to a presence channel joins before its reply; the member list shows every subscriber',
+  async (t) => {
+    const hub = new Switchyard(rooms);
+    t.teardown(() => hub.close());
+    const a = fakeClient(hub);
+    const b = fakeClient(hub);
+    t.equal((await sub(a, 1, 'room.1')).op, 'ok');
+    t.same(
+      (await members(a, 2, 'room.1')).res,
+      { members: [{ cid: cid(a) }], truncated: false },
+      'the subscriber finds itself right after the reply',
+    );
+    await sub(b, 1, 'room.1');
+    const list = (await members(a, 3, 'room.1')).res;
+    t.same(list.members.map((m: any) => m.cid).sort(), [cid(a), cid(b)].sort());
+    t.same(await hub.presence('room.1'), {
+      members: [{ connectionId: cid(a) }, { connectionId: cid(b) }],
+      truncated: false,
+    });
+    t.same((await hub.presence('room.2')).members, [], 'a presence channel nobody joined is empty');
+  },
+);
 
 t.test('join and leave events go only to subscriptions that asked, for unsubscribe and disconnect alike', async (t) => {
   const hub = new Switchyard(rooms);
@@ -50,16 +60,31 @@ t.test('join and leave events go only to subscriptions that asked, for unsubscri
   const guest = fakeClient(hub);
   await sub(watcher, 1, 'room.1', { presence: true });
   await sub(quiet, 1, 'room.1');
-  t.same(watcher.t.of('join').map((f) => f.m.cid), [cid(watcher), cid(quiet)], 'own join first (after the reply), then the next member');
-  t.ok(watcher.t.frames.findIndex((f) => f.op === 'ok' && f.id === 1) < watcher.t.frames.findIndex((f) => f.op === 'join'), 'the reply precedes the own join');
+  t.same(
+    watcher.t.of('join').map((f) => f.m.cid),
+    [cid(watcher), cid(quiet)],
+    'own join first (after the reply), then the next member',
+  );
+  t.ok(
+    watcher.t.frames.findIndex((f) => f.op === 'ok' && f.id === 1) < watcher.t.frames.findIndex((f) => f.op === 'join'),
+    'the reply precedes the own join',
+  );
   await sub(guest, 1, 'room.1');
   guest.send({ op: 'unsub', id: 2, ch: 'room.1' });
   await guest.reply(2);
   t.same(watcher.t.of('leave'), [{ op: 'leave', ch: 'room.1', m: { cid: cid(guest) } }]);
   quiet.input.closed(1006);
-  t.same(watcher.t.of('leave').map((f) => f.m.cid), [cid(guest), cid(quiet)], 'a disconnect leaves');
+  t.same(
+    watcher.t.of('leave').map((f) => f.m.cid),
+    [cid(guest), cid(quiet)],
+    'a disconnect leaves',
+  );
   t.same((await members(watcher, 2, 'room.1')).res.members, [{ cid: cid(watcher) }]);
-  t.equal(quiet.t.of('join').length + quiet.t.of('leave').length, 0, 'a subscription without presence: true gets no events');
+  t.equal(
+    quiet.t.of('join').length + quiet.t.of('leave').length,
+    0,
+    'a subscription without presence: true gets no events',
+  );
   t.equal(guest.t.of('join').length + guest.t.of('leave').length, 0);
 });
 
@@ -85,7 +110,10 @@ t.test('presenceInfo decides what others see; the raw user never reaches the wir
   const withHook = new Switchyard({ ...rooms, presenceInfo: (u) => ({ name: (u as typeof user).name }) });
   const without = new Switchyard(rooms);
   t.teardown(() => Promise.all([withHook.close(), without.close()]));
-  for (const [hub, expected] of [[withHook, { name: 'ada' }], [without, undefined]] as const) {
+  for (const [hub, expected] of [
+    [withHook, { name: 'ada' }],
+    [without, undefined],
+  ] as const) {
     const w = fakeClient(hub, { name: 'bob', token: 'OTHER-SECRET' });
     const a = fakeClient(hub, user);
     await sub(w, 1, 'room.1', { presence: true });
@@ -107,37 +135,43 @@ t.test('presenceInfo decides what others see; the raw user never reaches the wir
   }
 });
 
-t.test('presenceInfo runs once per connection, may be async, and a failing or oversized result fails the subscribe with 200', async (t) => {
-  let calls = 0;
-  const logger = recordingLogger();
-  const hub = new Switchyard({
-    ...rooms,
-    logger,
-    limits: { maxPresenceInfoBytes: 64 },
-    presenceInfo: async (u) => {
-      calls++;
-      const kind = (u as { kind: string }).kind;
-      if (kind === 'throws') throw new Error('db down');
-      if (kind === 'big') return { bio: 'x'.repeat(100) };
-      if (kind === 'fn') return () => 1;
-      return { kind };
-    },
-  });
-  t.teardown(() => hub.close());
-  const ok = fakeClient(hub, { kind: 'ok' });
-  await sub(ok, 1, 'room.1');
-  await sub(ok, 2, 'room.2');
-  t.equal(calls, 1, 'computed once for two joins of one connection');
-  t.same((await hub.presence('room.2')).members[0]!.info, { kind: 'ok' });
-  for (const kind of ['throws', 'big', 'fn']) {
-    const c = fakeClient(hub, { kind });
-    t.equal((await sub(c, 1, 'room.1')).code, ERRORS.INTERNAL.code, `${kind}: 200`);
-    t.equal((await sub(c, 2, 'other')).op, 'ok', `${kind}: channels without presence are unaffected`);
-  }
-  t.equal((await hub.presence('room.1')).members.length, 1, 'nobody joined from the failed subscribes');
-  t.equal(hub.channels().find((c) => c.channel === 'room.1')?.subscribers, 1, 'and no subscription stayed behind');
-  t.ok(logger.lines.some(([l, , m]) => l === 'error' && /presenceInfo/.test(m ?? '')), 'the cause is logged');
-});
+t.test(
+  'presenceInfo runs once per connection, may be async, and a failing or oversized result fails the subscribe with 200',
+  async (t) => {
+    let calls = 0;
+    const logger = recordingLogger();
+    const hub = new Switchyard({
+      ...rooms,
+      logger,
+      limits: { maxPresenceInfoBytes: 64 },
+      presenceInfo: async (u) => {
+        calls++;
+        const kind = (u as { kind: string }).kind;
+        if (kind === 'throws') throw new Error('db down');
+        if (kind === 'big') return { bio: 'x'.repeat(100) };
+        if (kind === 'fn') return () => 1;
+        return { kind };
+      },
+    });
+    t.teardown(() => hub.close());
+    const ok = fakeClient(hub, { kind: 'ok' });
+    await sub(ok, 1, 'room.1');
+    await sub(ok, 2, 'room.2');
+    t.equal(calls, 1, 'computed once for two joins of one connection');
+    t.same((await hub.presence('room.2')).members[0]!.info, { kind: 'ok' });
+    for (const kind of ['throws', 'big', 'fn']) {
+      const c = fakeClient(hub, { kind });
+      t.equal((await sub(c, 1, 'room.1')).code, ERRORS.INTERNAL.code, `${kind}: 200`);
+      t.equal((await sub(c, 2, 'other')).op, 'ok', `${kind}: channels without presence are unaffected`);
+    }
+    t.equal((await hub.presence('room.1')).members.length, 1, 'nobody joined from the failed subscribes');
+    t.equal(hub.channels().find((c) => c.channel === 'room.1')?.subscribers, 1, 'and no subscription stayed behind');
+    t.ok(
+      logger.lines.some(([l, , m]) => l === 'error' && /presenceInfo/.test(m ?? '')),
+      'the cause is logged',
+    );
+  },
+);
 
 t.test('the presence request runs authorize with action "presence"; a denial gets 107', async (t) => {
   const asked: AuthorizeRequest[] = [];
@@ -154,9 +188,20 @@ t.test('the presence request runs authorize with action "presence"; a denial get
   t.match(denied.msg, /PRES-4/);
   t.equal((await members(vip, 1, 'room.1')).op, 'ok', 'a member is not required to read the list');
   const req = asked.filter((r) => r.action === 'presence');
-  t.same(req.map((r) => [r.channel, r.user, r.connectionId]), [['room.1', { vip: false }, cid(pleb)], ['room.1', { vip: true }, cid(vip)]], 'asked once per request; a plain subscribe does not ask for the presence right');
+  t.same(
+    req.map((r) => [r.channel, r.user, r.connectionId]),
+    [
+      ['room.1', { vip: false }, cid(pleb)],
+      ['room.1', { vip: true }, cid(vip)],
+    ],
+    'asked once per request; a plain subscribe does not ask for the presence right',
+  );
   const events = await sub(pleb, 3, 'room.2', { presence: true });
-  t.equal(events.code, ERRORS.FORBIDDEN.code, 'join/leave events reveal the list: asking for them needs the presence right too');
+  t.equal(
+    events.code,
+    ERRORS.FORBIDDEN.code,
+    'join/leave events reveal the list: asking for them needs the presence right too',
+  );
   t.match(events.msg, /PRES-4/);
   t.same((await hub.presence('room.2')).members, [], 'the refused subscribe joined nothing');
   t.equal((await sub(vip, 2, 'room.2', { presence: true })).op, 'ok');
@@ -173,7 +218,11 @@ t.test('channels without presence: the request, the sub flag and hub.presence ge
   t.equal(r.code, ERRORS.PRESENCE_DISABLED.code);
   t.match(r.msg, /PRES-5/);
   t.equal((await sub(c, 2, 'news', { presence: true })).code, ERRORS.PRESENCE_DISABLED.code);
-  t.equal((await sub(c, 3, 'room.*', { presence: true })).code, ERRORS.PRESENCE_DISABLED.code, 'patterns have no presence');
+  t.equal(
+    (await sub(c, 3, 'room.*', { presence: true })).code,
+    ERRORS.PRESENCE_DISABLED.code,
+    'patterns have no presence',
+  );
   t.equal(c.t.of('err').filter((f) => f.id === undefined).length, 0);
   await t.rejects(hub.presence('news'), { code: ERRORS.PRESENCE_DISABLED.code, message: /presence: true/ });
   await t.rejects(hub.presence('room.*'), { code: ERRORS.BAD_CHANNEL.code });
@@ -219,14 +268,26 @@ t.test('limits.maxPresenceMembers bounds the list and marks it truncated', async
   t.equal(fromHub.members.length, 2);
   t.equal(fromHub.truncated, true);
   cs[2]!.input.closed(1000);
-  t.same(await hub.presence('room.1'), { members: [{ connectionId: cid(cs[0]!) }, { connectionId: cid(cs[1]!) }], truncated: false });
+  t.same(await hub.presence('room.1'), {
+    members: [{ connectionId: cid(cs[0]!) }, { connectionId: cid(cs[1]!) }],
+    truncated: false,
+  });
 });
 
 t.test('presence options are validated', async (t) => {
-  t.throws(() => new Switchyard({ channels: [{ match: 'a', presence: 'yes' as never }] }), { code: 150, message: /channels\[0\]\.presence must be a boolean/ });
-  t.throws(() => new Switchyard({ presenceInfo: 'name' as never }), { code: 150, message: /presenceInfo must be a function/ });
+  t.throws(() => new Switchyard({ channels: [{ match: 'a', presence: 'yes' as never }] }), {
+    code: 150,
+    message: /channels\[0\]\.presence must be a boolean/,
+  });
+  t.throws(() => new Switchyard({ presenceInfo: 'name' as never }), {
+    code: 150,
+    message: /presenceInfo must be a function/,
+  });
   t.throws(() => new Switchyard({ limits: { maxPresenceMembers: 0 } }), { code: 150, message: /maxPresenceMembers/ });
-  t.throws(() => new Switchyard({ channels: [{ match: 'a', presense: true } as never] }), { code: 150, message: /one of .*presence \(unknown key\)/ });
+  t.throws(() => new Switchyard({ channels: [{ match: 'a', presense: true } as never] }), {
+    code: 150,
+    message: /one of .*presence \(unknown key\)/,
+  });
 });
 
 /** A store whose joins wait until released, to race a subscription's end against its join. */
@@ -258,33 +319,42 @@ t.test('a subscription that ends while its join is being stored leaves again and
   await watcher.reply(1);
   t.same((await hub2.presence('room.1')).members, [{ connectionId: cid(watcher) }]);
   t.equal(late.inner.channelCount, 1, 'only the watcher is stored');
-  t.same(watcher.t.of('join').map((f) => f.m.cid), [cid(watcher)]);
+  t.same(
+    watcher.t.of('join').map((f) => f.m.cid),
+    [cid(watcher)],
+  );
   t.equal(watcher.t.of('leave').length, 0, 'no leave for a join nobody heard of');
 });
 
-t.test('a failing presence store fails the subscribe and the request with 201; the engine store is used and closed', async (t) => {
-  let closed = false;
-  const broken: PresenceStore = {
-    join: async () => {
-      throw new Error('backend down');
-    },
-    leave: async () => {},
-    members: async () => {
-      throw new Error('backend down');
-    },
-    close: async () => void (closed = true),
-  };
-  const logger = recordingLogger();
-  const hub = new Switchyard({ ...rooms, logger, engine: { ...memoryEngine(), presence: broken } });
-  const c = fakeClient(hub);
-  t.equal((await sub(c, 1, 'room.1')).code, ERRORS.ENGINE_UNAVAILABLE.code);
-  t.equal((await members(c, 2, 'room.1')).code, ERRORS.ENGINE_UNAVAILABLE.code);
-  await t.rejects(hub.presence('room.1'), SwitchyardError);
-  t.same(hub.channels(), [], 'the refused subscription left nothing behind');
-  await hub.close();
-  t.ok(closed, 'hub.close() closes the presence store');
-  t.notOk(logger.lines.some(([l]) => l === 'warn'), 'an engine that brings presence gets no single-node warning');
-});
+t.test(
+  'a failing presence store fails the subscribe and the request with 201; the engine store is used and closed',
+  async (t) => {
+    let closed = false;
+    const broken: PresenceStore = {
+      join: async () => {
+        throw new Error('backend down');
+      },
+      leave: async () => {},
+      members: async () => {
+        throw new Error('backend down');
+      },
+      close: async () => void (closed = true),
+    };
+    const logger = recordingLogger();
+    const hub = new Switchyard({ ...rooms, logger, engine: { ...memoryEngine(), presence: broken } });
+    const c = fakeClient(hub);
+    t.equal((await sub(c, 1, 'room.1')).code, ERRORS.ENGINE_UNAVAILABLE.code);
+    t.equal((await members(c, 2, 'room.1')).code, ERRORS.ENGINE_UNAVAILABLE.code);
+    await t.rejects(hub.presence('room.1'), SwitchyardError);
+    t.same(hub.channels(), [], 'the refused subscription left nothing behind');
+    await hub.close();
+    t.ok(closed, 'hub.close() closes the presence store');
+    t.notOk(
+      logger.lines.some(([l]) => l === 'warn'),
+      'an engine that brings presence gets no single-node warning',
+    );
+  },
+);
 
 t.test('an engine without a presence store falls back to memory and warns that presence is per node', async (t) => {
   const logger = recordingLogger();
@@ -317,7 +387,10 @@ t.test('a subscription that ends after joining but before its reply leaves witho
   leaver.input.closed(1006);
   open();
   t.same((await hub.presence('room.1')).members, [{ connectionId: cid(watcher) }], 'it left');
-  t.same(watcher.t.of('join').map((f) => f.m.cid), [cid(watcher)]);
+  t.same(
+    watcher.t.of('join').map((f) => f.m.cid),
+    [cid(watcher)],
+  );
   t.equal(watcher.t.of('leave').length, 0, 'no leave for a join nobody heard of');
   t.equal(leaver.t.of('ok').length, 0);
 });

@@ -37,7 +37,9 @@ app.get('/', (_req, res) => res.sendFile(here('./index.html')));
 app.get('/switchyard-client.js', (_req, res) => res.sendFile(here('../../dist/browser/switchyard-client.js')));
 app.get('/me', (req, res) => (req.user ? res.json(req.user) : res.status(401).json({ error: 'not logged in' })));
 app.post('/login', (req, res) => {
-  const name = String(req.body?.name ?? '').trim().slice(0, 40);
+  const name = String(req.body?.name ?? '')
+    .trim()
+    .slice(0, 40);
   if (!name) return res.status(400).json({ error: 'name required' });
   const sid = randomUUID();
   sessions.set(sid, { name });

@@ -46,7 +46,9 @@ app.get('/', file('./index.html', 'text/html; charset=utf-8'));
 app.get('/switchyard-client.js', file('../../dist/browser/switchyard-client.js', 'text/javascript; charset=utf-8'));
 app.get('/me', async (req, reply) => (req.user ? req.user : reply.code(401).send({ error: 'not logged in' })));
 app.post('/login', async (req, reply) => {
-  const name = String(req.body?.name ?? '').trim().slice(0, 40);
+  const name = String(req.body?.name ?? '')
+    .trim()
+    .slice(0, 40);
   if (!name) return reply.code(400).send({ error: 'name required' });
   const sid = randomUUID();
   sessions.set(sid, { name });

@@ -49,14 +49,19 @@ app.use(async (ctx) => {
     if (!user) ctx.throw(401, 'not logged in');
     ctx.body = { name: user };
   } else if (ctx.method === 'POST' && ctx.path === '/login') {
-    const name = String((await readJson(ctx))?.name ?? '').trim().slice(0, 40);
+    const name = String((await readJson(ctx))?.name ?? '')
+      .trim()
+      .slice(0, 40);
     if (!name) ctx.throw(400, 'name required');
     ctx.cookies.set('user', name, { signed: true, httpOnly: true, sameSite: 'lax' });
     ctx.body = { name };
   } else if (ctx.method === 'POST' && ctx.path === '/announce') {
     // A backend route publishing to the room the browsers use, through the hub on ctx.state.
     if (!user) ctx.throw(401, 'not logged in');
-    ctx.body = await ctx.state.switchyard.publish('chat.lobby', { from: 'server', text: `announcement requested by ${user}` });
+    ctx.body = await ctx.state.switchyard.publish('chat.lobby', {
+      from: 'server',
+      text: `announcement requested by ${user}`,
+    });
   }
 });
 

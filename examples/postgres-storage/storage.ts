@@ -91,7 +91,9 @@ export class PostgresStorage implements Storage {
     // does not answer at all; pg-pool also applies it to waiting for a free connection, so it
     // must stay well above the time a burst of appends queues for the pool (the conformance
     // suite's 2,000 concurrent appends queued for over 30 s on a loaded 2-core machine).
-    this.pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, connectionTimeoutMillis: 60_000, max: 10 });
+    this.pool =
+      options.pool ??
+      new pg.Pool({ connectionString: options.connectionString, connectionTimeoutMillis: 60_000, max: 10 });
   }
 
   /** Runs `fn` in a transaction on one pooled connection. */
@@ -138,9 +140,17 @@ export class PostgresStorage implements Storage {
     }
     // A role without pg_monitor cannot read pg_control: the incarnation row alone decides then.
     const cluster = await this.pool
-      .query(`SELECT (SELECT system_identifier::text FROM pg_control_system()) || ':' || (SELECT timeline_id::text FROM pg_control_checkpoint()) AS id`)
-      .then((r) => String(r.rows[0].id), () => '');
-    return createHash('sha256').update(rows[0].x + '/' + cluster).digest('hex').slice(0, 8);
+      .query(
+        `SELECT (SELECT system_identifier::text FROM pg_control_system()) || ':' || (SELECT timeline_id::text FROM pg_control_checkpoint()) AS id`,
+      )
+      .then(
+        (r) => String(r.rows[0].id),
+        () => '',
+      );
+    return createHash('sha256')
+      .update(rows[0].x + '/' + cluster)
+      .digest('hex')
+      .slice(0, 8);
   }
 
   /**
@@ -148,15 +158,19 @@ export class PostgresStorage implements Storage {
    * row means the stream was lost (or never existed): leftover messages are not trusted. The
    * epoch served is the row's epoch and this copy's incarnation (see `incarnation()`).
    */
-  private async lock(c: pg.PoolClient, channel: string, incarnation: string): Promise<{ epoch: string; last: number; ttl: number | null }> {
+  private async lock(
+    c: pg.PoolClient,
+    channel: string,
+    incarnation: string,
+  ): Promise<{ epoch: string; last: number; ttl: number | null }> {
     const select = `SELECT epoch, last_offset, ttl_ms FROM ${this.s}.streams WHERE channel = $1 FOR UPDATE`;
     let { rows } = await c.query(select, [channel]);
     if (!rows.length) {
       // ON CONFLICT: another node may be creating the same stream right now; one insert wins.
-      const created = await c.query(`INSERT INTO ${this.s}.streams (channel, epoch, last_offset) VALUES ($1, $2, 0) ON CONFLICT (channel) DO NOTHING RETURNING epoch`, [
-        channel,
-        randomBytes(6).toString('hex'),
-      ]);
+      const created = await c.query(
+        `INSERT INTO ${this.s}.streams (channel, epoch, last_offset) VALUES ($1, $2, 0) ON CONFLICT (channel) DO NOTHING RETURNING epoch`,
+        [channel, randomBytes(6).toString('hex')],
+      );
       if (created.rowCount) await c.query(`DELETE FROM ${this.s}.messages WHERE channel = $1`, [channel]);
       ({ rows } = await c.query(select, [channel]));
     }
@@ -186,17 +200,25 @@ export class PostgresStorage implements Storage {
       const stream = await this.lock(c, channel, incarnation);
       const key = options.idempotencyKey;
       if (key !== undefined) {
-        const { rows } = await c.query(`SELECT off, epoch FROM ${this.s}.idempotency WHERE channel = $1 AND key = $2 AND expires_at > clock_timestamp()`, [channel, key]);
+        const { rows } = await c.query(
+          `SELECT off, epoch FROM ${this.s}.idempotency WHERE channel = $1 AND key = $2 AND expires_at > clock_timestamp()`,
+          [channel, key],
+        );
         // A key from a lost stream's epoch must not point into the new stream.
-        if (rows.length && rows[0].epoch === stream.epoch) return { offset: Number(rows[0].off), epoch: stream.epoch, duplicate: true };
+        if (rows.length && rows[0].epoch === stream.epoch)
+          return { offset: Number(rows[0].off), epoch: stream.epoch, duplicate: true };
       }
-      const { rows } = await c.query(`UPDATE ${this.s}.streams SET last_offset = last_offset + 1, ttl_ms = $2 WHERE channel = $1 RETURNING last_offset`, [
-        channel,
-        Math.ceil(options.ttl),
-      ]);
+      const { rows } = await c.query(
+        `UPDATE ${this.s}.streams SET last_offset = last_offset + 1, ttl_ms = $2 WHERE channel = $1 RETURNING last_offset`,
+        [channel, Math.ceil(options.ttl)],
+      );
       const offset = Number(rows[0].last_offset);
       if (options.size > 0) {
-        await c.query(`INSERT INTO ${this.s}.messages (channel, off, payload) VALUES ($1, $2, $3)`, [channel, offset, payload]);
+        await c.query(`INSERT INTO ${this.s}.messages (channel, off, payload) VALUES ($1, $2, $3)`, [
+          channel,
+          offset,
+          payload,
+        ]);
       }
       // Trim by size and by age in one statement: both delete a prefix, so delete the longer one.
       await c.query(
@@ -205,7 +227,9 @@ export class PostgresStorage implements Storage {
         [channel, offset - Math.max(0, Math.floor(options.size)), Math.ceil(options.ttl)],
       );
       if (key !== undefined) {
-        await c.query(`DELETE FROM ${this.s}.idempotency WHERE channel = $1 AND expires_at <= clock_timestamp()`, [channel]);
+        await c.query(`DELETE FROM ${this.s}.idempotency WHERE channel = $1 AND expires_at <= clock_timestamp()`, [
+          channel,
+        ]);
         await c.query(
           `INSERT INTO ${this.s}.idempotency (channel, key, off, epoch, expires_at) VALUES ($1, $2, $3, $4, clock_timestamp() + $5 * interval '1 millisecond')
            ON CONFLICT (channel, key) DO UPDATE SET off = EXCLUDED.off, epoch = EXCLUDED.epoch, expires_at = EXCLUDED.expires_at`,
@@ -222,9 +246,16 @@ export class PostgresStorage implements Storage {
     return this.tx(async (c) => {
       const stream = await this.lock(c, channel, incarnation);
       await this.trimByAge(c, channel, stream.ttl);
-      const state: StreamState = { offset: stream.last, epoch: stream.epoch, earliest: await this.earliest(c, channel, stream.last) };
+      const state: StreamState = {
+        offset: stream.last,
+        epoch: stream.epoch,
+        earliest: await this.earliest(c, channel, stream.last),
+      };
       if (limit <= 0) return { messages: [], state };
-      const { rows } = await c.query(`SELECT off, payload FROM ${this.s}.messages WHERE channel = $1 AND off > $2 ORDER BY off LIMIT $3`, [channel, after, limit]);
+      const { rows } = await c.query(
+        `SELECT off, payload FROM ${this.s}.messages WHERE channel = $1 AND off > $2 ORDER BY off LIMIT $3`,
+        [channel, after, limit],
+      );
       return { messages: rows.map((r) => ({ offset: Number(r.off), payload: r.payload as string })), state };
     });
   }

@@ -23,7 +23,15 @@ const opt = (v: unknown, check: (v: unknown) => boolean): boolean => v === undef
 function fits(f: Record<string, any>): boolean {
   switch (f.op as ServerFrame['op']) {
     case 'welcome':
-      return num(f.v) && str(f.cid) && num(f.hb) && opt(f.win, num) && opt(f.pr, num) && opt(f.exp, num) && opt(f.subs, Array.isArray);
+      return (
+        num(f.v) &&
+        str(f.cid) &&
+        num(f.hb) &&
+        opt(f.win, num) &&
+        opt(f.pr, num) &&
+        opt(f.exp, num) &&
+        opt(f.subs, Array.isArray)
+      );
     case 'ok':
       return num(f.id) && opt(f.res, obj);
     case 'err':

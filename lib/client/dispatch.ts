@@ -22,7 +22,8 @@ export function dispatch(f: ServerFrame, host: DispatchHost): void {
     case 'msg': {
       // Each frame is for exactly one subscription: the pattern it names, else the exact channel.
       const target = host.subs.get(f.sub ?? f.ch);
-      if (target && target.pattern === (f.sub !== undefined)) target.deliver({ channel: f.ch, data: f.data, offset: f.off, epoch: f.ep });
+      if (target && target.pattern === (f.sub !== undefined))
+        target.deliver({ channel: f.ch, data: f.data, offset: f.off, epoch: f.ep });
       return;
     }
     case 'ok':

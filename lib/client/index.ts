@@ -12,14 +12,28 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import type { Position } from '../engine.js';
-import type { HistoryResult, PresenceResult, PresenceResultWire, PresenceUsersResultWire, PublishResult, ServerFrame, WelcomeFrame } from '../protocol.js';
+import type {
+  HistoryResult,
+  PresenceResult,
+  PresenceResultWire,
+  PresenceUsersResultWire,
+  PublishResult,
+  ServerFrame,
+  WelcomeFrame,
+} from '../protocol.js';
 import type { PresenceUsersResult } from '../user-presence.js';
 import { ackBatcher, type AckBatcher } from './ack-batcher.js';
 import { dispatch } from './dispatch.js';
 import { CLOSED, ClientError, NO_ANSWER } from './errors.js';
 import type { ClientEvents, ClientState } from './events.js';
 import { link, type Link } from './link.js';
-import { checkSubscribe, resolveOptions, type ClientOptions, type ClientPublishOptions, type ResolvedOptions } from './options.js';
+import {
+  checkSubscribe,
+  resolveOptions,
+  type ClientOptions,
+  type ClientPublishOptions,
+  type ResolvedOptions,
+} from './options.js';
 import { outbox, type Outbox } from './outbox.js';
 import { publishPacer, type PublishPacer } from './pacer.js';
 import { requests, waiting, type Requests, type Waiting } from './requests.js';
@@ -32,7 +46,14 @@ export type { TokenProvider } from './refresh.js';
 export type { Discontinuity, Message, MessageHandler, SubscribeOptions, SubscriptionEvents } from './subscription.js';
 export { CLOSE, shouldReconnect } from '../close-codes.js';
 export type { Position } from '../engine.js';
-export type { HistoryResult, PresenceMember, PresenceResult, PublishResult, QoS, SubscribeResult } from '../protocol.js';
+export type {
+  HistoryResult,
+  PresenceMember,
+  PresenceResult,
+  PublishResult,
+  QoS,
+  SubscribeResult,
+} from '../protocol.js';
 export type { PresenceUser, PresenceUsersResult } from '../user-presence.js';
 export { CLIENT_ERROR, ClientError, type ClientErrorName } from './errors.js';
 export type { ClientEvents, ClientState } from './events.js';
@@ -47,15 +68,16 @@ export class Client extends EventEmitter<ClientEvents> {
   declare state: ClientState;
   /** @internal */ declare readonly o: ResolvedOptions;
   /** @internal */ declare readonly link: Link;
-  /** @internal The connection a refresh is running for, so one `refresh` request starts one loop. */ declare refreshing: TransportConnection | undefined;
+  /** @internal The connection a refresh is running for, so one `refresh` request starts one loop. */
+  declare refreshing: TransportConnection | undefined;
   /** @internal */ declare refreshTimer: ReturnType<typeof setTimeout> | undefined;
   // biome-ignore lint/suspicious/noExplicitAny: subscriptions of every payload type share this map or host
   /** @internal */ declare readonly subs: Map<string, Subscription<any>>;
   /** @internal */ declare readonly requests: Requests;
   /** @internal */ declare readonly acks: AckBatcher;
-  private declare readonly waiting: Waiting;
-  private declare readonly pacer: PublishPacer;
-  private declare readonly outbox: Outbox;
+  declare private readonly waiting: Waiting;
+  declare private readonly pacer: PublishPacer;
+  declare private readonly outbox: Outbox;
 
   constructor(url: string | readonly string[], options: ClientOptions = {}) {
     super();
@@ -64,9 +86,16 @@ export class Client extends EventEmitter<ClientEvents> {
     this.pacer = publishPacer();
     this.acks = ackBatcher((ch, off) => this.sendRaw({ op: 'ack', ch, off }));
     this.o = resolveOptions(url, options);
-    this.requests = requests((f) => this.sendRaw(f), () => this.state);
+    this.requests = requests(
+      (f) => this.sendRaw(f),
+      () => this.state,
+    );
     this.waiting = waiting(this.o.offlineQueue, this.o.timeout, () => this.state);
-    this.outbox = outbox({ live: () => this.state === 'connected' && this.link.welcomed, request: (f, t) => this.requests.request(f, t) }, this.pacer, this.o);
+    this.outbox = outbox(
+      { live: () => this.state === 'connected' && this.link.welcomed, request: (f, t) => this.requests.request(f, t) },
+      this.pacer,
+      this.o,
+    );
     this.link = link(this);
     void this.link.open();
   }
@@ -142,7 +171,6 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.requests.request(frame, timeout, onReply);
   }
 
-
   /** The subscription of `channel` (a server-side one included), if any. */
   subscription(channel: string): Subscription | undefined {
     return this.subs.get(channel);
@@ -153,9 +181,18 @@ export class Client extends EventEmitter<ClientEvents> {
    * Throws a TypeError when already subscribed to `channel` on this client.
    */
   subscribe<T = unknown>(channel: string, handler: MessageHandler<T>, options: SubscribeOptions = {}): Subscription<T> {
-    if (this.subs.has(channel)) throw new TypeError(`switchyard client: already subscribed to ${channel}; unsubscribe first`);
+    if (this.subs.has(channel))
+      throw new TypeError(`switchyard client: already subscribed to ${channel}; unsubscribe first`);
     checkSubscribe(channel, handler, options);
-    const sub = new Subscription<T>(this, channel, handler, options.qos ?? 0, options.since, options.presence ?? false, options.userPresence ?? false);
+    const sub = new Subscription<T>(
+      this,
+      channel,
+      handler,
+      options.qos ?? 0,
+      options.since,
+      options.presence ?? false,
+      options.userPresence ?? false,
+    );
     this.subs.set(channel, sub);
     if (this.state === 'connected') void sendSubscribe(this, sub);
     return sub;
@@ -229,7 +266,9 @@ export class Client extends EventEmitter<ClientEvents> {
   async presenceUsers(channel: string): Promise<PresenceUsersResult> {
     const res = await this.request<PresenceUsersResultWire>({ op: 'presence', ch: channel, users: true });
     return {
-      users: res.users.map((u) => ('info' in u ? { userId: u.id, connections: u.n, info: u.info } : { userId: u.id, connections: u.n })),
+      users: res.users.map((u) =>
+        'info' in u ? { userId: u.id, connections: u.n, info: u.info } : { userId: u.id, connections: u.n },
+      ),
       truncated: res.truncated === true,
     };
   }

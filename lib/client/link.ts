@@ -117,7 +117,10 @@ export function link(host: LinkHost): Link {
     if (host.state === 'closed' || host.o.reconnect === false) return;
     host.setState('reconnecting');
     endpoints.next();
-    reconnectTimer = setTimeout(() => void open(), backoffDelay(attempt++, host.o.reconnect.minDelay, host.o.reconnect.maxDelay));
+    reconnectTimer = setTimeout(
+      () => void open(),
+      backoffDelay(attempt++, host.o.reconnect.minDelay, host.o.reconnect.maxDelay),
+    );
   };
 
   return {

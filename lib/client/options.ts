@@ -70,23 +70,38 @@ function posInt(name: string, v: unknown, dflt: number): number {
 /** Validates `connect()`'s arguments; throws a TypeError naming the bad one and what it must be. */
 export function resolveOptions(url: string | readonly string[], options: ClientOptions): ResolvedOptions {
   let transport = options.transport;
-  if (transport !== undefined && typeof transport?.open !== 'function') throw new TypeError('switchyard client: transport must be a ClientTransport');
+  if (transport !== undefined && typeof transport?.open !== 'function')
+    throw new TypeError('switchyard client: transport must be a ClientTransport');
   if (!transport) {
     const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (!WS) throw new TypeError('switchyard client: no WebSocket implementation; pass options.WebSocket (in Node import from "switchyardjs/client", which supplies ws)');
+    if (!WS)
+      throw new TypeError(
+        'switchyard client: no WebSocket implementation; pass options.WebSocket (in Node import from "switchyardjs/client", which supplies ws)',
+      );
     // Only an explicitly given implementation (Node's ws) can read a refused upgrade's HTTP status.
     transport = webSocketTransport(WS, options.WebSocket !== undefined);
   }
   const urls = typeof url === 'string' ? [url] : Array.isArray(url) ? [...(url as readonly string[])] : [];
-  if (urls.length === 0) throw new TypeError(`switchyard client: url must be a ws:// or wss:// URL or a non-empty array of them (got ${String(url)})`);
+  if (urls.length === 0)
+    throw new TypeError(
+      `switchyard client: url must be a ws:// or wss:// URL or a non-empty array of them (got ${String(url)})`,
+    );
   for (const u of urls) {
     const problem = typeof u === 'string' ? transport.checkUrl?.(u) : 'must be a string';
     if (problem) throw new TypeError(`switchyard client: url ${problem} (got ${String(u)})`);
   }
   const r = options.reconnect ?? true;
-  if (typeof r !== 'boolean' && (typeof r !== 'object' || r === null)) throw new TypeError('switchyard client: reconnect must be a boolean or {minDelay, maxDelay}');
-  const reconnect = r === false ? false : { minDelay: posInt('reconnect.minDelay', r === true ? undefined : r.minDelay, 500), maxDelay: posInt('reconnect.maxDelay', r === true ? undefined : r.maxDelay, 20_000) };
-  if (options.token !== undefined && typeof options.token !== 'string' && typeof options.token !== 'function') throw new TypeError('switchyard client: token must be a string or a function returning one (or null)');
+  if (typeof r !== 'boolean' && (typeof r !== 'object' || r === null))
+    throw new TypeError('switchyard client: reconnect must be a boolean or {minDelay, maxDelay}');
+  const reconnect =
+    r === false
+      ? false
+      : {
+          minDelay: posInt('reconnect.minDelay', r === true ? undefined : r.minDelay, 500),
+          maxDelay: posInt('reconnect.maxDelay', r === true ? undefined : r.maxDelay, 20_000),
+        };
+  if (options.token !== undefined && typeof options.token !== 'string' && typeof options.token !== 'function')
+    throw new TypeError('switchyard client: token must be a string or a function returning one (or null)');
   return {
     token: options.token,
     reconnect,
@@ -100,7 +115,8 @@ export function resolveOptions(url: string | readonly string[], options: ClientO
 
 /** Validates `client.subscribe()`'s arguments; throws a TypeError naming the bad one. */
 export function checkSubscribe(channel: unknown, handler: unknown, options: SubscribeOptions): void {
-  if (typeof channel !== 'string' || channel.length === 0) throw new TypeError('switchyard client: channel must be a non-empty string');
+  if (typeof channel !== 'string' || channel.length === 0)
+    throw new TypeError('switchyard client: channel must be a non-empty string');
   if (typeof handler !== 'function') throw new TypeError('switchyard client: handler must be a function');
   const qos = options.qos ?? 0;
   if (qos !== 0 && qos !== 1) throw new TypeError('switchyard client: qos must be 0 or 1');

@@ -116,7 +116,13 @@ export function outbox(host: OutboxHost, pacer: PublishPacer, o: OutboxOptions):
     if (left <= 0) return settle(p, timedOut());
     p.inFlight = true;
     try {
-      settle(p, await host.request<PublishResult>({ op: 'pub', ch: p.channel, data: p.data, mid: p.mid }, Math.min(left, o.timeout)));
+      settle(
+        p,
+        await host.request<PublishResult>(
+          { op: 'pub', ch: p.channel, data: p.data, mid: p.mid },
+          Math.min(left, o.timeout),
+        ),
+      );
     } catch (err) {
       p.inFlight = false;
       if (p.settled) return;
@@ -128,10 +134,13 @@ export function outbox(host: OutboxHost, pacer: PublishPacer, o: OutboxOptions):
         // bounds it all. After a 106 the server's bucket is empty: so is ours.
         if (isRefusal(err) && err.code === 106) pacer.empty();
         clearTimeout(p.retry);
-        p.retry = setTimeout(() => {
-          p.retry = undefined;
-          if (host.live()) enqueue(p);
-        }, backoffDelay(p.attempt++, RETRY_MIN_MS, RETRY_MAX_MS));
+        p.retry = setTimeout(
+          () => {
+            p.retry = undefined;
+            if (host.live()) enqueue(p);
+          },
+          backoffDelay(p.attempt++, RETRY_MIN_MS, RETRY_MAX_MS),
+        );
       }
       // Otherwise the connection was lost: the next welcome sends it again (same mid, so no duplicate).
     }
@@ -139,9 +148,18 @@ export function outbox(host: OutboxHost, pacer: PublishPacer, o: OutboxOptions):
 
   return {
     publish(channel, data) {
-      if (held.length >= o.offlineQueue) return Promise.reject(new ClientError(NO_ANSWER, `offline queue full (${o.offlineQueue} publishes waiting)`));
+      if (held.length >= o.offlineQueue)
+        return Promise.reject(new ClientError(NO_ANSWER, `offline queue full (${o.offlineQueue} publishes waiting)`));
       return new Promise((resolve, reject) => {
-        const p: QueuedPublish = { channel, data, mid: randomHex(12), deadline: performance.now() + o.publishTimeout, attempt: 0, resolve, reject };
+        const p: QueuedPublish = {
+          channel,
+          data,
+          mid: randomHex(12),
+          deadline: performance.now() + o.publishTimeout,
+          attempt: 0,
+          resolve,
+          reject,
+        };
         p.expiry = setTimeout(() => settle(p, timedOut()), o.publishTimeout);
         held.push(p);
         if (host.live()) enqueue(p);

@@ -20,7 +20,8 @@ export async function fetchToken(provider: TokenProvider | undefined): Promise<T
   try {
     const t = await provider();
     if (t === null) return { none: true };
-    if (typeof t !== 'string' || t.length === 0) return { failed: new TypeError(`token() must return a non-empty string or null (got ${typeof t})`) };
+    if (typeof t !== 'string' || t.length === 0)
+      return { failed: new TypeError(`token() must return a non-empty string or null (got ${typeof t})`) };
     return { token: t };
   } catch (err) {
     return { failed: err };
@@ -49,7 +50,10 @@ export interface RefreshHost {
  * connection lasts; if it expires first, the server closes it with 3010 and the reconnect fetches
  * a fresh token instead. Resolves when it finished either way.
  */
-export async function runRefresh(host: RefreshHost, sleep: (ms: number) => Promise<void> = defaultSleep): Promise<void> {
+export async function runRefresh(
+  host: RefreshHost,
+  sleep: (ms: number) => Promise<void> = defaultSleep,
+): Promise<void> {
   for (let attempt = 0; host.current(); attempt++) {
     if (attempt > 0) {
       await sleep(backoffDelay(attempt - 1, host.minDelay, host.maxDelay));

@@ -40,7 +40,12 @@ export function requests(send: (frame: object) => boolean, state: () => string):
           pending.delete(id);
           reject(noAnswer(`request timed out after ${timeout} ms`));
         }, timeout);
-        pending.set(id, { resolve: resolve as (r: unknown) => void, reject, onReply: onReply as ((r: unknown) => void) | undefined, timer });
+        pending.set(id, {
+          resolve: resolve as (r: unknown) => void,
+          reject,
+          onReply: onReply as ((r: unknown) => void) | undefined,
+          timer,
+        });
         if (!send({ ...frame, id })) {
           clearTimeout(timer);
           pending.delete(id);
@@ -89,7 +94,12 @@ export function waiting(limit: number, timeout: number, state: () => string): Wa
   return {
     run<T>(send: () => Promise<T>): Promise<T> {
       if (state() === 'connected') return send();
-      const full = state() === 'closed' ? 'client is closed' : queue.size >= limit ? `offline queue full (${limit} calls waiting)` : '';
+      const full =
+        state() === 'closed'
+          ? 'client is closed'
+          : queue.size >= limit
+            ? `offline queue full (${limit} calls waiting)`
+            : '';
       if (full) return Promise.reject(new ClientError(NO_ANSWER, full));
       return new Promise<T>((resolve, reject) => {
         const resume = (err?: Error): void => {
@@ -98,7 +108,10 @@ export function waiting(limit: number, timeout: number, state: () => string): Wa
           if (err) reject(err);
           else send().then(resolve, reject);
         };
-        const timer = setTimeout(() => resume(new ClientError(NO_ANSWER, `not connected after ${timeout} ms (state ${state()})`)), timeout);
+        const timer = setTimeout(
+          () => resume(new ClientError(NO_ANSWER, `not connected after ${timeout} ms (state ${state()})`)),
+          timeout,
+        );
         queue.add(resume);
       });
     },

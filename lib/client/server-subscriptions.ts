@@ -54,7 +54,8 @@ export async function sendSubscribe(host: SubscriberHost, sub: Subscription<any>
  */
 export function syncServerSubscriptions(host: SubscriberHost, list: unknown[], subscribeNow: boolean): void {
   const granted = new Map<string, QoS>();
-  for (const x of list as Array<{ ch?: unknown; qos?: unknown }>) if (typeof x?.ch === 'string') granted.set(x.ch, x.qos === 1 ? 1 : 0);
+  for (const x of list as Array<{ ch?: unknown; qos?: unknown }>)
+    if (typeof x?.ch === 'string') granted.set(x.ch, x.qos === 1 ? 1 : 0);
   for (const sub of [...host.subs.values()]) {
     if (!sub.server || granted.has(sub.channel)) continue;
     host.subs.delete(sub.channel);
@@ -63,7 +64,16 @@ export function syncServerSubscriptions(host: SubscriberHost, list: unknown[], s
   for (const [ch, qos] of granted) {
     if (host.subs.has(ch)) continue;
     // biome-ignore lint/suspicious/noExplicitAny: subscriptions of every payload type share this map or host
-    const sub: Subscription<any> = new Subscription(host, ch, (m) => void sub.emit('message', m), qos, undefined, false, false, true);
+    const sub: Subscription<any> = new Subscription(
+      host,
+      ch,
+      (m) => void sub.emit('message', m),
+      qos,
+      undefined,
+      false,
+      false,
+      true,
+    );
     host.subs.set(ch, sub);
     host.emit('serverSubscription', sub);
     if (subscribeNow) void sendSubscribe(host, sub);

@@ -118,15 +118,15 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   declare readonly userPresenceEvents: boolean;
   /** Whether the server subscribed this client (a channel from its grant) rather than the app. */
   declare readonly server: boolean;
-  private declare readonly host: SubscriptionHost;
-  private declare readonly handler: MessageHandler<T>;
-  private declare queue: Message<T>[];
-  private declare running: boolean;
+  declare private readonly host: SubscriptionHost;
+  declare private readonly handler: MessageHandler<T>;
+  declare private queue: Message<T>[];
+  declare private running: boolean;
   /** Offset of the last message accepted for processing (may run ahead of `position`). */
-  private declare accepted: Position | undefined;
+  declare private accepted: Position | undefined;
   /** Bumped when continuity restarts at a new position, so a handler that was running meanwhile cannot move `position` back. */
-  private declare generation: number;
-  private declare settle: { resolve: (r: SubscribeResult) => void; reject: (e: Error) => void } | undefined;
+  declare private generation: number;
+  declare private settle: { resolve: (r: SubscribeResult) => void; reject: (e: Error) => void } | undefined;
   /**
    * Resolves with the first subscribe result; rejects with a `ClientError` when the server refuses
    * (e.g. 107) or the client stops for good before the server answered (the close code).
@@ -134,7 +134,16 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   declare readonly ready: Promise<SubscribeResult>;
 
   /** @internal Subscriptions are made by `client.subscribe()`. */
-  constructor(host: SubscriptionHost, channel: string, handler: MessageHandler<T>, qos: QoS, since: Position | undefined, presenceEvents = false, userPresenceEvents = false, server = false) {
+  constructor(
+    host: SubscriptionHost,
+    channel: string,
+    handler: MessageHandler<T>,
+    qos: QoS,
+    since: Position | undefined,
+    presenceEvents = false,
+    userPresenceEvents = false,
+    server = false,
+  ) {
     super();
     this.host = host;
     this.channel = channel;
@@ -202,7 +211,8 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
         this.position = this.accepted = { ...result.position };
         this.queue.length = 0;
         this.generation++;
-        if (askedSince) this.emit('discontinuity', { reason: result.reason ?? 'reset', position: { ...result.position } });
+        if (askedSince)
+          this.emit('discontinuity', { reason: result.reason ?? 'reset', position: { ...result.position } });
       } else {
         // Recovering: anything queued beyond the processed position will be replayed.
         this.queue.length = 0;
@@ -259,7 +269,8 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       const acc = this.accepted;
       if (acc && acc.epoch === msg.epoch) {
         if (msg.offset <= acc.offset) return; // duplicate (redelivery or replay overlap)
-        if (msg.offset > acc.offset + 1) this.emit('discontinuity', { reason: 'gap', position: { offset: msg.offset - 1, epoch: msg.epoch } });
+        if (msg.offset > acc.offset + 1)
+          this.emit('discontinuity', { reason: 'gap', position: { offset: msg.offset - 1, epoch: msg.epoch } });
       } else if (acc && acc.epoch !== msg.epoch) {
         this.emit('discontinuity', { reason: 'reset', position: { offset: msg.offset - 1, epoch: msg.epoch } });
       }
@@ -277,7 +288,8 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   private run(msg: Message<T>): void | Promise<void> {
     try {
       const r = this.handler(msg);
-      if (r && typeof (r as Promise<void>).then === 'function') return (r as Promise<void>).catch((e) => void this.emit('handlerError', e, msg));
+      if (r && typeof (r as Promise<void>).then === 'function')
+        return (r as Promise<void>).catch((e) => void this.emit('handlerError', e, msg));
     } catch (e) {
       this.emit('handlerError', e, msg);
     }

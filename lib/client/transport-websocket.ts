@@ -66,7 +66,8 @@ export function webSocketTransport(WS: WebSocketConstructor, canReadStatus: bool
         refused ??= refusedStatus(ev);
         on.error?.(ev);
       };
-      ws.onclose = (ev) => on.close({ code: ev.code, reason: ev.reason, refused: refused ? { status: refused } : undefined });
+      ws.onclose = (ev) =>
+        on.close({ code: ev.code, reason: ev.reason, refused: refused ? { status: refused } : undefined });
       return {
         send(text) {
           if (ws.readyState !== OPEN) return false;

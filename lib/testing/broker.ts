@@ -40,7 +40,12 @@ export function brokerConformance(options: BrokerConformanceOptions): void {
   const prefix = uniquePrefix('br');
   let seq = 0;
   const channel = (tag: string) => `${prefix}.${tag}${++seq}`;
-  const msg = (ch: string, offset: number, payload = JSON.stringify({ n: offset })): BrokerMessage => ({ channel: ch, offset, epoch: 'e1', payload });
+  const msg = (ch: string, offset: number, payload = JSON.stringify({ n: offset })): BrokerMessage => ({
+    channel: ch,
+    offset,
+    epoch: 'e1',
+    payload,
+  });
 
   const define = (name: string, body: (node: () => Promise<Node>) => Promise<void>) =>
     test(`${label}: ${name}`, async () => {
@@ -76,7 +81,10 @@ export function brokerConformance(options: BrokerConformanceOptions): void {
     await a.broker.subscribe(ch);
     await Promise.all(Array.from({ length: 300 }, (_, i) => a.broker.publish(msg(ch, i + 1))));
     await waitFor(() => received(a, ch).length >= 300, '300 messages');
-    assert.deepEqual(received(a, ch).map((m) => m.offset), Array.from({ length: 300 }, (_, i) => i + 1));
+    assert.deepEqual(
+      received(a, ch).map((m) => m.offset),
+      Array.from({ length: 300 }, (_, i) => i + 1),
+    );
   });
 
   define('close is idempotent', async (node) => {
@@ -109,7 +117,10 @@ export function brokerConformance(options: BrokerConformanceOptions): void {
       await a.broker.publish(msg(ch, 2));
       await a.broker.publish(msg(marker, 1));
       await waitFor(() => received(a, marker).length === 1, 'the marker');
-      assert.deepEqual(received(a, ch).map((m) => m.offset), [1]);
+      assert.deepEqual(
+        received(a, ch).map((m) => m.offset),
+        [1],
+      );
     });
 
     define('a pattern interest receives exactly the channels it matches, once each', async (node) => {
@@ -120,13 +131,24 @@ export function brokerConformance(options: BrokerConformanceOptions): void {
       await a.broker.subscribe(`${base}.x.>`);
       await a.broker.subscribe(`${base}.one`);
       await a.broker.subscribe(marker);
-      const sent = [`${base}.one`, `${base}.two`, `${base}.x.deep`, `${base}.y.deep`, `${base}`, `${base}x.one`, `${base}.x`];
+      const sent = [
+        `${base}.one`,
+        `${base}.two`,
+        `${base}.x.deep`,
+        `${base}.y.deep`,
+        `${base}`,
+        `${base}x.one`,
+        `${base}.x`,
+      ];
       for (const ch of sent) await a.broker.publish(msg(ch, 1));
       await a.broker.publish(msg(marker, 1));
       // The contract orders messages per channel only (a sharded bus carries channels on
       // different shards), so the expected four are awaited and compared as a set.
       const got = () => a.got.filter((m) => m.channel !== marker).map((m) => m.channel);
-      await waitFor(() => received(a, marker).length === 1 && got().length >= 4, 'the marker and the matching channels');
+      await waitFor(
+        () => received(a, marker).length === 1 && got().length >= 4,
+        'the marker and the matching channels',
+      );
       // `.one` matches both an exact interest and `.*`, `.x` matches `.*` only (`>` needs one more segment).
       assert.deepEqual(got().sort(), [`${base}.one`, `${base}.two`, `${base}.x.deep`, `${base}.x`].sort());
     });
@@ -141,8 +163,14 @@ export function brokerConformance(options: BrokerConformanceOptions): void {
       await a.broker.subscribe(ch);
       for (let i = 1; i <= 50; i++) await a.broker.publish(msg(ch, i));
       await waitFor(() => received(b, ch).length === 50 && received(a, ch).length === 50, '50 messages on both nodes');
-      assert.deepEqual(received(b, ch).map((m) => m.offset), received(a, ch).map((m) => m.offset));
-      assert.deepEqual(received(b, ch).map((m) => m.offset), Array.from({ length: 50 }, (_, i) => i + 1));
+      assert.deepEqual(
+        received(b, ch).map((m) => m.offset),
+        received(a, ch).map((m) => m.offset),
+      );
+      assert.deepEqual(
+        received(b, ch).map((m) => m.offset),
+        Array.from({ length: 50 }, (_, i) => i + 1),
+      );
     });
   }
 
@@ -157,7 +185,10 @@ export function brokerConformance(options: BrokerConformanceOptions): void {
       await b.broker.subscribe(both);
       await a.broker.publish(msg(onlyA, 1));
       await a.broker.publish(msg(both, 1));
-      await waitFor(() => received(b, both).length === 1 && received(a, both).length === 1, 'the shared channel on both nodes');
+      await waitFor(
+        () => received(b, both).length === 1 && received(a, both).length === 1,
+        'the shared channel on both nodes',
+      );
       assert.equal(received(a, onlyA).length, 1);
       assert.equal(received(b, onlyA).length, 0, 'the uninterested node got nothing');
     });

@@ -70,19 +70,22 @@ export function presenceConformance(options: PresenceConformanceOptions): void {
       }
     });
 
-  define('a joined connection is listed with its info text unchanged, and without info when it has none', async (node) => {
-    const s = await node();
-    const ch = channel('list');
-    const info = '{"name":"Zoë","tags":["a|b","x\\ny"],"n":1.5}';
-    await s.join(ch, 'c1', info);
-    await s.join(ch, 'c2', undefined);
-    const { members, truncated } = await s.members(ch, 10);
-    assert.deepEqual(sorted(members), [
-      { connectionId: 'c1', info },
-      { connectionId: 'c2', info: undefined },
-    ]);
-    assert.equal(truncated, false);
-  });
+  define(
+    'a joined connection is listed with its info text unchanged, and without info when it has none',
+    async (node) => {
+      const s = await node();
+      const ch = channel('list');
+      const info = '{"name":"Zoë","tags":["a|b","x\\ny"],"n":1.5}';
+      await s.join(ch, 'c1', info);
+      await s.join(ch, 'c2', undefined);
+      const { members, truncated } = await s.members(ch, 10);
+      assert.deepEqual(sorted(members), [
+        { connectionId: 'c1', info },
+        { connectionId: 'c2', info: undefined },
+      ]);
+      assert.equal(truncated, false);
+    },
+  );
 
   define('leave removes the member, and leaving a non-member resolves', async (node) => {
     const s = await node();
@@ -112,12 +115,19 @@ export function presenceConformance(options: PresenceConformanceOptions): void {
     const two = await s.members(ch, 2);
     assert.equal(two.members.length, 2);
     assert.equal(two.truncated, true);
-    if (caps.insertionOrder) assert.deepEqual(two.members.map((m) => m.connectionId), ['c0', 'c1']);
+    if (caps.insertionOrder)
+      assert.deepEqual(
+        two.members.map((m) => m.connectionId),
+        ['c0', 'c1'],
+      );
     const exact = await s.members(ch, 5);
     assert.equal(exact.members.length, 5);
     assert.equal(exact.truncated, false);
     const all = await s.members(ch, 1_000);
-    assert.deepEqual(sorted(all.members).map((m) => m.info), ['0', '1', '2', '3', '4']);
+    assert.deepEqual(
+      sorted(all.members).map((m) => m.info),
+      ['0', '1', '2', '3', '4'],
+    );
     assert.equal(all.truncated, false);
   });
 
@@ -126,8 +136,14 @@ export function presenceConformance(options: PresenceConformanceOptions): void {
     const [a, b] = [channel('sep'), channel('sep')];
     await s.join(a, 'c1', undefined);
     await s.join(b, 'c2', undefined);
-    assert.deepEqual((await s.members(a, 10)).members.map((m) => m.connectionId), ['c1']);
-    assert.deepEqual((await s.members(b, 10)).members.map((m) => m.connectionId), ['c2']);
+    assert.deepEqual(
+      (await s.members(a, 10)).members.map((m) => m.connectionId),
+      ['c1'],
+    );
+    assert.deepEqual(
+      (await s.members(b, 10)).members.map((m) => m.connectionId),
+      ['c2'],
+    );
   });
 
   define('close is idempotent', async (node) => {

@@ -49,10 +49,14 @@ export function storageConformance(options: StorageConformanceOptions): void {
   let seq = 0;
   const channel = (tag: string) => `${prefix}.${tag}${++seq}`;
 
-  const define = (name: string, body: (open: (o?: Partial<StorageFactoryOptions>) => Promise<Storage>) => Promise<void>) =>
+  const define = (
+    name: string,
+    body: (open: (o?: Partial<StorageFactoryOptions>) => Promise<Storage>) => Promise<void>,
+  ) =>
     test(`${label}: ${name}`, async () => {
       const res = new Resources<Storage>();
-      const open = async (o: Partial<StorageFactoryOptions> = {}) => res.add(await createStorage({ dedupWindow: 120_000, ...o }));
+      const open = async (o: Partial<StorageFactoryOptions> = {}) =>
+        res.add(await createStorage({ dedupWindow: 120_000, ...o }));
       try {
         await body(open);
       } finally {
@@ -89,20 +93,42 @@ export function storageConformance(options: StorageConformanceOptions): void {
     const ch = channel('read');
     for (let i = 1; i <= 10; i++) await s.append(ch, JSON.stringify(i), KEEP);
     const all = await s.read(ch, 0, 100);
-    assert.deepEqual(all.messages.map((m) => m.offset), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    assert.deepEqual(all.messages.map((m) => JSON.parse(m.payload)), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.deepEqual(
+      all.messages.map((m) => m.offset),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    );
+    assert.deepEqual(
+      all.messages.map((m) => JSON.parse(m.payload)),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    );
     assert.deepEqual({ offset: all.state.offset, earliest: all.state.earliest }, { offset: 10, earliest: 1 });
-    assert.deepEqual((await s.read(ch, 4, 3)).messages.map((m) => m.offset), [5, 6, 7]);
-    assert.deepEqual((await s.read(ch, 9, 100)).messages.map((m) => m.offset), [10]);
+    assert.deepEqual(
+      (await s.read(ch, 4, 3)).messages.map((m) => m.offset),
+      [5, 6, 7],
+    );
+    assert.deepEqual(
+      (await s.read(ch, 9, 100)).messages.map((m) => m.offset),
+      [10],
+    );
     assert.deepEqual((await s.read(ch, 10, 100)).messages, []);
   });
 
   define('payloads come back byte for byte', async (open) => {
     const s = await open();
     const ch = channel('bytes');
-    const payloads = ['"h\u00e9llo \ud83d\ude00"', '{"a":"x:y\\n|z","b":[1,2.5,null]}', '"' + 'x'.repeat(70_000) + '"', '0', 'null', '"\\u0000"'];
+    const payloads = [
+      '"h\u00e9llo \ud83d\ude00"',
+      '{"a":"x:y\\n|z","b":[1,2.5,null]}',
+      '"' + 'x'.repeat(70_000) + '"',
+      '0',
+      'null',
+      '"\\u0000"',
+    ];
     for (const p of payloads) await s.append(ch, p, KEEP);
-    assert.deepEqual((await s.read(ch, 0, 100)).messages.map((m) => m.payload), payloads);
+    assert.deepEqual(
+      (await s.read(ch, 0, 100)).messages.map((m) => m.payload),
+      payloads,
+    );
   });
 
   define('channels are independent streams', async (open) => {
@@ -112,35 +138,50 @@ export function storageConformance(options: StorageConformanceOptions): void {
     await s.append(a, '1', KEEP);
     await s.append(a, '2', KEEP);
     assert.equal((await s.append(b, '1', KEEP)).offset, 1);
-    assert.deepEqual((await s.read(b, 0, 10)).messages.map((m) => m.payload), ['1']);
+    assert.deepEqual(
+      (await s.read(b, 0, 10)).messages.map((m) => m.payload),
+      ['1'],
+    );
   });
 
-  define(`${caps.sharedBackend ? 'two instances sharing one backend' : 'one instance'} assign ${2 * n} concurrent appends ${2 * n} unique contiguous offsets`, async (open) => {
-    const s1 = await open();
-    const s2 = caps.sharedBackend ? await open() : s1;
-    const ch = channel('conc');
-    const jobs: Array<Promise<AppendResult & { payload: string }>> = [];
-    for (let i = 0; i < n; i++) {
-      for (const [k, s] of [s1, s2].entries()) {
-        const payload = JSON.stringify(`${k}-${i}`);
-        jobs.push(s.append(ch, payload, KEEP).then((r) => ({ ...r, payload })));
+  define(
+    `${caps.sharedBackend ? 'two instances sharing one backend' : 'one instance'} assign ${2 * n} concurrent appends ${2 * n} unique contiguous offsets`,
+    async (open) => {
+      const s1 = await open();
+      const s2 = caps.sharedBackend ? await open() : s1;
+      const ch = channel('conc');
+      const jobs: Array<Promise<AppendResult & { payload: string }>> = [];
+      for (let i = 0; i < n; i++) {
+        for (const [k, s] of [s1, s2].entries()) {
+          const payload = JSON.stringify(`${k}-${i}`);
+          jobs.push(s.append(ch, payload, KEEP).then((r) => ({ ...r, payload })));
+        }
       }
-    }
-    const results = await Promise.all(jobs);
-    const offsets = results.map((r) => r.offset).sort((x, y) => x - y);
-    assert.deepEqual(offsets, Array.from({ length: 2 * n }, (_, i) => i + 1), 'offsets are 1..N with no gap and no repeat');
-    assert.equal(new Set(results.map((r) => r.epoch)).size, 1, 'one epoch');
-    const byOffset = new Map(results.map((r) => [r.offset, r.payload]));
-    const stored = [];
-    for (let after = 0; after < 2 * n; ) {
-      const page = (await s2.read(ch, after, 500)).messages;
-      assert.ok(page.length > 0, `read after ${after} returned messages`);
-      stored.push(...page);
-      after = page[page.length - 1]!.offset;
-    }
-    for (const m of stored) assert.equal(m.payload, byOffset.get(m.offset), `offset ${m.offset} holds the payload that was given that offset`);
-    assert.equal(stored.length, 2 * n);
-  });
+      const results = await Promise.all(jobs);
+      const offsets = results.map((r) => r.offset).sort((x, y) => x - y);
+      assert.deepEqual(
+        offsets,
+        Array.from({ length: 2 * n }, (_, i) => i + 1),
+        'offsets are 1..N with no gap and no repeat',
+      );
+      assert.equal(new Set(results.map((r) => r.epoch)).size, 1, 'one epoch');
+      const byOffset = new Map(results.map((r) => [r.offset, r.payload]));
+      const stored = [];
+      for (let after = 0; after < 2 * n; ) {
+        const page = (await s2.read(ch, after, 500)).messages;
+        assert.ok(page.length > 0, `read after ${after} returned messages`);
+        stored.push(...page);
+        after = page[page.length - 1]!.offset;
+      }
+      for (const m of stored)
+        assert.equal(
+          m.payload,
+          byOffset.get(m.offset),
+          `offset ${m.offset} holds the payload that was given that offset`,
+        );
+      assert.equal(stored.length, 2 * n);
+    },
+  );
 
   define('trimming by size keeps the newest messages as one contiguous range', async (open) => {
     const s = await open();
@@ -148,8 +189,15 @@ export function storageConformance(options: StorageConformanceOptions): void {
     for (let i = 1; i <= 12; i++) await s.append(ch, String(i), { size: 5, ttl: KEEP.ttl });
     const st = await s.state(ch);
     assert.deepEqual({ offset: st.offset, earliest: st.earliest }, { offset: 12, earliest: 8 });
-    assert.deepEqual((await s.read(ch, 0, 100)).messages.map((m) => m.offset), [8, 9, 10, 11, 12], 'a read from before the window starts at the earliest kept');
-    assert.deepEqual((await s.read(ch, 9, 100)).messages.map((m) => m.offset), [10, 11, 12]);
+    assert.deepEqual(
+      (await s.read(ch, 0, 100)).messages.map((m) => m.offset),
+      [8, 9, 10, 11, 12],
+      'a read from before the window starts at the earliest kept',
+    );
+    assert.deepEqual(
+      (await s.read(ch, 9, 100)).messages.map((m) => m.offset),
+      [10, 11, 12],
+    );
   });
 
   define('size 0 assigns offsets but keeps nothing', async (open) => {
@@ -172,14 +220,22 @@ export function storageConformance(options: StorageConformanceOptions): void {
       await s.append(ch, '2', { size: 100, ttl });
       const early = await s.read(ch, 0, 10);
       // On a loaded machine the read may come later than the ttl; only then may it be empty.
-      if (performance.now() - t0 < ttl * 0.8) assert.equal(early.messages.length, 2, 'messages are readable before they expire');
+      if (performance.now() - t0 < ttl * 0.8)
+        assert.equal(early.messages.length, 2, 'messages are readable before they expire');
       await waitFor(async () => (await s.state(ch)).earliest === 3, 'both messages to expire', 5_000);
       const st = await s.state(ch);
-      assert.deepEqual({ offset: st.offset, epoch: st.epoch }, { offset: 2, epoch: first.epoch }, 'expiry by age is not data loss');
+      assert.deepEqual(
+        { offset: st.offset, epoch: st.epoch },
+        { offset: 2, epoch: first.epoch },
+        'expiry by age is not data loss',
+      );
       assert.deepEqual((await s.read(ch, 0, 10)).messages, []);
       const next = await s.append(ch, '3', { size: 100, ttl: KEEP.ttl });
       assert.deepEqual({ offset: next.offset, epoch: next.epoch }, { offset: 3, epoch: first.epoch });
-      assert.deepEqual((await s.read(ch, 0, 10)).messages.map((m) => m.offset), [3]);
+      assert.deepEqual(
+        (await s.read(ch, 0, 10)).messages.map((m) => m.offset),
+        [3],
+      );
     });
   }
 
@@ -193,15 +249,24 @@ export function storageConformance(options: StorageConformanceOptions): void {
       assert.deepEqual(again, { offset: a.offset, epoch: a.epoch, duplicate: true });
       const b = await s1.append(ch, '"b"', { ...KEEP, idempotencyKey: 'k2' });
       assert.equal(b.offset, a.offset + 1);
-      assert.equal((await s1.append(channel('idem-other'), '"a"', { ...KEEP, idempotencyKey: 'k1' })).duplicate, false, 'keys are per channel');
-      assert.deepEqual((await s1.read(ch, 0, 10)).messages.map((m) => m.payload), ['"a"', '"b"']);
+      assert.equal(
+        (await s1.append(channel('idem-other'), '"a"', { ...KEEP, idempotencyKey: 'k1' })).duplicate,
+        false,
+        'keys are per channel',
+      );
+      assert.deepEqual(
+        (await s1.read(ch, 0, 10)).messages.map((m) => m.payload),
+        ['"a"', '"b"'],
+      );
     });
 
     define('concurrent appends with one idempotency key store exactly once', async (open) => {
       const s1 = await open();
       const s2 = caps.sharedBackend ? await open() : s1;
       const ch = channel('idemc');
-      const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? s1 : s2).append(ch, '"x"', { ...KEEP, idempotencyKey: 'same' })));
+      const rs = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 ? s1 : s2).append(ch, '"x"', { ...KEEP, idempotencyKey: 'same' })),
+      );
       assert.equal(rs.filter((r) => !r.duplicate).length, 1);
       assert.equal(new Set(rs.map((r) => r.offset)).size, 1);
       assert.equal((await s1.state(ch)).offset, 1);
@@ -219,7 +284,11 @@ export function storageConformance(options: StorageConformanceOptions): void {
       const retry = await s.append(ch, '"a"', { ...KEEP, idempotencyKey: 'k' });
       // On a loaded machine the retry may come late; only a retry well inside the window must be a duplicate.
       if (performance.now() - t0 < dedupWindow * 0.8) {
-        assert.deepEqual({ offset: retry.offset, duplicate: retry.duplicate }, { offset: a.offset, duplicate: true }, 'a retry at half the window is a duplicate');
+        assert.deepEqual(
+          { offset: retry.offset, duplicate: retry.duplicate },
+          { offset: a.offset, duplicate: true },
+          'a retry at half the window is a duplicate',
+        );
       }
     });
 
@@ -231,7 +300,8 @@ export function storageConformance(options: StorageConformanceOptions): void {
       const a = await s.append(ch, '"a"', { ...KEEP, idempotencyKey: 'k' });
       const inside = await s.append(ch, '"a"', { ...KEEP, idempotencyKey: 'k' });
       // On a loaded machine the retry may come after the window; only then may it be stored.
-      if (performance.now() - t0 < dedupWindow * 0.8) assert.equal(inside.duplicate, true, 'a retry inside the window is a duplicate');
+      if (performance.now() - t0 < dedupWindow * 0.8)
+        assert.equal(inside.duplicate, true, 'a retry inside the window is a duplicate');
       if (!inside.duplicate) return;
       await delay(dedupWindow * 2 + 100);
       const b = await s.append(ch, '"a"', { ...KEEP, idempotencyKey: 'k' });
@@ -250,8 +320,15 @@ export function storageConformance(options: StorageConformanceOptions): void {
       assert.notEqual(st.epoch, before.epoch, 'the epoch changed');
       assert.equal(st.offset, 0);
       const after = await s.append(ch, '3', { ...KEEP, idempotencyKey: caps.idempotency ? 'k' : undefined });
-      assert.deepEqual(after, { offset: 1, epoch: st.epoch, duplicate: false }, 'an idempotency key of the lost stream does not point into the new one');
-      assert.deepEqual((await s.read(ch, 0, 10)).messages.map((m) => m.payload), ['3']);
+      assert.deepEqual(
+        after,
+        { offset: 1, epoch: st.epoch, duplicate: false },
+        'an idempotency key of the lost stream does not point into the new one',
+      );
+      assert.deepEqual(
+        (await s.read(ch, 0, 10)).messages.map((m) => m.payload),
+        ['3'],
+      );
     });
   }
 }

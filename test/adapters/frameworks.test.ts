@@ -41,26 +41,32 @@ t.test('fastify', async (t) => {
     t.equal(authCalls, 1);
   });
 
-  t.test('decorates fastify.switchyard, logs through fastify.log, and fastify.close() closes clients with 1001', async (t) => {
-    const lines: string[] = [];
-    const stream = new Writable({ write: (c, _e, cb) => (lines.push(c.toString()), cb()) });
-    const app = Fastify({ logger: { level: 'debug', stream } });
-    t.teardown(() => app.close());
-    await app.register(websocket);
-    await app.register(fastifySwitchyard, { hubOptions: { closeTimeout: 1_000 } });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    t.ok(app.switchyard instanceof Switchyard);
-    const ws = new WebSocket(`ws://127.0.0.1:${portOf(app.server)}/realtime`, ['switchyard.v1']);
-    await once(ws, 'open');
-    const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
-    await app.close();
-    t.equal(await closed, 1001);
-    t.equal(app.switchyard.isClosing, true);
-    // The hub the plugin created logs its lifecycle through fastify.log, once per event.
-    t.equal(lines.filter((l) => l.includes('"msg":"connection opened"')).length, 1);
-    t.equal(lines.filter((l) => l.includes('"msg":"connection closed"')).length, 1);
-    t.notOk(lines.some((l) => l.includes('switchyard client connected')), 'no second line for the same event');
-  });
+  t.test(
+    'decorates fastify.switchyard, logs through fastify.log, and fastify.close() closes clients with 1001',
+    async (t) => {
+      const lines: string[] = [];
+      const stream = new Writable({ write: (c, _e, cb) => (lines.push(c.toString()), cb()) });
+      const app = Fastify({ logger: { level: 'debug', stream } });
+      t.teardown(() => app.close());
+      await app.register(websocket);
+      await app.register(fastifySwitchyard, { hubOptions: { closeTimeout: 1_000 } });
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      t.ok(app.switchyard instanceof Switchyard);
+      const ws = new WebSocket(`ws://127.0.0.1:${portOf(app.server)}/realtime`, ['switchyard.v1']);
+      await once(ws, 'open');
+      const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+      await app.close();
+      t.equal(await closed, 1001);
+      t.equal(app.switchyard.isClosing, true);
+      // The hub the plugin created logs its lifecycle through fastify.log, once per event.
+      t.equal(lines.filter((l) => l.includes('"msg":"connection opened"')).length, 1);
+      t.equal(lines.filter((l) => l.includes('"msg":"connection closed"')).length, 1);
+      t.notOk(
+        lines.some((l) => l.includes('switchyard client connected')),
+        'no second line for the same event',
+      );
+    },
+  );
 
   t.test('a plain GET on the WebSocket route gets 426', async (t) => {
     const app = Fastify();
@@ -85,11 +91,17 @@ t.test('fastify', async (t) => {
     t.teardown(() => app.close());
     await app.register(websocket);
     app.addHook('onRequest', async (req, reply) => {
-      if (req.url.startsWith('/realtime/api') && req.headers['x-session'] !== 'ok') return reply.code(401).send({ error: 'login' });
+      if (req.url.startsWith('/realtime/api') && req.headers['x-session'] !== 'ok')
+        return reply.code(401).send({ error: 'login' });
     });
     await app.register(fastifySwitchyard, { api: { authorize: () => true, maxBodyBytes: 100 } });
     const pub = (headers: Record<string, string>, payload: string) =>
-      app.inject({ method: 'POST', url: '/realtime/api/publish', headers: { 'content-type': 'application/json', ...headers }, payload });
+      app.inject({
+        method: 'POST',
+        url: '/realtime/api/publish',
+        headers: { 'content-type': 'application/json', ...headers },
+        payload,
+      });
     t.equal((await pub({}, '{"channel":"a","data":1}')).statusCode, 401);
     const ok = await pub({ 'x-session': 'ok' }, '{"channel":"a","data":1}');
     t.equal(ok.statusCode, 200);
@@ -133,57 +145,83 @@ t.test('express', async (t) => {
     t.same(users, [{ name: 'alice' }]);
   });
 
-  t.test('given the app, authenticate gets an Express Request: req.get(), req.query, the app, and what middleware set', async (t) => {
-    const seen: unknown[] = [];
-    const hub = new Switchyard({
-      authenticate: async ({ raw }: ExpressAuthRequest) => {
-        seen.push({ host: raw.get('host') === raw.headers.host, room: raw.query.room, app: raw.app === app });
-        return (await runMiddleware(raw, session)) ? ((raw as typeof raw & { user?: { name: string } }).user ?? null) : null;
-      },
-    });
-    const app = express();
-    const server = await listen(app);
-    attachExpress(hub, server, { path: '/realtime', app });
-    t.teardown(async () => {
-      await hub.close();
-      await new Promise((r) => server.close(r));
-    });
-    t.equal(await rawUpgrade(`ws://127.0.0.1:${portOf(server)}/realtime?room=7`, { headers: { cookie: 'sid=s1' } }), 'open');
-    t.same(seen, [{ host: true, room: '7', app: true }]);
-  });
+  t.test(
+    'given the app, authenticate gets an Express Request: req.get(), req.query, the app, and what middleware set',
+    async (t) => {
+      const seen: unknown[] = [];
+      const hub = new Switchyard({
+        authenticate: async ({ raw }: ExpressAuthRequest) => {
+          seen.push({ host: raw.get('host') === raw.headers.host, room: raw.query.room, app: raw.app === app });
+          return (await runMiddleware(raw, session))
+            ? ((raw as typeof raw & { user?: { name: string } }).user ?? null)
+            : null;
+        },
+      });
+      const app = express();
+      const server = await listen(app);
+      attachExpress(hub, server, { path: '/realtime', app });
+      t.teardown(async () => {
+        await hub.close();
+        await new Promise((r) => server.close(r));
+      });
+      t.equal(
+        await rawUpgrade(`ws://127.0.0.1:${portOf(server)}/realtime?room=7`, { headers: { cookie: 'sid=s1' } }),
+        'open',
+      );
+      t.same(seen, [{ host: true, room: '7', app: true }]);
+    },
+  );
 
   t.test('runMiddleware resolves false when middleware ends the response and rejects on next(err)', async (t) => {
     const req = { headers: {}, url: '/', method: 'GET' } as unknown as Parameters<typeof runMiddleware>[0];
-    t.equal(await runMiddleware(req, (_q, _s, next) => next(), (_q, s) => void s.end()), false);
-    await t.rejects(runMiddleware(req, (_q, _s, next) => next(new Error('boom'))), /boom/);
-    await t.rejects(runMiddleware(req, async () => { throw new Error('async boom'); }), /async boom/);
+    t.equal(
+      await runMiddleware(
+        req,
+        (_q, _s, next) => next(),
+        (_q, s) => void s.end(),
+      ),
+      false,
+    );
+    await t.rejects(
+      runMiddleware(req, (_q, _s, next) => next(new Error('boom'))),
+      /boom/,
+    );
+    await t.rejects(
+      runMiddleware(req, async () => {
+        throw new Error('async boom');
+      }),
+      /async boom/,
+    );
     t.equal(await runMiddleware(req), true);
   });
 
-  t.test('apiRouter uses a body express.json() already parsed, and refuses to mount at the root without a prefix', async (t) => {
-    const hub = new Switchyard();
-    const app = express();
-    app.use(express.json());
-    app.use('/rt/api', apiRouter(hub, { apiKey: 'k' }));
-    const root = express();
-    root.set('env', 'test'); // keeps Express from printing the expected error
-    root.use(apiRouter(hub, { apiKey: 'k' }));
-    root.get('/x', (_q, s) => void s.send('x'));
-    const [server, rootServer] = await Promise.all([listen(app), listen(root)]);
-    t.teardown(async () => {
-      await hub.close();
-      await Promise.all([server, rootServer].map((s) => new Promise((r) => s.close(r))));
-    });
-    const res = await fetch(`http://127.0.0.1:${portOf(server)}/rt/api/publish`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': 'k' },
-      body: JSON.stringify({ channel: 'a.b', data: { ok: true } }),
-    });
-    t.equal(res.status, 200);
-    t.same((await hub.history('a.b')).messages, [{ offset: 1, data: { ok: true } }]);
-    const rootRes = await fetch(`http://127.0.0.1:${portOf(rootServer)}/x`);
-    t.equal(rootRes.status, 500, 'a root mount without prefix is a loud configuration error');
-  });
+  t.test(
+    'apiRouter uses a body express.json() already parsed, and refuses to mount at the root without a prefix',
+    async (t) => {
+      const hub = new Switchyard();
+      const app = express();
+      app.use(express.json());
+      app.use('/rt/api', apiRouter(hub, { apiKey: 'k' }));
+      const root = express();
+      root.set('env', 'test'); // keeps Express from printing the expected error
+      root.use(apiRouter(hub, { apiKey: 'k' }));
+      root.get('/x', (_q, s) => void s.send('x'));
+      const [server, rootServer] = await Promise.all([listen(app), listen(root)]);
+      t.teardown(async () => {
+        await hub.close();
+        await Promise.all([server, rootServer].map((s) => new Promise((r) => s.close(r))));
+      });
+      const res = await fetch(`http://127.0.0.1:${portOf(server)}/rt/api/publish`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': 'k' },
+        body: JSON.stringify({ channel: 'a.b', data: { ok: true } }),
+      });
+      t.equal(res.status, 200);
+      t.same((await hub.history('a.b')).messages, [{ offset: 1, data: { ok: true } }]);
+      const rootRes = await fetch(`http://127.0.0.1:${portOf(rootServer)}/x`);
+      t.equal(rootRes.status, 500, 'a root mount without prefix is a loud configuration error');
+    },
+  );
 });
 
 t.test('koa', async (t) => {
@@ -214,9 +252,16 @@ t.test('koa', async (t) => {
     const base = `127.0.0.1:${portOf(server)}`;
     const login = await fetch(`http://${base}/login`);
     t.same(await login.json(), { hub: true });
-    const cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const cookie = login.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; ');
     t.equal(await rawUpgrade(`ws://${base}/realtime`), 401);
-    t.equal(await rawUpgrade(`ws://${base}/realtime`, { headers: { cookie: 'user=bob' } }), 401, 'an unsigned cookie is not trusted');
+    t.equal(
+      await rawUpgrade(`ws://${base}/realtime`, { headers: { cookie: 'user=bob' } }),
+      401,
+      'an unsigned cookie is not trusted',
+    );
     t.equal(await rawUpgrade(`ws://${base}/realtime`, { headers: { cookie } }), 'open');
     t.same(users, [{ name: 'bob' }]);
   });
@@ -224,14 +269,25 @@ t.test('koa', async (t) => {
   t.test('the HTTP API authorize hook receives the Koa context', async (t) => {
     const app = new Koa();
     const hub = new Switchyard();
-    app.use(koaSwitchyard(hub, { api: { authorize: ({ raw, action, channels }) => (raw as Koa.Context).get('x-role') === 'admin' && action === 'publish' && channels[0] === 'a' } }));
+    app.use(
+      koaSwitchyard(hub, {
+        api: {
+          authorize: ({ raw, action, channels }) =>
+            (raw as Koa.Context).get('x-role') === 'admin' && action === 'publish' && channels[0] === 'a',
+        },
+      }),
+    );
     const server = await listen(app);
     t.teardown(async () => {
       await hub.close();
       await new Promise((r) => server.close(r));
     });
     const pub = (role: string) =>
-      fetch(`http://127.0.0.1:${portOf(server)}/realtime/api/publish`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-role': role }, body: '{"channel":"a","data":1}' });
+      fetch(`http://127.0.0.1:${portOf(server)}/realtime/api/publish`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-role': role },
+        body: '{"channel":"a","data":1}',
+      });
     t.equal((await pub('guest')).status, 403);
     t.equal((await pub('admin')).status, 200);
   });

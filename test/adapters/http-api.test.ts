@@ -13,7 +13,11 @@ import { createApi, HTTP_STATUS, httpApi, type HttpApiOptions } from '../../adap
 const KEY = 'k-0123456789';
 const json = { 'content-type': 'application/json', authorization: `Bearer ${KEY}` };
 
-async function serve(t: { teardown(fn: () => unknown): void }, api: Partial<HttpApiOptions> = {}, hubOptions: SwitchyardOptions = {}) {
+async function serve(
+  t: { teardown(fn: () => unknown): void },
+  api: Partial<HttpApiOptions> = {},
+  hubOptions: SwitchyardOptions = {},
+) {
   const hub = new Switchyard(hubOptions);
   const handle = httpApi(hub, { apiKey: KEY, ...api });
   let fellThrough = 0;
@@ -44,8 +48,26 @@ t.test('requests outside the prefix go to next() and the app', async (t) => {
 t.test('the key is accepted as a Bearer token or X-Api-Key, and any of several keys works', async (t) => {
   const s = await serve(t, { apiKey: [KEY, 'second-key'] });
   t.equal((await s.post('/publish', { channel: 'a', data: 1 })).status, 200);
-  t.equal((await s.post('/publish', { channel: 'a', data: 2 }, { 'content-type': 'application/json', 'x-api-key': 'second-key' })).status, 200);
-  t.equal((await s.post('/publish', { channel: 'a', data: 3 }, { 'content-type': 'application/json', authorization: 'Basic abc' })).status, 401);
+  t.equal(
+    (
+      await s.post(
+        '/publish',
+        { channel: 'a', data: 2 },
+        { 'content-type': 'application/json', 'x-api-key': 'second-key' },
+      )
+    ).status,
+    200,
+  );
+  t.equal(
+    (
+      await s.post(
+        '/publish',
+        { channel: 'a', data: 3 },
+        { 'content-type': 'application/json', authorization: 'Basic abc' },
+      )
+    ).status,
+    401,
+  );
   t.equal((await fetch(`${s.base}/health`)).status, 200, 'health needs no key');
 });
 
@@ -67,13 +89,22 @@ t.test('an Idempotency-Key header makes a retried publish store nothing twice', 
 
 t.test('a retried batch with the same Idempotency-Key stores each message once', async (t) => {
   const s = await serve(t);
-  const body = { messages: [{ channel: 'a', data: 1 }, { channel: 'a', data: 2 }, { channel: 'b', data: 3 }] };
+  const body = {
+    messages: [
+      { channel: 'a', data: 1 },
+      { channel: 'a', data: 2 },
+      { channel: 'b', data: 3 },
+    ],
+  };
   const h = { ...json, 'idempotency-key': 'batch-1' };
   const r1 = (await (await s.post('/batch', body, h)).json()) as { results: unknown[] };
   const r2 = (await (await s.post('/batch', body, h)).json()) as { results: Array<{ duplicate?: boolean }> };
   t.match(r1.results, [{ offset: 1 }, { offset: 2 }, { offset: 1 }]);
   t.ok(r2.results.every((r) => r.duplicate === true));
-  t.same((await s.hub.history('a')).messages.map((m) => m.data), [1, 2]);
+  t.same(
+    (await s.hub.history('a')).messages.map((m) => m.data),
+    [1, 2],
+  );
 });
 
 t.test('a batch larger than maxBatch is refused whole', async (t) => {
@@ -87,19 +118,37 @@ t.test('a batch larger than maxBatch is refused whole', async (t) => {
 t.test('a batch item the engine fails is reported in place with 207 while the others are stored', async (t) => {
   const engine = memoryEngine();
   const append = engine.storage.append.bind(engine.storage);
-  engine.storage.append = (ch, payload, o) => (ch === 'broken' ? Promise.reject(new Error('disk full')) : append(ch, payload, o));
+  engine.storage.append = (ch, payload, o) =>
+    ch === 'broken' ? Promise.reject(new Error('disk full')) : append(ch, payload, o);
   const s = await serve(t, {}, { engine });
-  const res = await s.post('/batch', { messages: [{ channel: 'a', data: 1 }, { channel: 'broken', data: 2 }, { channel: 'a', data: 3 }] });
+  const res = await s.post('/batch', {
+    messages: [
+      { channel: 'a', data: 1 },
+      { channel: 'broken', data: 2 },
+      { channel: 'a', data: 3 },
+    ],
+  });
   t.equal(res.status, 207);
-  t.match(await res.json(), { results: [{ offset: 1 }, { error: { code: 201, name: 'ENGINE_UNAVAILABLE' } }, { offset: 2 }] });
+  t.match(await res.json(), {
+    results: [{ offset: 1 }, { error: { code: 201, name: 'ENGINE_UNAVAILABLE' } }, { offset: 2 }],
+  });
 });
 
 t.test('history pages with limit and since, and says when since is no longer covered', async (t) => {
   const s = await serve(t, {}, { channels: [{ match: 'live.*', history: false }] });
   for (let i = 1; i <= 5; i++) await s.hub.publish('feed.x', i);
   const { epoch } = await s.hub.position('feed.x');
-  const page = await (await fetch(`${s.base}/history?channel=feed.x&since=2&epoch=${epoch}&limit=2`, { headers: json })).json();
-  t.same(page, { messages: [{ offset: 3, data: 3 }, { offset: 4, data: 4 }], position: { offset: 5, epoch }, complete: true });
+  const page = await (
+    await fetch(`${s.base}/history?channel=feed.x&since=2&epoch=${epoch}&limit=2`, { headers: json })
+  ).json();
+  t.same(page, {
+    messages: [
+      { offset: 3, data: 3 },
+      { offset: 4, data: 4 },
+    ],
+    position: { offset: 5, epoch },
+    complete: true,
+  });
   const stale = await (await fetch(`${s.base}/history?channel=feed.x&since=2&epoch=old`, { headers: json })).json();
   t.match(stale, { complete: false });
   const disabled = await fetch(`${s.base}/history?channel=live.x`, { headers: json });
@@ -117,14 +166,24 @@ t.test('authorize sees action and channels; false gives 403 (107), a throw gives
     },
   });
   t.equal((await s.post('/publish', { channel: 'open', data: 1 })).status, 200);
-  const denied = await s.post('/batch', { messages: [{ channel: 'open', data: 1 }, { channel: 'secret', data: 2 }] });
+  const denied = await s.post('/batch', {
+    messages: [
+      { channel: 'open', data: 1 },
+      { channel: 'secret', data: 2 },
+    ],
+  });
   t.equal(denied.status, 403);
   t.match(await denied.json(), { error: { code: 107 } });
   const broken = await s.post('/publish', { channel: 'boom', data: 1 });
   t.equal(broken.status, 500);
   t.match(await broken.json(), { error: { code: 200, name: 'INTERNAL' } });
   await fetch(`${s.base}/channels`, { headers: json });
-  t.same(seen, [['publish', ['open']], ['publish', ['open', 'secret']], ['publish', ['boom']], ['channels', []]]);
+  t.same(seen, [
+    ['publish', ['open']],
+    ['publish', ['open', 'secret']],
+    ['publish', ['boom']],
+    ['channels', []],
+  ]);
   t.equal((await s.hub.history('open')).messages.length, 1, 'a denied batch publishes nothing');
 });
 
@@ -184,10 +243,15 @@ t.test('every registry code has an HTTP status, and docs/http-api.md lists the s
   t.ok(start >= 0, 'the status table exists');
   const fromDoc: Record<number, number> = {};
   for (let i = start + 2; i < lines.length && lines[i]!.startsWith('|'); i++) {
-    const [code, , status] = lines[i]!.slice(1, -1).split(' | ').map((c) => c.trim());
+    const [code, , status] = lines[i]!.slice(1, -1)
+      .split(' | ')
+      .map((c) => c.trim());
     fromDoc[Number(code)] = Number(status);
   }
   const fromCode = Object.fromEntries(Object.values(ERRORS).map((e) => [e.code, HTTP_STATUS[e.code]]));
   t.same(fromDoc, fromCode);
-  t.ok(Object.values(fromCode).every((s) => typeof s === 'number'), 'no code lacks a status');
+  t.ok(
+    Object.values(fromCode).every((s) => typeof s === 'number'),
+    'no code lacks a status',
+  );
 });

@@ -8,7 +8,6 @@ import { API_KEY, INTEGRATIONS, MAX_BODY, OPS_KEY, start } from './integrations.
 const json = { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` };
 const token = (s: string): string => 'switchyard.token.' + Buffer.from(s).toString('base64url');
 
-
 async function errorOf(res: Response): Promise<{ status: number; code: number; name: string }> {
   const body = (await res.json()) as { error: { code: number; name: string; message: string } };
   return { status: res.status, code: body.error.code, name: body.error.name };
@@ -23,16 +22,27 @@ for (const name of INTEGRATIONS) {
       t.equal(s.hub.connectionCount, 1);
     });
 
-    t.test('a bad or missing token is refused with 401 before the handshake, and no connection is opened', async (t) => {
-      const s = await start(t, name);
-      let connections = 0;
-      s.hub.on('connection', () => connections++);
-      t.equal(await rawUpgrade(s.url, { protocols: ['switchyard.v1', token('bad')] }), 401);
-      t.equal(await rawUpgrade(s.url, { protocols: ['switchyard.v1'] }), 401);
-      t.equal(await rawUpgrade(s.url, { protocols: [token('good')] }), 400, 'the switchyard.v1 subprotocol is required');
-      t.equal(await rawUpgrade(s.url, { protocols: ['switchyard.v1', token('good')] }), 'open', 'the same endpoint accepts a good token');
-      t.equal(connections, 1);
-    });
+    t.test(
+      'a bad or missing token is refused with 401 before the handshake, and no connection is opened',
+      async (t) => {
+        const s = await start(t, name);
+        let connections = 0;
+        s.hub.on('connection', () => connections++);
+        t.equal(await rawUpgrade(s.url, { protocols: ['switchyard.v1', token('bad')] }), 401);
+        t.equal(await rawUpgrade(s.url, { protocols: ['switchyard.v1'] }), 401);
+        t.equal(
+          await rawUpgrade(s.url, { protocols: [token('good')] }),
+          400,
+          'the switchyard.v1 subprotocol is required',
+        );
+        t.equal(
+          await rawUpgrade(s.url, { protocols: ['switchyard.v1', token('good')] }),
+          'open',
+          'the same endpoint accepts a good token',
+        );
+        t.equal(connections, 1);
+      },
+    );
 
     t.test('a client subscribes and receives what another client publishes, in order', async (t) => {
       const s = await start(t, name);
@@ -50,7 +60,10 @@ for (const name of INTEGRATIONS) {
       await a.publish('chat.room', { n: 1 });
       await a.publish('chat.room', { n: 2 });
       await two;
-      t.same(got, [{ offset: 1, data: { n: 1 } }, { offset: 2, data: { n: 2 } }]);
+      t.same(got, [
+        { offset: 1, data: { n: 1 } },
+        { offset: 2, data: { n: 2 } },
+      ]);
     });
 
     t.test('an HTTP API publish reaches WebSocket subscribers', async (t) => {
@@ -60,7 +73,11 @@ for (const name of INTEGRATIONS) {
         const sub = c.subscribe('news.flash', (m) => resolve({ offset: m.offset, data: m.data }));
         t.teardown(() => sub.unsubscribe());
         void sub.ready.then(async () => {
-          const res = await fetch(`${s.api}/publish`, { method: 'POST', headers: json, body: JSON.stringify({ channel: 'news.flash', data: { headline: 'hi' } }) });
+          const res = await fetch(`${s.api}/publish`, {
+            method: 'POST',
+            headers: json,
+            body: JSON.stringify({ channel: 'news.flash', data: { headline: 'hi' } }),
+          });
           t.equal(res.status, 200);
           t.match(await res.json(), { offset: 1, epoch: String });
         });
@@ -69,12 +86,23 @@ for (const name of INTEGRATIONS) {
       const batch = await fetch(`${s.api}/batch`, {
         method: 'POST',
         headers: json,
-        body: JSON.stringify({ messages: [{ channel: 'news.flash', data: 2 }, { channel: 'news.other', data: 3 }] }),
+        body: JSON.stringify({
+          messages: [
+            { channel: 'news.flash', data: 2 },
+            { channel: 'news.other', data: 3 },
+          ],
+        }),
       });
       t.equal(batch.status, 200);
       t.match(await batch.json(), { results: [{ offset: 2 }, { offset: 1 }] });
       const hist = await fetch(`${s.api}/history?channel=news.flash`, { headers: json });
-      t.match(await hist.json(), { messages: [{ offset: 1, data: { headline: 'hi' } }, { offset: 2, data: 2 }], complete: true });
+      t.match(await hist.json(), {
+        messages: [
+          { offset: 1, data: { headline: 'hi' } },
+          { offset: 2, data: 2 },
+        ],
+        complete: true,
+      });
       const channels = await fetch(`${s.api}/channels`, { headers: json });
       t.same(await channels.json(), { channels: [{ channel: 'news.flash', subscribers: 1 }] });
       const health = await fetch(`${s.api}/health`);
@@ -85,7 +113,11 @@ for (const name of INTEGRATIONS) {
       const s = await start(t, name);
       await connectClient(t, s.url, { token: 'good' });
       t.equal((await fetch(`${s.api}/metrics`)).status, 401, 'no key');
-      t.equal((await fetch(`${s.api}/status`, { headers: { authorization: 'Bearer wrong' } })).status, 401, 'wrong key');
+      t.equal(
+        (await fetch(`${s.api}/status`, { headers: { authorization: 'Bearer wrong' } })).status,
+        401,
+        'wrong key',
+      );
       for (const key of [API_KEY, OPS_KEY]) {
         const m = await fetch(`${s.api}/metrics`, { headers: { authorization: `Bearer ${key}` } });
         t.equal(m.status, 200);
@@ -95,9 +127,17 @@ for (const name of INTEGRATIONS) {
         t.match(text, /^# TYPE switchyard_delivery_seconds histogram$/m);
         const st = await fetch(`${s.api}/status`, { headers: { 'x-api-key': key } });
         t.equal(st.status, 200);
-        t.match(await st.json(), { counters: { connections: 1 }, topConnections: [{ userId: undefined, subscriptions: 0 }], nodes: [{ connections: 1 }] });
+        t.match(await st.json(), {
+          counters: { connections: 1 },
+          topConnections: [{ userId: undefined, subscriptions: 0 }],
+          nodes: [{ connections: 1 }],
+        });
       }
-      const pub = await fetch(`${s.api}/publish`, { method: 'POST', headers: { ...json, authorization: `Bearer ${OPS_KEY}` }, body: JSON.stringify({ channel: 'x', data: 1 }) });
+      const pub = await fetch(`${s.api}/publish`, {
+        method: 'POST',
+        headers: { ...json, authorization: `Bearer ${OPS_KEY}` },
+        body: JSON.stringify({ channel: 'x', data: 1 }),
+      });
       t.equal(pub.status, 401, 'the operations key cannot publish');
     });
 
@@ -142,8 +182,19 @@ for (const name of INTEGRATIONS) {
       const post = (path: string, body: BodyInit, headers: Record<string, string> = json): Promise<Response> =>
         fetch(`${s.api}${path}`, { method: 'POST', headers, body });
       const cases: Array<[string, () => Promise<Response>, number, number]> = [
-        ['no API key', () => post('/publish', '{"channel":"a","data":1}', { 'content-type': 'application/json' }), 401, 115],
-        ['a wrong API key', () => post('/publish', '{"channel":"a","data":1}', { 'content-type': 'application/json', 'x-api-key': 'nope' }), 401, 115],
+        [
+          'no API key',
+          () => post('/publish', '{"channel":"a","data":1}', { 'content-type': 'application/json' }),
+          401,
+          115,
+        ],
+        [
+          'a wrong API key',
+          () =>
+            post('/publish', '{"channel":"a","data":1}', { 'content-type': 'application/json', 'x-api-key': 'nope' }),
+          401,
+          115,
+        ],
         ['not JSON content', () => post('/publish', 'channel=a', { ...json, 'content-type': 'text/plain' }), 415, 100],
         ['invalid JSON', () => post('/publish', '{"channel":', json), 400, 100],
         ['a body that is not an object', () => post('/publish', '[1]', json), 400, 101],
@@ -151,10 +202,25 @@ for (const name of INTEGRATIONS) {
         ['an unknown field', () => post('/publish', '{"channel":"a","data":1,"qos":1}', json), 400, 101],
         ['an invalid channel', () => post('/publish', '{"channel":"a..b","data":1}', json), 400, 103],
         ['a wildcard channel', () => post('/publish', '{"channel":"a.*","data":1}', json), 400, 103],
-        ['a body over maxBodyBytes', () => post('/publish', JSON.stringify({ channel: 'a', data: 'x'.repeat(MAX_BODY) }), json), 413, 104],
+        [
+          'a body over maxBodyBytes',
+          () => post('/publish', JSON.stringify({ channel: 'a', data: 'x'.repeat(MAX_BODY) }), json),
+          413,
+          104,
+        ],
         ['an empty batch', () => post('/batch', '{"messages":[]}', json), 400, 101],
-        ['a batch with one bad item', () => post('/batch', '{"messages":[{"channel":"a","data":1},{"channel":"","data":2}]}', json), 400, 103],
-        ['a history limit out of range', () => fetch(`${s.api}/history?channel=a&limit=0`, { headers: json }), 400, 101],
+        [
+          'a batch with one bad item',
+          () => post('/batch', '{"messages":[{"channel":"a","data":1},{"channel":"","data":2}]}', json),
+          400,
+          103,
+        ],
+        [
+          'a history limit out of range',
+          () => fetch(`${s.api}/history?channel=a&limit=0`, { headers: json }),
+          400,
+          101,
+        ],
         ['history since without epoch', () => fetch(`${s.api}/history?channel=a&since=3`, { headers: json }), 400, 101],
         ['an unknown endpoint', () => fetch(`${s.api}/nope`, { headers: json }), 404, 116],
         ['a wrong method', () => fetch(`${s.api}/publish`, { headers: json }), 405, 116],

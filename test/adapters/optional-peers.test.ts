@@ -17,11 +17,14 @@ function frameworksLoadedBy(subpaths: string[]): string[] {
       .map((k) => /node_modules\\/((?:@fastify\\/)?[^/]+)\\//.exec(k)?.[1])
       .filter((n) => ['express', 'fastify', '@fastify/websocket', 'fastify-plugin', 'koa', 'prom-client'].includes(n));
     console.log(JSON.stringify([...new Set(names)].sort()));`;
-  return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' }));
+  return JSON.parse(
+    execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' }),
+  );
 }
 
 t.before(() => {
-  if (!existsSync(`${root}dist/adapters/koa.js`)) throw new Error('dist is missing: run `npm run build` first (npm test does)');
+  if (!existsSync(`${root}dist/adapters/koa.js`))
+    throw new Error('dist is missing: run `npm run build` first (npm test does)');
 });
 
 t.test('importing switchyard and switchyard/http loads no web framework and no prom-client', async (t) => {

@@ -36,10 +36,17 @@ t.test("the registry shows switchyard's metrics next to the app's and Node's def
   t.match(text, /^switchyard_family_published_total\{family="chat\.\*"\} 5$/m);
 
   const json = await registry.getMetricsAsJSON();
-  t.match(json.find((m) => m.name === 'switchyard_published_total'), { type: 'counter', values: [{ value: 5 }] });
+  t.match(
+    json.find((m) => m.name === 'switchyard_published_total'),
+    { type: 'counter', values: [{ value: 5 }] },
+  );
 
   registry.resetMetrics();
-  t.match(await registry.metrics(), /^switchyard_published_total 5$/m, 'resetMetrics() leaves the hub-owned counters alone');
+  t.match(
+    await registry.metrics(),
+    /^switchyard_published_total 5$/m,
+    'resetMetrics() leaves the hub-owned counters alone',
+  );
   reg.unregister();
   t.notMatch(await registry.metrics(), /switchyard_/, 'unregister() removes them');
 });

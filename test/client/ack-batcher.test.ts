@@ -24,7 +24,10 @@ t.test('acks within the batching delay go as one cumulative ack per channel', as
   t.same(sent, [], 'nothing is sent at once');
   await once(events, 'sent');
   t.ok(Date.now() - start >= ACK_DELAY_MS - 5, 'sent after the batching delay');
-  t.same(sent, [['a', 5], ['b', 9]]);
+  t.same(sent, [
+    ['a', 5],
+    ['b', 9],
+  ]);
 });
 
 t.test('half of the in-flight window processed sends the ack at once', async (t) => {
@@ -38,7 +41,10 @@ t.test('half of the in-flight window processed sends the ack at once', async (t)
   for (let off = 6; off <= 9; off++) acks.ack('a', off);
   t.same(sent, [['a', 5]], 'counted again from the last ack');
   acks.ack('a', 10);
-  t.same(sent, [['a', 5], ['a', 10]]);
+  t.same(sent, [
+    ['a', 5],
+    ['a', 10],
+  ]);
 });
 
 t.test('an invalid window announced by the server is ignored (the default 256 stays)', async (t) => {

@@ -24,20 +24,29 @@ const rejects = (t: Test, text: string, why: string): void => {
     decodeFrame(text);
     t.fail(`${why}: accepted ${text}`);
   } catch (err) {
-    t.ok(err instanceof ClientError && err.code === CLIENT_ERROR.BAD_SERVER_FRAME, `${why}: rejected with BAD_SERVER_FRAME`);
+    t.ok(
+      err instanceof ClientError && err.code === CLIENT_ERROR.BAD_SERVER_FRAME,
+      `${why}: rejected with BAD_SERVER_FRAME`,
+    );
     t.match((err as Error).message, /^malformed server frame: /);
   }
 };
 
-t.test('every server op decodes when it has the shape of docs/protocol.md, optional fields absent or present', async (t) => {
-  for (const [op, frame] of Object.entries(VALID)) t.same(decodeFrame(JSON.stringify(frame)), frame, op);
-  // Optional fields may be left out.
-  t.ok(decodeFrame('{"op":"welcome","v":1,"cid":"c","hb":1}'));
-  t.ok(decodeFrame('{"op":"ok","id":1}'));
-  t.ok(decodeFrame('{"op":"err","code":101,"msg":"bad frame"}'), 'a connection-level error has no id');
-  t.ok(decodeFrame('{"op":"msg","ch":"a","off":1,"ep":"e","data":null}'), 'a message without sub is for the exact channel');
-  t.ok(decodeFrame('{"op":"ping","extra":true}'), 'unknown extra fields are ignored');
-});
+t.test(
+  'every server op decodes when it has the shape of docs/protocol.md, optional fields absent or present',
+  async (t) => {
+    for (const [op, frame] of Object.entries(VALID)) t.same(decodeFrame(JSON.stringify(frame)), frame, op);
+    // Optional fields may be left out.
+    t.ok(decodeFrame('{"op":"welcome","v":1,"cid":"c","hb":1}'));
+    t.ok(decodeFrame('{"op":"ok","id":1}'));
+    t.ok(decodeFrame('{"op":"err","code":101,"msg":"bad frame"}'), 'a connection-level error has no id');
+    t.ok(
+      decodeFrame('{"op":"msg","ch":"a","off":1,"ep":"e","data":null}'),
+      'a message without sub is for the exact channel',
+    );
+    t.ok(decodeFrame('{"op":"ping","extra":true}'), 'unknown extra fields are ignored');
+  },
+);
 
 t.test('a frame that is not a JSON object with a known op is rejected', async (t) => {
   rejects(t, 'not json', 'not JSON');
@@ -52,25 +61,75 @@ t.test('a frame that is not a JSON object with a known op is rejected', async (t
 
 // Decision table: for each op, each required field removed and each field given the wrong type.
 const WRONG: Record<string, Array<[field: string, value: unknown]>> = {
-  welcome: [['v', '1'], ['cid', 1], ['hb', null], ['win', '256'], ['pr', true], ['exp', '1'], ['subs', {}]],
-  ok: [['id', '1'], ['res', 'yes'], ['res', [1]]],
-  err: [['id', '2'], ['code', '107'], ['msg', 1]],
-  msg: [['sub', 1], ['ch', 1], ['off', '3'], ['ep', 5]],
-  drop: [['ch', null], ['n', '4']],
-  gap: [['ch', 1], ['position', 5], ['position', { offset: '5', epoch: 'e' }], ['position', { offset: 5 }], ['reason', 1]],
-  join: [['ch', 1], ['m', 'c2'], ['m', { cid: 2 }]],
-  leave: [['ch', 1], ['m', null], ['m', {}]],
-  ujoin: [['ch', 1], ['u', 'ann'], ['u', { id: 1 }]],
-  uleave: [['ch', 1], ['u', {}]],
+  welcome: [
+    ['v', '1'],
+    ['cid', 1],
+    ['hb', null],
+    ['win', '256'],
+    ['pr', true],
+    ['exp', '1'],
+    ['subs', {}],
+  ],
+  ok: [
+    ['id', '1'],
+    ['res', 'yes'],
+    ['res', [1]],
+  ],
+  err: [
+    ['id', '2'],
+    ['code', '107'],
+    ['msg', 1],
+  ],
+  msg: [
+    ['sub', 1],
+    ['ch', 1],
+    ['off', '3'],
+    ['ep', 5],
+  ],
+  drop: [
+    ['ch', null],
+    ['n', '4'],
+  ],
+  gap: [
+    ['ch', 1],
+    ['position', 5],
+    ['position', { offset: '5', epoch: 'e' }],
+    ['position', { offset: 5 }],
+    ['reason', 1],
+  ],
+  join: [
+    ['ch', 1],
+    ['m', 'c2'],
+    ['m', { cid: 2 }],
+  ],
+  leave: [
+    ['ch', 1],
+    ['m', null],
+    ['m', {}],
+  ],
+  ujoin: [
+    ['ch', 1],
+    ['u', 'ann'],
+    ['u', { id: 1 }],
+  ],
+  uleave: [
+    ['ch', 1],
+    ['u', {}],
+  ],
   refresh: [['exp', '1000']],
-  end: [['ch', 1], ['code', '121'], ['msg', null]],
+  end: [
+    ['ch', 1],
+    ['code', '121'],
+    ['msg', null],
+  ],
 };
 const OPTIONAL = new Set(['welcome.win', 'welcome.pr', 'welcome.exp', 'welcome.subs', 'ok.res', 'err.id', 'msg.sub']);
 
 t.test('each required field missing, and each field of the wrong type, is rejected', async (t) => {
   for (const [op, cases] of Object.entries(WRONG)) {
     const valid = VALID[op]!;
-    for (const [field, value] of cases) rejects(t, JSON.stringify({ ...valid, [field]: value }), `${op}.${field} = ${JSON.stringify(value)}`);
+    for (const [field, value] of cases)
+      rejects(t, JSON.stringify({ ...valid, [field]: value }), `${op}.${field} = ${JSON.stringify(value)}`);
     for (const field of Object.keys(valid)) {
       if (field === 'op' || field === 'data' || OPTIONAL.has(`${op}.${field}`)) continue;
       const { [field]: _gone, ...rest } = valid;

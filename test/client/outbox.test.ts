@@ -26,14 +26,19 @@ function harness(options: { rate?: number; limit?: number; publishTimeout?: numb
         for (const w of waiters.filter((w) => sent.length >= w.n)) w.resolve();
       }),
   };
-  const box = outbox(host, pacer, { offlineQueue: options.limit ?? 100, publishTimeout: options.publishTimeout ?? 60_000, timeout: 10_000 });
+  const box = outbox(host, pacer, {
+    offlineQueue: options.limit ?? 100,
+    publishTimeout: options.publishTimeout ?? 60_000,
+    timeout: 10_000,
+  });
   return {
     box,
     sent,
     setLive: (v: boolean) => (live = v),
     advance: (ms: number) => (clock += ms),
     /** Resolves once `n` requests were sent in all. */
-    sentCount: (n: number) => new Promise<void>((resolve) => (sent.length >= n ? resolve() : waiters.push({ n, resolve }))),
+    sentCount: (n: number) =>
+      new Promise<void>((resolve) => (sent.length >= n ? resolve() : waiters.push({ n, resolve }))),
   };
 }
 
@@ -41,21 +46,36 @@ t.test('QoS 1 publishes are sent in the order they were made, each with its own 
   const h = harness();
   t.teardown(() => h.box.stop(new Error('test over')));
   const results = ['a', 'b', 'c'].map((x) => h.box.publish('ch', x));
-  t.same(h.sent.map((s) => s.frame.data), ['a', 'b', 'c']);
+  t.same(
+    h.sent.map((s) => s.frame.data),
+    ['a', 'b', 'c'],
+  );
   const mids = new Set(h.sent.map((s) => s.frame.mid));
   t.equal(mids.size, 3);
   h.sent.forEach((s, i) => s.resolve({ offset: i + 1, epoch: 'e' }));
-  t.same(await Promise.all(results), [{ offset: 1, epoch: 'e' }, { offset: 2, epoch: 'e' }, { offset: 3, epoch: 'e' }]);
+  t.same(await Promise.all(results), [
+    { offset: 1, epoch: 'e' },
+    { offset: 2, epoch: 'e' },
+    { offset: 3, epoch: 'e' },
+  ]);
 });
 
-t.test('sends are paced under the server\'s publish rate and resume when the bucket refills', async (t) => {
+t.test("sends are paced under the server's publish rate and resume when the bucket refills", async (t) => {
   const h = harness({ rate: 2 });
   t.teardown(() => h.box.stop(new Error('test over')));
   for (const x of ['a', 'b', 'c', 'd']) void h.box.publish('ch', x).catch(() => {});
-  t.same(h.sent.map((s) => s.frame.data), ['a', 'b'], 'two tokens: two sends');
+  t.same(
+    h.sent.map((s) => s.frame.data),
+    ['a', 'b'],
+    'two tokens: two sends',
+  );
   h.advance(1000); // one second later the bucket holds two tokens again
   await h.sentCount(4);
-  t.same(h.sent.map((s) => s.frame.data), ['a', 'b', 'c', 'd'], 'the rest follow, in order');
+  t.same(
+    h.sent.map((s) => s.frame.data),
+    ['a', 'b', 'c', 'd'],
+    'the rest follow, in order',
+  );
 });
 
 t.test('held publishes are sent again with the same message id when a new connection is up', async (t) => {
@@ -94,7 +114,10 @@ t.test('beyond offlineQueue held publishes the next one rejects at once, and sto
   const h = harness({ limit: 2 });
   h.setLive(false);
   const held = [h.box.publish('ch', 1), h.box.publish('ch', 2)];
-  await t.rejects(h.box.publish('ch', 3), { code: CLIENT_ERROR.NO_ANSWER, message: /offline queue full \(2 publishes waiting\)/ });
+  await t.rejects(h.box.publish('ch', 3), {
+    code: CLIENT_ERROR.NO_ANSWER,
+    message: /offline queue full \(2 publishes waiting\)/,
+  });
   t.equal(h.sent.length, 0, 'nothing is sent while not connected');
   h.box.stop(new ClientError(1000, 'client closed'));
   for (const p of held) await t.rejects(p, { code: 1000 });

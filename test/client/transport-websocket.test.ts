@@ -31,7 +31,12 @@ function open(canReadStatus: boolean, token?: string) {
   const frames: string[] = [];
   const closes: TransportClose[] = [];
   let opened = 0;
-  const conn = webSocketTransport(FakeSocket, canReadStatus).open('ws://x/rt', token, { open: () => opened++, frame: (f) => frames.push(f), close: (c) => closes.push(c), error: () => {} });
+  const conn = webSocketTransport(FakeSocket, canReadStatus).open('ws://x/rt', token, {
+    open: () => opened++,
+    frame: (f) => frames.push(f),
+    close: (c) => closes.push(c),
+    error: () => {},
+  });
   return { conn, ws: FakeSocket.last!, frames, closes, opened: () => opened };
 }
 
@@ -42,10 +47,13 @@ t.test('the token travels base64url-encoded in the subprotocol header, never in 
   t.same(open(true).ws.protocols, [SUBPROTOCOL], 'no token: only the protocol');
 });
 
-t.test('only a WebSocket that hides HTTP statuses (a browser\'s) asks the server to close with a code instead', async (t) => {
-  t.same(open(false).ws.protocols, [SUBPROTOCOL, REFUSAL_CLOSE_PROTOCOL]);
-  t.notOk(open(true).ws.protocols.includes(REFUSAL_CLOSE_PROTOCOL));
-});
+t.test(
+  "only a WebSocket that hides HTTP statuses (a browser's) asks the server to close with a code instead",
+  async (t) => {
+    t.same(open(false).ws.protocols, [SUBPROTOCOL, REFUSAL_CLOSE_PROTOCOL]);
+    t.notOk(open(true).ws.protocols.includes(REFUSAL_CLOSE_PROTOCOL));
+  },
+);
 
 t.test('send returns false and sends nothing until the socket is open', async (t) => {
   const { conn, ws, opened } = open(true);
@@ -66,21 +74,32 @@ t.test('text frames are passed on as text', async (t) => {
   t.same(frames, ['{"op":"ping"}', '{"op":"ping"}']);
 });
 
-t.test('a refused upgrade (400, 401, 403 reported by ws) closes with a structured refusal; other statuses do not', async (t) => {
-  for (const status of [400, 401, 403]) {
-    const { ws, closes } = open(true);
-    ws.onerror?.({ message: `Unexpected server response: ${status}` });
-    ws.onclose?.({ code: 1006, reason: '' });
-    t.same(closes, [{ code: 1006, reason: '', refused: { status } }], `${status}`);
-  }
-  for (const message of ['Unexpected server response: 500', 'Unexpected server response: 503', 'connect ECONNREFUSED']) {
-    const { ws, closes } = open(true);
-    ws.onerror?.({ message });
-    ws.onclose?.({ code: 1006, reason: '' });
-    t.equal(closes[0]?.refused, undefined, message);
-  }
-  t.equal(refusedStatus({ error: new Error('Unexpected server response: 403') }), 403, 'the error may also come wrapped');
-});
+t.test(
+  'a refused upgrade (400, 401, 403 reported by ws) closes with a structured refusal; other statuses do not',
+  async (t) => {
+    for (const status of [400, 401, 403]) {
+      const { ws, closes } = open(true);
+      ws.onerror?.({ message: `Unexpected server response: ${status}` });
+      ws.onclose?.({ code: 1006, reason: '' });
+      t.same(closes, [{ code: 1006, reason: '', refused: { status } }], `${status}`);
+    }
+    for (const message of [
+      'Unexpected server response: 500',
+      'Unexpected server response: 503',
+      'connect ECONNREFUSED',
+    ]) {
+      const { ws, closes } = open(true);
+      ws.onerror?.({ message });
+      ws.onclose?.({ code: 1006, reason: '' });
+      t.equal(closes[0]?.refused, undefined, message);
+    }
+    t.equal(
+      refusedStatus({ error: new Error('Unexpected server response: 403') }),
+      403,
+      'the error may also come wrapped',
+    );
+  },
+);
 
 t.test('a WebSocket that cannot even be constructed throws a message saying so', async (t) => {
   const Throwing = class {
@@ -88,5 +107,7 @@ t.test('a WebSocket that cannot even be constructed throws a message saying so',
       throw new SyntaxError('bad url');
     }
   } as unknown as typeof FakeSocket;
-  t.throws(() => webSocketTransport(Throwing, true).open('ws://x', undefined, { frame() {}, close() {} }), { message: 'cannot open WebSocket: bad url' });
+  t.throws(() => webSocketTransport(Throwing, true).open('ws://x', undefined, { frame() {}, close() {} }), {
+    message: 'cannot open WebSocket: bad url',
+  });
 });

@@ -29,9 +29,13 @@ t.test('the storage suite fails a store whose de-duplication window is 1,000× t
   storageConformance({
     test: (name, fn) => void runs.push(fn().catch(() => void failures.push(name))),
     name: 'short window',
-    createStorage: ({ dedupWindow }) => new MemoryStorage({ dedupWindow: Math.max(1, Math.round(dedupWindow / 1_000)) }),
+    createStorage: ({ dedupWindow }) =>
+      new MemoryStorage({ dedupWindow: Math.max(1, Math.round(dedupWindow / 1_000)) }),
     capabilities: { sharedBackend: false, ttl: true, idempotency: true },
   });
   await Promise.all(runs);
-  t.ok(failures.some((n) => /half the window/.test(n)), `failed: ${failures.join('; ')}`);
+  t.ok(
+    failures.some((n) => /half the window/.test(n)),
+    `failed: ${failures.join('; ')}`,
+  );
 });

@@ -34,7 +34,8 @@ if (await needRedis()) {
     test,
     name: 'redis presence',
     // A short ttl so dead nodes vanish quickly in the test; a closed store is a crashed node: all gone.
-    createPresence: () => presenceOf(redisEngine({ url: REDIS_URL, keyPrefix, presenceTtl: 400, presenceRefresh: 100 })),
+    createPresence: () =>
+      presenceOf(redisEngine({ url: REDIS_URL, keyPrefix, presenceTtl: 400, presenceRefresh: 100 })),
     capabilities: { sharedBackend: true, events: true },
     kill: (store) => store.close(),
     deadNodeWithin: 3_000,

@@ -21,11 +21,15 @@ if (haveChromium(t)) {
     t.equal(await page.isHidden('#main'), true, 'no data before the key is given');
     await page.fill('#key', API_KEY);
     await page.click('#login button');
-    await page.waitForFunction(() => document.getElementById('connections')?.textContent === '0', undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => document.getElementById('connections')?.textContent === '0', undefined, {
+      timeout: 10_000,
+    });
     t.equal(await page.textContent('#state'), 'running');
 
     const c = await connectClient(t, s.url, { token: 'good' });
-    await page.waitForFunction(() => document.getElementById('connections')?.textContent === '1', undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => document.getElementById('connections')?.textContent === '1', undefined, {
+      timeout: 10_000,
+    });
     const sub = c.subscribe('chat.room', () => {});
     await sub.ready;
     for (let i = 0; i < 3; i++) await c.publish('chat.room', { i });
@@ -36,7 +40,9 @@ if (haveChromium(t)) {
     await page.waitForSelector('#talkers td:text-is("127.0.0.1")', { timeout: 10_000 });
 
     c.close();
-    await page.waitForFunction(() => document.getElementById('connections')?.textContent === '0', undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => document.getElementById('connections')?.textContent === '0', undefined, {
+      timeout: 10_000,
+    });
     await page.waitForSelector('#closes td:text-is("1000")', { timeout: 10_000 });
     t.same(problems, [], 'no console errors or warnings');
   });
@@ -48,7 +54,11 @@ if (haveChromium(t)) {
     await page.goto(`${s.api}/admin`);
     await page.fill('#key', 'wrong');
     await page.click('#login button');
-    await page.waitForFunction(() => document.getElementById('login-error')?.textContent === 'that key was refused', undefined, { timeout: 10_000 });
+    await page.waitForFunction(
+      () => document.getElementById('login-error')?.textContent === 'that key was refused',
+      undefined,
+      { timeout: 10_000 },
+    );
     t.equal(await page.isHidden('#main'), true);
   });
 }

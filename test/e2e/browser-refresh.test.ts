@@ -23,7 +23,8 @@ if (haveChromium(t)) {
     const s = await startServer(t, {
       history: { size: 1_000, ttl: 60_000, recoveryCap: 1_000 },
       allowedOrigins: '*',
-      authenticate: ({ token }) => (token?.startsWith('tok-') ? grant({ id: 'web' }, { expiresAt: Date.now() + 1_200 }) : null),
+      authenticate: ({ token }) =>
+        token?.startsWith('tok-') ? grant({ id: 'web' }, { expiresAt: Date.now() + 1_200 }) : null,
     });
     servePage(s.server, page, (req, res) => {
       if (req.url !== '/token') return false;
@@ -40,11 +41,20 @@ if (haveChromium(t)) {
       await s.hub.publish('feed', i);
       await new Promise((r) => setTimeout(r, 25));
     }
-    const read = () => tab.evaluate(() => (window as unknown as { result: { got: number[]; refreshed: number; disconnects: number; tokens: number } }).result);
+    const read = () =>
+      tab.evaluate(
+        () =>
+          (window as unknown as { result: { got: number[]; refreshed: number; disconnects: number; tokens: number } })
+            .result,
+      );
     let r = await read();
     const end = Date.now() + 10_000;
     while (r.got.length < 120 && Date.now() < end) r = await read();
-    t.same(r.got, Array.from({ length: 120 }, (_, i) => i + 1), 'every message once, in order');
+    t.same(
+      r.got,
+      Array.from({ length: 120 }, (_, i) => i + 1),
+      'every message once, in order',
+    );
     t.ok(r.refreshed >= 2, `refreshed ${r.refreshed} times`);
     t.equal(r.disconnects, 0, 'never reconnected');
     t.equal(r.tokens, issued, 'each token came from the page calling token()');

@@ -5,7 +5,10 @@ import type { Message } from '../../adapters/client-node.js';
 import { connectClient, startServer } from '../helpers/server.js';
 
 t.test('a burst larger than the high-water mark in one turn reaches a healthy client without drops', async (t) => {
-  const s = await startServer(t, { limits: { queueHighWaterBytes: 256 * 1024, maxQueuedBytes: 512 * 1024 }, history: { size: 1000 } });
+  const s = await startServer(t, {
+    limits: { queueHighWaterBytes: 256 * 1024, maxQueuedBytes: 512 * 1024 },
+    history: { size: 1000 },
+  });
   const c = await connectClient(t, s.url);
   const got: Message[] = [];
   let done!: () => void;
@@ -20,7 +23,10 @@ t.test('a burst larger than the high-water mark in one turn reaches a healthy cl
   await Promise.all(Array.from({ length: N }, (_, i) => s.hub.publish('burst', { i, payload })));
   await all;
   t.equal(got.length, N);
-  t.same(got.map((m) => m.offset), Array.from({ length: N }, (_, i) => i + 1));
+  t.same(
+    got.map((m) => m.offset),
+    Array.from({ length: N }, (_, i) => i + 1),
+  );
   t.equal(s.hub.counters.dropped, 0, 'nothing dropped');
   t.equal(s.hub.counters.slowConsumerCloses, 0, 'not closed as a slow consumer');
 });

@@ -18,7 +18,8 @@ function collector<T = unknown>() {
       got.push(m);
       if (waiter && got.length >= waiter.n) waiter.resolve();
     },
-    wait: (n: number) => (got.length >= n ? Promise.resolve() : new Promise<void>((resolve) => (waiter = { n, resolve }))),
+    wait: (n: number) =>
+      got.length >= n ? Promise.resolve() : new Promise<void>((resolve) => (waiter = { n, resolve })),
   };
 }
 
@@ -38,9 +39,18 @@ t.test('a client publish reaches subscribers of the channel, a "*" pattern and a
   t.equal(ack.offset, 1);
   await pub.publish('chat.room1.thread', { text: 'deep' });
   await Promise.all([exact.wait(1), star.wait(1), rest.wait(2)]);
-  t.same(exact.got.map((m) => m.data), [{ text: 'hi' }]);
-  t.same(star.got.map((m) => m.channel), ['chat.room1']);
-  t.same(rest.got.map((m) => m.channel), ['chat.room1', 'chat.room1.thread']);
+  t.same(
+    exact.got.map((m) => m.data),
+    [{ text: 'hi' }],
+  );
+  t.same(
+    star.got.map((m) => m.channel),
+    ['chat.room1'],
+  );
+  t.same(
+    rest.got.map((m) => m.channel),
+    ['chat.room1', 'chat.room1.thread'],
+  );
   t.equal(exact.got[0]!.epoch, ack.epoch);
 });
 
@@ -53,7 +63,14 @@ t.test('hub.publish resolves with the position and fans out to every subscriber'
   const r2 = await s.hub.publish('news', 'b');
   t.same([r1.offset, r2.offset], [1, 2]);
   await Promise.all(cols.map((c) => c.wait(2)));
-  for (const c of cols) t.same(c.got.map((m) => [m.offset, m.data]), [[1, 'a'], [2, 'b']]);
+  for (const c of cols)
+    t.same(
+      c.got.map((m) => [m.offset, m.data]),
+      [
+        [1, 'a'],
+        [2, 'b'],
+      ],
+    );
 });
 
 t.test('errors reject with the registry code: publish disabled, bad channel', async (t) => {
@@ -119,7 +136,9 @@ t.test('a client that hears nothing from the server reconnects', async (t) => {
       if (++connections === 2) resolve();
     }),
   );
-  const c = connect(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`, { reconnect: { minDelay: 10, maxDelay: 20 } });
+  const c = connect(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`, {
+    reconnect: { minDelay: 10, maxDelay: 20 },
+  });
   t.teardown(() => c.close());
   const d = await once<{ code: number; willReconnect: boolean }>(c, 'disconnected');
   t.same([d.code, d.willReconnect], [3001, true]);
@@ -216,42 +235,59 @@ t.test('QoS 1 acks go out at half the announced in-flight window, so a keeping-u
   await c.subscribe('q', col.handler, { qos: 1 }).ready;
   await Promise.all(Array.from({ length: 64 }, (_, i) => s.hub.publish('q', i)));
   await col.wait(64);
-  t.same(col.got.map((m) => m.offset), Array.from({ length: 64 }, (_, i) => i + 1));
+  t.same(
+    col.got.map((m) => m.offset),
+    Array.from({ length: 64 }, (_, i) => i + 1),
+  );
   const steps = acks.map((a, i) => a - (i ? acks[i - 1] : 0)!);
   t.ok(Math.max(...steps) <= 4, `no ack covers more than half the window (steps ${steps.join(',')})`);
 });
 
-t.test('a QoS 0 publish, history or presence read made right after connect() waits for the connection instead of failing', async (t) => {
-  const s = await startServer(t, { channels: [{ match: '>', clientPublish: true, presence: true }] });
-  const c = connect(s.url);
-  t.teardown(() => c.close());
-  t.equal(c.state, 'connecting');
-  const published = c.publish('early', { n: 1 });
-  const history = c.history('early');
-  const presence = c.presence('early');
-  t.match(await published, { offset: 1 });
-  t.match(await history, { messages: [{ off: 1, data: { n: 1 } }] });
-  t.same((await presence).members, []);
-});
+t.test(
+  'a QoS 0 publish, history or presence read made right after connect() waits for the connection instead of failing',
+  async (t) => {
+    const s = await startServer(t, { channels: [{ match: '>', clientPublish: true, presence: true }] });
+    const c = connect(s.url);
+    t.teardown(() => c.close());
+    t.equal(c.state, 'connecting');
+    const published = c.publish('early', { n: 1 });
+    const history = c.history('early');
+    const presence = c.presence('early');
+    t.match(await published, { offset: 1 });
+    t.match(await history, { messages: [{ off: 1, data: { n: 1 } }] });
+    t.same((await presence).members, []);
+  },
+);
 
-t.test('calls waiting for a connection are bounded: offlineQueue of them, timeout ms each, rejected by close()', async (t) => {
-  // Nothing listens on this port: the client stays in connecting/reconnecting.
-  const probe = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-  await new Promise((r) => probe.once('listening', r));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise((r) => probe.close(r));
-  const c = connect(`ws://127.0.0.1:${port}/realtime`, { offlineQueue: 2, timeout: 300, reconnect: { minDelay: 50, maxDelay: 100 } });
-  t.teardown(() => c.close());
-  const first = c.publish('a', 1);
-  const second = c.history('a');
-  await t.rejects(c.publish('a', 3), { code: 0, message: /offline queue full \(2 calls waiting\)/ }, 'a third waiting call is refused at once');
-  await t.rejects(first, { code: 0, message: /not connected after 300 ms/ });
-  await t.rejects(second, { code: 0, message: /not connected after 300 ms/ });
-  const third = c.publish('a', 4);
-  c.close();
-  await t.rejects(third, { code: 1000, message: /client closed/ });
-  await t.rejects(c.publish('a', 5), { code: 0, message: /client is closed/ });
-});
+t.test(
+  'calls waiting for a connection are bounded: offlineQueue of them, timeout ms each, rejected by close()',
+  async (t) => {
+    // Nothing listens on this port: the client stays in connecting/reconnecting.
+    const probe = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((r) => probe.once('listening', r));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    const c = connect(`ws://127.0.0.1:${port}/realtime`, {
+      offlineQueue: 2,
+      timeout: 300,
+      reconnect: { minDelay: 50, maxDelay: 100 },
+    });
+    t.teardown(() => c.close());
+    const first = c.publish('a', 1);
+    const second = c.history('a');
+    await t.rejects(
+      c.publish('a', 3),
+      { code: 0, message: /offline queue full \(2 calls waiting\)/ },
+      'a third waiting call is refused at once',
+    );
+    await t.rejects(first, { code: 0, message: /not connected after 300 ms/ });
+    await t.rejects(second, { code: 0, message: /not connected after 300 ms/ });
+    const third = c.publish('a', 4);
+    c.close();
+    await t.rejects(third, { code: 1000, message: /client closed/ });
+    await t.rejects(c.publish('a', 5), { code: 0, message: /client is closed/ });
+  },
+);
 
 t.test('sub.ready rejects with the close code when the client stops before the server answered', async (t) => {
   const probe = new WebSocketServer({ port: 0, host: '127.0.0.1' });

@@ -11,7 +11,6 @@ import { SwitchyardError } from '../../lib/errors.js';
 import { Switchyard } from '../../lib/hub.js';
 import { connectClient, once, startServer } from '../helpers/server.js';
 
-
 t.test('authentication refused before the handshake gets 401 and opens no connection', async (t) => {
   const s = await startServer(t, { authenticate: () => null });
   let connections = 0;
@@ -90,7 +89,10 @@ t.test('upgrades for other paths are left to another ws server on the same http 
   });
   const ws = new WebSocket(`ws://127.0.0.1:${s.port}/hmr`);
   t.teardown(() => ws.terminate());
-  const [data] = await once<[Buffer]>({ once: (e: string, fn: (...a: any[]) => void) => ws.once(e, (...a) => fn(a)) }, 'message');
+  const [data] = await once<[Buffer]>(
+    { once: (e: string, fn: (...a: any[]) => void) => ws.once(e, (...a) => fn(a)) },
+    'message',
+  );
   t.equal(data.toString(), 'from the other server');
   t.equal(s.hub.connectionCount, 0);
   // And our endpoint still works beside it.
@@ -135,7 +137,12 @@ t.test('attach validates its options', async (t) => {
 t.test('the client token never appears in logs, error frames or close reasons', async (t) => {
   const TOKEN = 'tok-SECRET-7f3a';
   const logged: string[] = [];
-  const logger = { debug: (o: object, m?: string) => logged.push(JSON.stringify(o) + m), info: (o: object, m?: string) => logged.push(JSON.stringify(o) + m), warn: (o: object, m?: string) => logged.push(JSON.stringify(o) + m), error: (o: object, m?: string) => logged.push(JSON.stringify(o) + m) };
+  const logger = {
+    debug: (o: object, m?: string) => logged.push(JSON.stringify(o) + m),
+    info: (o: object, m?: string) => logged.push(JSON.stringify(o) + m),
+    warn: (o: object, m?: string) => logged.push(JSON.stringify(o) + m),
+    error: (o: object, m?: string) => logged.push(JSON.stringify(o) + m),
+  };
   let calls = 0;
   const s = await startServer(t, {
     logger,
@@ -148,7 +155,12 @@ t.test('the client token never appears in logs, error frames or close reasons', 
     },
   });
   const frames: string[] = [];
-  t.equal(await rawUpgrade(s.url, { protocols: ['switchyard.v1', 'switchyard.token.' + Buffer.from(TOKEN).toString('base64url')] }), 500);
+  t.equal(
+    await rawUpgrade(s.url, {
+      protocols: ['switchyard.v1', 'switchyard.token.' + Buffer.from(TOKEN).toString('base64url')],
+    }),
+    500,
+  );
   const c = await connectClient(t, s.url, { token: TOKEN });
   c.on('error', (e) => frames.push(e.message));
   await t.rejects(c.subscribe('news', () => {}).ready, { code: 107 });

@@ -20,7 +20,12 @@ function tokenAuth(lifetime: number, extra: Record<string, unknown> = {}) {
     const m = /^ok:(\w+):\d+$/.exec(token ?? '');
     return m ? grant({ id: m[1] }, { expiresAt: Date.now() + lifetime }) : null;
   };
-  return { history, authenticate: ({ token }: { token?: string }) => accept(token), refresh: ({ token }: { token: string }) => accept(token), ...extra };
+  return {
+    history,
+    authenticate: ({ token }: { token?: string }) => accept(token),
+    refresh: ({ token }: { token: string }) => accept(token),
+    ...extra,
+  };
 }
 
 /** Publishes 1..n on `channel`, one every `gapMs` (the stream a subscriber must see whole). */
@@ -54,34 +59,41 @@ t.test('a token expiring mid-stream is refreshed over the open socket with 0 los
   t.equal(s.hub.connectionCount, 1);
 });
 
-t.test('a connection not refreshed in time closes with 3010; the SDK reconnects with a fresh token and recovers', async (t) => {
-  const s = await startServer(t, tokenAuth(800));
-  let broken = false;
-  let calls = 0;
-  const c = await connectClient(t, s.url, {
-    token: () => {
-      calls++;
-      if (broken) throw new Error('identity provider down');
-      return `ok:bob:${calls}`;
-    },
-  });
-  const tokenErrors: unknown[] = [];
-  c.on('tokenError', (e) => tokenErrors.push(e));
-  const tally = new Tally();
-  await c.subscribe('feed', (m) => tally.add(m.offset, m.data), { qos: 1 }).ready;
-  broken = true;
-  const disconnected = once<{ code: number; willReconnect: boolean }>(c, 'disconnected');
-  const publishing = stream((i) => s.hub.publish('feed', i), 60, 20);
-  const d = await disconnected;
-  t.equal(d.code, CLOSE.TOKEN_EXPIRED, 'closed with 3010');
-  t.equal(d.willReconnect, true, '3010 is in the reconnect range');
-  t.ok(tokenErrors.length >= 1, 'the failing provider was retried and reported');
-  broken = false;
-  await once(c, 'connected');
-  await publishing;
-  await until(() => tally.offsets.length >= 60, 10_000);
-  t.same(tally.check(60), { lost: 0, duplicated: 0, reordered: 0 }, 'recovered what was published while reconnecting');
-});
+t.test(
+  'a connection not refreshed in time closes with 3010; the SDK reconnects with a fresh token and recovers',
+  async (t) => {
+    const s = await startServer(t, tokenAuth(800));
+    let broken = false;
+    let calls = 0;
+    const c = await connectClient(t, s.url, {
+      token: () => {
+        calls++;
+        if (broken) throw new Error('identity provider down');
+        return `ok:bob:${calls}`;
+      },
+    });
+    const tokenErrors: unknown[] = [];
+    c.on('tokenError', (e) => tokenErrors.push(e));
+    const tally = new Tally();
+    await c.subscribe('feed', (m) => tally.add(m.offset, m.data), { qos: 1 }).ready;
+    broken = true;
+    const disconnected = once<{ code: number; willReconnect: boolean }>(c, 'disconnected');
+    const publishing = stream((i) => s.hub.publish('feed', i), 60, 20);
+    const d = await disconnected;
+    t.equal(d.code, CLOSE.TOKEN_EXPIRED, 'closed with 3010');
+    t.equal(d.willReconnect, true, '3010 is in the reconnect range');
+    t.ok(tokenErrors.length >= 1, 'the failing provider was retried and reported');
+    broken = false;
+    await once(c, 'connected');
+    await publishing;
+    await until(() => tally.offsets.length >= 60, 10_000);
+    t.same(
+      tally.check(60),
+      { lost: 0, duplicated: 0, reordered: 0 },
+      'recovered what was published while reconnecting',
+    );
+  },
+);
 
 t.test('a refused token gets 120 and is retried; the connection keeps its old expiry until then', async (t) => {
   let refusals = 0;
@@ -105,29 +117,37 @@ t.test('a refused token gets 120 and is retried; the connection keeps its old ex
   t.equal(c.state, 'connected');
 });
 
-t.test('a refresh re-runs authorize: a subscription no longer allowed ends with 121, others keep flowing', async (t) => {
-  const roles = new Map<string, string>([['ok:dee:1', 'admin']]);
-  const s = await startServer(t, {
-    history,
-    authenticate: ({ token }) => grant({ id: 'dee', role: roles.get(token!) ?? 'member' }, { expiresAt: Date.now() + 600 }),
-    refresh: ({ token }) => grant({ id: 'dee', role: roles.get(token) ?? 'member' }, { expiresAt: Date.now() + 60_000 }),
-    authorize: ({ channel, user }) => channel !== 'admin.log' || (user as { role: string }).role === 'admin',
-  });
-  let n = 0;
-  const c = await connectClient(t, s.url, { token: () => `ok:dee:${++n}` });
-  const got: string[] = [];
-  const admin = c.subscribe('admin.log', (m) => void got.push(`admin:${m.data}`));
-  const lobby = c.subscribe('lobby', (m) => void got.push(`lobby:${m.data}`));
-  await Promise.all([admin.ready, lobby.ready]);
-  const ended = await once<ClientError>(admin, 'ended');
-  t.equal(ended.code, 121, 'SUBSCRIPTION_REVOKED');
-  t.equal(admin.active, false);
-  await s.hub.publish('admin.log', 'secret');
-  await s.hub.publish('lobby', 'hello');
-  await until(() => got.includes('lobby:hello'));
-  t.same(got, ['lobby:hello'], 'the revoked channel delivers nothing');
-  t.same(s.hub.channels().map((x) => x.channel), ['lobby']);
-});
+t.test(
+  'a refresh re-runs authorize: a subscription no longer allowed ends with 121, others keep flowing',
+  async (t) => {
+    const roles = new Map<string, string>([['ok:dee:1', 'admin']]);
+    const s = await startServer(t, {
+      history,
+      authenticate: ({ token }) =>
+        grant({ id: 'dee', role: roles.get(token!) ?? 'member' }, { expiresAt: Date.now() + 600 }),
+      refresh: ({ token }) =>
+        grant({ id: 'dee', role: roles.get(token) ?? 'member' }, { expiresAt: Date.now() + 60_000 }),
+      authorize: ({ channel, user }) => channel !== 'admin.log' || (user as { role: string }).role === 'admin',
+    });
+    let n = 0;
+    const c = await connectClient(t, s.url, { token: () => `ok:dee:${++n}` });
+    const got: string[] = [];
+    const admin = c.subscribe('admin.log', (m) => void got.push(`admin:${m.data}`));
+    const lobby = c.subscribe('lobby', (m) => void got.push(`lobby:${m.data}`));
+    await Promise.all([admin.ready, lobby.ready]);
+    const ended = await once<ClientError>(admin, 'ended');
+    t.equal(ended.code, 121, 'SUBSCRIPTION_REVOKED');
+    t.equal(admin.active, false);
+    await s.hub.publish('admin.log', 'secret');
+    await s.hub.publish('lobby', 'hello');
+    await until(() => got.includes('lobby:hello'));
+    t.same(got, ['lobby:hello'], 'the revoked channel delivers nothing');
+    t.same(
+      s.hub.channels().map((x) => x.channel),
+      ['lobby'],
+    );
+  },
+);
 
 t.test('a token provider returning null stops the client with state closed and code 3510', async (t) => {
   const s = await startServer(t, tokenAuth(500));
@@ -163,7 +183,9 @@ t.test('without a refresh hook authenticate runs again with the new token and th
     },
   });
   const tokens = ['t1', 't2'];
-  const c = await connectClient(t, s.url.replace('/realtime', '/realtime?room=9'), { token: () => tokens.shift() ?? 'bad' });
+  const c = await connectClient(t, s.url.replace('/realtime', '/realtime?room=9'), {
+    token: () => tokens.shift() ?? 'bad',
+  });
   await once(c, 'refreshed');
   t.same(seen, [
     { token: 't1', url: '/realtime?room=9' },
@@ -171,76 +193,103 @@ t.test('without a refresh hook authenticate runs again with the new token and th
   ]);
 });
 
-t.test('refresh frames are validated: a missing or oversized token gets 101 [REF-2]; a refused one 120 [REF-3]', async (t) => {
-  const s = await startServer(t, {
-    authenticate: () => 'gus',
-    refresh: ({ token }) => {
-      if (token === 'boom') throw new Error('hook bug');
-      if (token === 'no') throw new SwitchyardError('FORBIDDEN');
-      return token === 'yes' ? 'gus' : null;
-    },
-  });
-  const ws = new WebSocket(s.url, ['switchyard.v1']);
-  t.teardown(() => ws.terminate());
-  const frames: Array<Record<string, unknown>> = [];
-  ws.on('message', (d) => frames.push(JSON.parse(String(d))));
-  await once(ws, 'open');
-  await until(() => frames.length > 0);
-  t.notOk('exp' in frames[0]!, 'a connection without expiry has no exp in welcome');
-  const reply = async (frame: object, id: number) => {
-    ws.send(JSON.stringify(frame));
-    await until(() => frames.some((f) => f.id === id));
-    return frames.find((f) => f.id === id)!;
-  };
-  t.match(await reply({ op: 'refresh', id: 1 }, 1), { op: 'err', code: 101, msg: /\[REF-2\]/ });
-  t.match(await reply({ op: 'refresh', id: 2, token: 'x'.repeat(8_193) }, 2), { op: 'err', code: 101, msg: /\[REF-2\]/ });
-  t.match(await reply({ op: 'refresh', id: 3, token: 'nope' }, 3), { op: 'err', code: 120, msg: /\[REF-3\]/ });
-  t.match(await reply({ op: 'refresh', id: 4, token: 'boom' }, 4), { op: 'err', code: 120 });
-  t.match(await reply({ op: 'refresh', id: 5, token: 'no' }, 5), { op: 'err', code: 120 });
-  t.same(await reply({ op: 'refresh', id: 6, token: 'yes' }, 6), { op: 'ok', id: 6, res: { subs: [] } }, 'no exp: it no longer expires');
-  t.notMatch(JSON.stringify(frames), /nope|boom/, 'tokens never echo back');
-});
+t.test(
+  'refresh frames are validated: a missing or oversized token gets 101 [REF-2]; a refused one 120 [REF-3]',
+  async (t) => {
+    const s = await startServer(t, {
+      authenticate: () => 'gus',
+      refresh: ({ token }) => {
+        if (token === 'boom') throw new Error('hook bug');
+        if (token === 'no') throw new SwitchyardError('FORBIDDEN');
+        return token === 'yes' ? 'gus' : null;
+      },
+    });
+    const ws = new WebSocket(s.url, ['switchyard.v1']);
+    t.teardown(() => ws.terminate());
+    const frames: Array<Record<string, unknown>> = [];
+    ws.on('message', (d) => frames.push(JSON.parse(String(d))));
+    await once(ws, 'open');
+    await until(() => frames.length > 0);
+    t.notOk('exp' in frames[0]!, 'a connection without expiry has no exp in welcome');
+    const reply = async (frame: object, id: number) => {
+      ws.send(JSON.stringify(frame));
+      await until(() => frames.some((f) => f.id === id));
+      return frames.find((f) => f.id === id)!;
+    };
+    t.match(await reply({ op: 'refresh', id: 1 }, 1), { op: 'err', code: 101, msg: /\[REF-2\]/ });
+    t.match(await reply({ op: 'refresh', id: 2, token: 'x'.repeat(8_193) }, 2), {
+      op: 'err',
+      code: 101,
+      msg: /\[REF-2\]/,
+    });
+    t.match(await reply({ op: 'refresh', id: 3, token: 'nope' }, 3), { op: 'err', code: 120, msg: /\[REF-3\]/ });
+    t.match(await reply({ op: 'refresh', id: 4, token: 'boom' }, 4), { op: 'err', code: 120 });
+    t.match(await reply({ op: 'refresh', id: 5, token: 'no' }, 5), { op: 'err', code: 120 });
+    t.same(
+      await reply({ op: 'refresh', id: 6, token: 'yes' }, 6),
+      { op: 'ok', id: 6, res: { subs: [] } },
+      'no exp: it no longer expires',
+    );
+    t.notMatch(JSON.stringify(frames), /nope|boom/, 'tokens never echo back');
+  },
+);
 
 t.test('grant() validates its options with error 150 naming the option', async (t) => {
   t.throws(() => grant(null), { code: 150, message: /grant user/ });
   t.throws(() => grant('u', { expiresAt: Number.NaN }), { code: 150, message: /expiresAt/ });
   t.throws(() => grant('u', { channels: ['chat.*'] }), { code: 150, message: /channels/ });
   t.throws(() => grant('u', { channels: [{ channel: 'a', qos: 2 as 0 }] }), { code: 150, message: /qos/ });
-  t.throws(() => grant('u', { channels: Array.from({ length: 129 }, (_, i) => `c${i}`) }), { code: 150, message: /at most 128/ });
+  t.throws(() => grant('u', { channels: Array.from({ length: 129 }, (_, i) => `c${i}`) }), {
+    code: 150,
+    message: /at most 128/,
+  });
   t.throws(() => new Switchyard({ refreshLead: 0 }), { code: 150, message: /refreshLead/ });
   t.throws(() => new Switchyard({ userId: 'id' as never }), { code: 150, message: /userId/ });
 });
 
-t.test('refreshes run one at a time and within the publish rate: 106 [REF-6] beyond, and the hook does not run', async (t) => {
-  let calls = 0;
-  let release: () => void = () => {};
-  const s = await startServer(t, {
-    authenticate: () => 'hal',
-    limits: { publishesPerSecond: 3 },
-    refresh: async () => {
-      calls++;
-      await new Promise<void>((r) => (release = r));
-      return 'hal';
-    },
-  });
-  const ws = new WebSocket(s.url, ['switchyard.v1']);
-  t.teardown(() => ws.terminate());
-  const frames: Array<Record<string, unknown>> = [];
-  ws.on('message', (d) => frames.push(JSON.parse(String(d))));
-  await once(ws, 'open');
-  ws.send(JSON.stringify({ op: 'refresh', id: 1, token: 'a' }));
-  ws.send(JSON.stringify({ op: 'refresh', id: 2, token: 'b' }));
-  await until(() => frames.some((f) => f.id === 2));
-  t.match(frames.find((f) => f.id === 2), { op: 'err', code: 106, msg: /\[REF-6\]/ }, 'a second one while the first runs');
-  release();
-  await until(() => frames.some((f) => f.id === 1));
-  t.match(frames.find((f) => f.id === 1), { op: 'ok' });
-  for (let i = 3; i <= 6; i++) {
-    ws.send(JSON.stringify({ op: 'refresh', id: i, token: 'c' }));
-    await until(() => frames.some((f) => f.id === i) || calls > i - 2);
+t.test(
+  'refreshes run one at a time and within the publish rate: 106 [REF-6] beyond, and the hook does not run',
+  async (t) => {
+    let calls = 0;
+    let release: () => void = () => {};
+    const s = await startServer(t, {
+      authenticate: () => 'hal',
+      limits: { publishesPerSecond: 3 },
+      refresh: async () => {
+        calls++;
+        await new Promise<void>((r) => (release = r));
+        return 'hal';
+      },
+    });
+    const ws = new WebSocket(s.url, ['switchyard.v1']);
+    t.teardown(() => ws.terminate());
+    const frames: Array<Record<string, unknown>> = [];
+    ws.on('message', (d) => frames.push(JSON.parse(String(d))));
+    await once(ws, 'open');
+    ws.send(JSON.stringify({ op: 'refresh', id: 1, token: 'a' }));
+    ws.send(JSON.stringify({ op: 'refresh', id: 2, token: 'b' }));
+    await until(() => frames.some((f) => f.id === 2));
+    t.match(
+      frames.find((f) => f.id === 2),
+      { op: 'err', code: 106, msg: /\[REF-6\]/ },
+      'a second one while the first runs',
+    );
     release();
-    await until(() => frames.some((f) => f.id === i));
-  }
-  t.ok(frames.some((f) => f.code === 106 && Number(f.id) >= 3), 'the rate limit refuses some of a burst');
-  t.ok(calls < 6, `the hook ran ${calls} times for 6 refresh frames`);
-});
+    await until(() => frames.some((f) => f.id === 1));
+    t.match(
+      frames.find((f) => f.id === 1),
+      { op: 'ok' },
+    );
+    for (let i = 3; i <= 6; i++) {
+      ws.send(JSON.stringify({ op: 'refresh', id: i, token: 'c' }));
+      await until(() => frames.some((f) => f.id === i) || calls > i - 2);
+      release();
+      await until(() => frames.some((f) => f.id === i));
+    }
+    t.ok(
+      frames.some((f) => f.code === 106 && Number(f.id) >= 3),
+      'the rate limit refuses some of a burst',
+    );
+    t.ok(calls < 6, `the hook ran ${calls} times for 6 refresh frames`);
+  },
+);

@@ -42,14 +42,17 @@ for (const qos of [0, 1] as const) {
   });
 }
 
-t.test('after a bus interruption a quiet channel re-checks the store, so a lost last message still arrives', async (t) => {
-  const { hub, bus } = setup(t);
-  const c = fakeClient(hub);
-  await sub(c, 'bus.c');
-  bus.mode = 'drop';
-  await hub.publish('bus.c', 'lost on the bus');
-  t.same(offsets(c, 'bus.c'), []);
-  bus.sink!.interrupted(); // what a broker reports once its connection is back
-  await received(c, 'bus.c', 1);
-  t.same(offsets(c, 'bus.c'), [1]);
-});
+t.test(
+  'after a bus interruption a quiet channel re-checks the store, so a lost last message still arrives',
+  async (t) => {
+    const { hub, bus } = setup(t);
+    const c = fakeClient(hub);
+    await sub(c, 'bus.c');
+    bus.mode = 'drop';
+    await hub.publish('bus.c', 'lost on the bus');
+    t.same(offsets(c, 'bus.c'), []);
+    bus.sink!.interrupted(); // what a broker reports once its connection is back
+    await received(c, 'bus.c', 1);
+    t.same(offsets(c, 'bus.c'), [1]);
+  },
+);

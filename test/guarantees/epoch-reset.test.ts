@@ -22,68 +22,100 @@ function story(c: ReturnType<typeof fakeClient>, ch: string, from: number, epoch
   return c.t.frames
     .slice(from)
     .filter((f) => (f.op === 'msg' || f.op === 'gap') && f.ch === ch)
-    .map((f) => (f.op === 'msg' ? `msg@${name(f.ep)}:${f.off}` : `gap:${f.reason}@${name(f.position.epoch)}:${f.position.offset}`));
+    .map((f) =>
+      f.op === 'msg' ? `msg@${name(f.ep)}:${f.off}` : `gap:${f.reason}@${name(f.position.epoch)}:${f.position.offset}`,
+    );
 }
 
 for (const qos of [0, 1] as const) {
-  t.test(`QoS ${qos}: a live message of a new epoch makes the subscriber replay the new epoch from offset 1 after one gap with reason reset`, async (t) => {
-    const { hub, bus, storage } = setup(t);
-    const c = fakeClient(hub);
-    await sub(c, 'reset.live', qos ? { qos } : {});
-    const old = await hub.publish('reset.live', 'old');
-    await received(c, 'reset.live', 1);
-    const from = c.t.frames.length;
-    storage.evict('reset.live'); // the store lost the stream
-    bus.mode = 'drop'; // and the first messages of the new epoch never came over the bus
-    const fresh = await hub.publish('reset.live', 1);
-    for (let i = 2; i <= 4; i++) await hub.publish('reset.live', i);
-    bus.mode = 'pass';
-    await hub.publish('reset.live', 5); // the first live message of the new epoch is offset 5
-    await frame(c, (f) => f.op === 'msg' && f.ep === fresh.epoch && f.off === 5, 'msg 5 of the new epoch');
-    const epochs = new Map([[old.epoch, 'E1'], [fresh.epoch, 'E2']]);
-    t.same(story(c, 'reset.live', from, epochs), ['gap:reset@E2:0', 'msg@E2:1', 'msg@E2:2', 'msg@E2:3', 'msg@E2:4', 'msg@E2:5']);
-  });
+  t.test(
+    `QoS ${qos}: a live message of a new epoch makes the subscriber replay the new epoch from offset 1 after one gap with reason reset`,
+    async (t) => {
+      const { hub, bus, storage } = setup(t);
+      const c = fakeClient(hub);
+      await sub(c, 'reset.live', qos ? { qos } : {});
+      const old = await hub.publish('reset.live', 'old');
+      await received(c, 'reset.live', 1);
+      const from = c.t.frames.length;
+      storage.evict('reset.live'); // the store lost the stream
+      bus.mode = 'drop'; // and the first messages of the new epoch never came over the bus
+      const fresh = await hub.publish('reset.live', 1);
+      for (let i = 2; i <= 4; i++) await hub.publish('reset.live', i);
+      bus.mode = 'pass';
+      await hub.publish('reset.live', 5); // the first live message of the new epoch is offset 5
+      await frame(c, (f) => f.op === 'msg' && f.ep === fresh.epoch && f.off === 5, 'msg 5 of the new epoch');
+      const epochs = new Map([
+        [old.epoch, 'E1'],
+        [fresh.epoch, 'E2'],
+      ]);
+      t.same(story(c, 'reset.live', from, epochs), [
+        'gap:reset@E2:0',
+        'msg@E2:1',
+        'msg@E2:2',
+        'msg@E2:3',
+        'msg@E2:4',
+        'msg@E2:5',
+      ]);
+    },
+  );
 
-  t.test(`QoS ${qos}: the re-check after a bus interruption finds a new epoch and replays it from offset 1 after one gap with reason reset`, async (t) => {
-    const { hub, bus, storage } = setup(t);
-    const c = fakeClient(hub);
-    await sub(c, 'reset.quiet', qos ? { qos } : {});
-    const old = await hub.publish('reset.quiet', 'old');
-    await received(c, 'reset.quiet', 1);
-    const from = c.t.frames.length;
-    bus.mode = 'drop';
-    storage.evict('reset.quiet');
-    const fresh = await hub.publish('reset.quiet', 1);
-    for (let i = 2; i <= 3; i++) await hub.publish('reset.quiet', i);
-    bus.mode = 'pass';
-    bus.sink!.interrupted(); // the bus is back: every subscription re-checks the store
-    await frame(c, (f) => f.op === 'msg' && f.ep === fresh.epoch && f.off === 3, 'msg 3 of the new epoch');
-    const epochs = new Map([[old.epoch, 'E1'], [fresh.epoch, 'E2']]);
-    t.same(story(c, 'reset.quiet', from, epochs), ['gap:reset@E2:0', 'msg@E2:1', 'msg@E2:2', 'msg@E2:3']);
-    await hub.publish('reset.quiet', 4);
-    await received(c, 'reset.quiet', 4);
-    t.same(audit(offsets(c, 'reset.quiet', from), 1, 4), { lost: 0, duplicated: 0, outOfOrder: 0 }, 'then live, nothing lost or repeated');
-  });
+  t.test(
+    `QoS ${qos}: the re-check after a bus interruption finds a new epoch and replays it from offset 1 after one gap with reason reset`,
+    async (t) => {
+      const { hub, bus, storage } = setup(t);
+      const c = fakeClient(hub);
+      await sub(c, 'reset.quiet', qos ? { qos } : {});
+      const old = await hub.publish('reset.quiet', 'old');
+      await received(c, 'reset.quiet', 1);
+      const from = c.t.frames.length;
+      bus.mode = 'drop';
+      storage.evict('reset.quiet');
+      const fresh = await hub.publish('reset.quiet', 1);
+      for (let i = 2; i <= 3; i++) await hub.publish('reset.quiet', i);
+      bus.mode = 'pass';
+      bus.sink!.interrupted(); // the bus is back: every subscription re-checks the store
+      await frame(c, (f) => f.op === 'msg' && f.ep === fresh.epoch && f.off === 3, 'msg 3 of the new epoch');
+      const epochs = new Map([
+        [old.epoch, 'E1'],
+        [fresh.epoch, 'E2'],
+      ]);
+      t.same(story(c, 'reset.quiet', from, epochs), ['gap:reset@E2:0', 'msg@E2:1', 'msg@E2:2', 'msg@E2:3']);
+      await hub.publish('reset.quiet', 4);
+      await received(c, 'reset.quiet', 4);
+      t.same(
+        audit(offsets(c, 'reset.quiet', from), 1, 4),
+        { lost: 0, duplicated: 0, outOfOrder: 0 },
+        'then live, nothing lost or repeated',
+      );
+    },
+  );
 }
 
-t.test('a new epoch that already trimmed its start is reported as reset, continuing from its oldest retained message', async (t) => {
-  const { hub, bus, storage } = setup(t, { history: { size: 3 } });
-  const c = fakeClient(hub);
-  await sub(c, 'reset.trim', { qos: 1 });
-  await hub.publish('reset.trim', 'old');
-  await received(c, 'reset.trim', 1);
-  const from = c.t.frames.length;
-  bus.mode = 'drop';
-  storage.evict('reset.trim');
-  let fresh;
-  for (let i = 1; i <= 5; i++) fresh = await hub.publish('reset.trim', i); // only 3..5 kept
-  bus.mode = 'pass';
-  bus.sink!.interrupted();
-  await frame(c, (f) => f.op === 'msg' && f.ep === fresh!.epoch && f.off === 5, 'msg 5 of the new epoch');
-  const gaps = c.t.frames.slice(from).filter((f) => f.op === 'gap');
-  t.same(gaps, [{ op: 'gap', ch: 'reset.trim', position: { offset: 2, epoch: fresh!.epoch }, reason: 'reset' }], 'the store lost data: reset, not trimmed');
-  t.same(offsets(c, 'reset.trim', from), [3, 4, 5]);
-});
+t.test(
+  'a new epoch that already trimmed its start is reported as reset, continuing from its oldest retained message',
+  async (t) => {
+    const { hub, bus, storage } = setup(t, { history: { size: 3 } });
+    const c = fakeClient(hub);
+    await sub(c, 'reset.trim', { qos: 1 });
+    await hub.publish('reset.trim', 'old');
+    await received(c, 'reset.trim', 1);
+    const from = c.t.frames.length;
+    bus.mode = 'drop';
+    storage.evict('reset.trim');
+    let fresh;
+    for (let i = 1; i <= 5; i++) fresh = await hub.publish('reset.trim', i); // only 3..5 kept
+    bus.mode = 'pass';
+    bus.sink!.interrupted();
+    await frame(c, (f) => f.op === 'msg' && f.ep === fresh!.epoch && f.off === 5, 'msg 5 of the new epoch');
+    const gaps = c.t.frames.slice(from).filter((f) => f.op === 'gap');
+    t.same(
+      gaps,
+      [{ op: 'gap', ch: 'reset.trim', position: { offset: 2, epoch: fresh!.epoch }, reason: 'reset' }],
+      'the store lost data: reset, not trimmed',
+    );
+    t.same(offsets(c, 'reset.trim', from), [3, 4, 5]);
+  },
+);
 
 t.test('a subscriber that fell behind history within one epoch gets a gap with reason trimmed', async (t) => {
   const { hub } = setup(t, { history: { size: 5 }, limits: { inflightWindow: 2 } });
@@ -123,15 +155,18 @@ t.test('a resubscribe that cannot recover says exactly why: reset, trimmed or ca
   t.equal(r.res.reason, 'reset', 'an evicted stream: reset');
 });
 
-t.test('a resubscribe from another epoch (the subscriber was away during the reset) replays the new epoch from its start after one reset', async (t) => {
-  const { hub, storage } = setup(t);
-  const old = await hub.publish('reset.away', 'old');
-  storage.evict('reset.away');
-  let fresh;
-  for (let i = 1; i <= 4; i++) fresh = await hub.publish('reset.away', i);
-  const c = fakeClient(hub);
-  const r = await sub(c, 'reset.away', { qos: 1, since: { offset: old.offset, epoch: old.epoch } });
-  t.same(r.res, { recovered: false, reason: 'reset', position: { offset: 0, epoch: fresh!.epoch } });
-  await received(c, 'reset.away', 4);
-  t.same(offsets(c, 'reset.away'), [1, 2, 3, 4], 'every message of the new epoch');
-});
+t.test(
+  'a resubscribe from another epoch (the subscriber was away during the reset) replays the new epoch from its start after one reset',
+  async (t) => {
+    const { hub, storage } = setup(t);
+    const old = await hub.publish('reset.away', 'old');
+    storage.evict('reset.away');
+    let fresh;
+    for (let i = 1; i <= 4; i++) fresh = await hub.publish('reset.away', i);
+    const c = fakeClient(hub);
+    const r = await sub(c, 'reset.away', { qos: 1, since: { offset: old.offset, epoch: old.epoch } });
+    t.same(r.res, { recovered: false, reason: 'reset', position: { offset: 0, epoch: fresh!.epoch } });
+    await received(c, 'reset.away', 4);
+    t.same(offsets(c, 'reset.away'), [1, 2, 3, 4], 'every message of the new epoch');
+  },
+);

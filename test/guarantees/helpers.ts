@@ -21,7 +21,11 @@ export class ManualClock {
 }
 
 /** A hub on the memory engine with a manual clock; closed in teardown without waiting on fake sockets. */
-export function coreHub(t: Teardown, options: SwitchyardOptions = {}, clock = new ManualClock()): { hub: Switchyard; clock: ManualClock; engine: ReturnType<typeof memoryEngine> } {
+export function coreHub(
+  t: Teardown,
+  options: SwitchyardOptions = {},
+  clock = new ManualClock(),
+): { hub: Switchyard; clock: ManualClock; engine: ReturnType<typeof memoryEngine> } {
   const engine = memoryEngine({ now: clock.now });
   const hub = new Switchyard({ closeTimeout: 10, ...options, engine: options.engine ?? engine });
   t.teardown(() => hub.close());
@@ -44,7 +48,10 @@ export async function sub(c: Fake, ch: string, extra: Record<string, unknown> = 
 
 /** Offsets of the `msg` frames for `ch` received after the frame at index `from`. */
 export function offsets(c: Fake, ch: string, from = 0): number[] {
-  return c.t.frames.slice(from).filter((f) => f.op === 'msg' && f.ch === ch).map((f) => f.off);
+  return c.t.frames
+    .slice(from)
+    .filter((f) => f.op === 'msg' && f.ch === ch)
+    .map((f) => f.off);
 }
 
 /** The server-side connection behind a fake client. */
@@ -70,7 +77,11 @@ export function received(c: Fake, ch: string, offset: number): Promise<any> {
 }
 
 /** Every ordered pair-wise problem in a sequence of offsets expected to be `first..last`. */
-export function audit(seen: number[], first: number, last: number): { lost: number; duplicated: number; outOfOrder: number } {
+export function audit(
+  seen: number[],
+  first: number,
+  last: number,
+): { lost: number; duplicated: number; outOfOrder: number } {
   const counts = new Map<number, number>();
   let outOfOrder = 0;
   for (let i = 0; i < seen.length; i++) {
@@ -105,4 +116,3 @@ export class ManualBus implements Broker {
   async unsubscribe(): Promise<void> {}
   async close(): Promise<void> {}
 }
-

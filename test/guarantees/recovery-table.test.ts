@@ -13,7 +13,11 @@ const opts = {
   ],
 };
 
-async function publishN(hub: { publish(ch: string, d: unknown): Promise<{ offset: number; epoch: string }> }, ch: string, n: number): Promise<string> {
+async function publishN(
+  hub: { publish(ch: string, d: unknown): Promise<{ offset: number; epoch: string }> },
+  ch: string,
+  n: number,
+): Promise<string> {
   let epoch = '';
   for (let i = 0; i < n; i++) epoch = (await hub.publish(ch, { i })).epoch;
   return epoch;
@@ -23,7 +27,13 @@ async function publishN(hub: { publish(ch: string, d: unknown): Promise<{ offset
  * Subscribes with `since`, then publishes one marker message and waits for it: everything the
  * client received between the reply and the marker is the replay.
  */
-async function resume(hub: any, c: Fake, ch: string, since: unknown, qos = 0): Promise<{ res: any; replayed: number[] }> {
+async function resume(
+  hub: any,
+  c: Fake,
+  ch: string,
+  since: unknown,
+  qos = 0,
+): Promise<{ res: any; replayed: number[] }> {
   const reply = await sub(c, ch, { since, ...(qos ? { qos } : {}) });
   const from = c.t.frames.indexOf(reply);
   const marker = await hub.publish(ch, { marker: true });
@@ -209,8 +219,15 @@ t.test('recovered: false never comes with a replay, for every position of a stre
         // message and everything retained is replayed; otherwise recovered: false replays nothing.
         const expected = expectRecovered ? Array.from({ length: head - since }, (_, i) => since + 1 + i) : [];
         if (ep !== epoch) {
-          t.equal(res.position.offset, (await hub.position('trim.sweep')).offset - 6, 'reset: position before the oldest retained');
-          t.same(replayed, [1, 2, 3, 4, 5].map((i) => head + i));
+          t.equal(
+            res.position.offset,
+            (await hub.position('trim.sweep')).offset - 6,
+            'reset: position before the oldest retained',
+          );
+          t.same(
+            replayed,
+            [1, 2, 3, 4, 5].map((i) => head + i),
+          );
         } else t.same(replayed, expected);
       }
     }

@@ -12,7 +12,8 @@ import { audit, fakeClient, prng, received, sub, type Fake } from './helpers.js'
 function slowStorage(inner: Storage, rnd: () => number): Storage {
   const turns = async (): Promise<void> => {
     const n = Math.floor(rnd() * 4);
-    for (let i = 0; i < n; i++) await new Promise((r) => (rnd() < 0.5 ? setImmediate(r) : queueMicrotask(r as () => void)));
+    for (let i = 0; i < n; i++)
+      await new Promise((r) => (rnd() < 0.5 ? setImmediate(r) : queueMicrotask(r as () => void)));
   };
   return {
     append: async (ch, p, o) => {
@@ -43,7 +44,11 @@ function autoAck(c: Fake): void {
   };
 }
 
-async function trial(seed: number, qos: 0 | 1, window: number): Promise<{ seen: number[]; since: number; last: number; recovered: boolean }> {
+async function trial(
+  seed: number,
+  qos: 0 | 1,
+  window: number,
+): Promise<{ seen: number[]; since: number; last: number; recovered: boolean }> {
   const rnd = prng(seed);
   const hub = new Switchyard({
     closeTimeout: 10,
@@ -81,18 +86,28 @@ async function trial(seed: number, qos: 0 | 1, window: number): Promise<{ seen: 
   }
 }
 
-for (const [qos, window] of [[0, 256], [1, 256], [1, 3]] as const) {
-  t.test(`QoS ${qos} (in-flight window ${window}): 200 trials of resuming while publishing deliver every offset once, in order`, async (t) => {
-    let bad = 0;
-    for (let seed = 1; seed <= 200; seed++) {
-      const r = await trial(seed * 7919 + qos * 13 + window, qos, window);
-      const a = audit(r.seen, r.since + 1, r.last);
-      const contiguous = r.seen.length === r.last - r.since && r.seen.every((o, i) => o === r.since + 1 + i);
-      if (!r.recovered || a.lost || a.duplicated || a.outOfOrder || !contiguous) {
-        bad++;
-        if (bad <= 3) t.fail(`seed ${seed}: recovered=${r.recovered} since=${r.since} ${JSON.stringify(a)} seen=${r.seen.join(',')}`);
+for (const [qos, window] of [
+  [0, 256],
+  [1, 256],
+  [1, 3],
+] as const) {
+  t.test(
+    `QoS ${qos} (in-flight window ${window}): 200 trials of resuming while publishing deliver every offset once, in order`,
+    async (t) => {
+      let bad = 0;
+      for (let seed = 1; seed <= 200; seed++) {
+        const r = await trial(seed * 7919 + qos * 13 + window, qos, window);
+        const a = audit(r.seen, r.since + 1, r.last);
+        const contiguous = r.seen.length === r.last - r.since && r.seen.every((o, i) => o === r.since + 1 + i);
+        if (!r.recovered || a.lost || a.duplicated || a.outOfOrder || !contiguous) {
+          bad++;
+          if (bad <= 3)
+            t.fail(
+              `seed ${seed}: recovered=${r.recovered} since=${r.since} ${JSON.stringify(a)} seen=${r.seen.join(',')}`,
+            );
+        }
       }
-    }
-    t.equal(bad, 0, 'trials with a gap, duplicate or reordering');
-  });
+      t.equal(bad, 0, 'trials with a gap, duplicate or reordering');
+    },
+  );
 }

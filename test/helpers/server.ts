@@ -17,7 +17,11 @@ interface Teardown {
   teardown(fn: () => unknown): void;
 }
 
-export async function startServer(t: Teardown, options: SwitchyardOptions = {}, attachOptions: Partial<AttachOptions> = {}): Promise<TestServer> {
+export async function startServer(
+  t: Teardown,
+  options: SwitchyardOptions = {},
+  attachOptions: Partial<AttachOptions> = {},
+): Promise<TestServer> {
   const hub = new Switchyard(options);
   const server = createServer((_req, res) => res.writeHead(404).end());
   attach(hub, server, { path: '/realtime', ...attachOptions });
@@ -39,7 +43,10 @@ export async function connectClient(t: Teardown, url: string, options: ClientOpt
 }
 
 /** Resolves with the first emission of `event`. */
-export function once<T = any>(emitter: { once(event: string, fn: (...a: any[]) => void): unknown }, event: string): Promise<T> {
+export function once<T = any>(
+  emitter: { once(event: string, fn: (...a: any[]) => void): unknown },
+  event: string,
+): Promise<T> {
   return new Promise((resolve) => emitter.once(event, (v: T) => resolve(v)));
 }
 

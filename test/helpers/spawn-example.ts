@@ -8,9 +8,17 @@ export interface RunningExample {
   pid: number;
 }
 
-export async function startExample(t: { teardown(fn: () => unknown): void }, script: string, env: Record<string, string> = {}): Promise<RunningExample> {
+export async function startExample(
+  t: { teardown(fn: () => unknown): void },
+  script: string,
+  env: Record<string, string> = {},
+): Promise<RunningExample> {
   const root = fileURLToPath(new URL('../..', import.meta.url));
-  const child = spawn(process.execPath, [script], { cwd: root, env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script], {
+    cwd: root,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   t.teardown(
     () =>
       new Promise<void>((resolve) => {

@@ -2,7 +2,10 @@
 import WebSocket from 'ws';
 
 /** Resolves with the HTTP status of a refused upgrade, or 'open' when the handshake completed. */
-export function rawUpgrade(url: string, options: { protocols?: string[]; headers?: Record<string, string> } = {}): Promise<number | 'open'> {
+export function rawUpgrade(
+  url: string,
+  options: { protocols?: string[]; headers?: Record<string, string> } = {},
+): Promise<number | 'open'> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, options.protocols ?? ['switchyard.v1'], { headers: options.headers });
     ws.on('unexpected-response', (_req, res) => {

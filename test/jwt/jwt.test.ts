@@ -17,11 +17,18 @@ const secret = new TextEncoder().encode('a-32-byte-secret-for-hs256-tests!');
 const other = new TextEncoder().encode('another-32-byte-secret-for-tests');
 const base = { key: secret, algorithms: ['HS256'], issuer: 'https://api.test', audience: 'realtime' };
 const sign = (claims: Record<string, unknown>, o: Partial<Parameters<typeof signToken>[1]> = {}) =>
-  signToken({ sub: 'u42', ...claims }, { key: secret, algorithm: 'HS256', expiresIn: 60, issuer: 'https://api.test', audience: 'realtime', ...o });
+  signToken(
+    { sub: 'u42', ...claims },
+    { key: secret, algorithm: 'HS256', expiresIn: 60, issuer: 'https://api.test', audience: 'realtime', ...o },
+  );
 const now = () => Math.floor(Date.now() / 1000);
 /** A token built by hand, for claims signToken() refuses to produce (past exp, bad caps ...). */
 const raw = (claims: Record<string, unknown>) =>
-  new SignJWT({ sub: 'u42', exp: now() + 60, ...claims }).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://api.test').setAudience('realtime').sign(secret);
+  new SignJWT({ sub: 'u42', exp: now() + 60, ...claims })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer('https://api.test')
+    .setAudience('realtime')
+    .sign(secret);
 
 t.test('each kind of bad token is refused with its own documented code', async (t) => {
   const auth = jwtAuth(base);
@@ -34,9 +41,18 @@ t.test('each kind of bad token is refused with its own documented code', async (
     }
   };
   t.equal(await code(await sign({})), 'accepted');
-  const unsigned = new UnsecuredJWT({ sub: 'u42' }).setIssuer('https://api.test').setAudience('realtime').setExpirationTime('1m').encode();
+  const unsigned = new UnsecuredJWT({ sub: 'u42' })
+    .setIssuer('https://api.test')
+    .setAudience('realtime')
+    .setExpirationTime('1m')
+    .encode();
   t.equal(await code(unsigned), '131 JWT_ALG_NOT_ALLOWED', 'alg none');
-  const hs512 = await new SignJWT({ sub: 'u42' }).setProtectedHeader({ alg: 'HS512' }).setIssuer('https://api.test').setAudience('realtime').setExpirationTime('1m').sign(new Uint8Array(64).fill(7));
+  const hs512 = await new SignJWT({ sub: 'u42' })
+    .setProtectedHeader({ alg: 'HS512' })
+    .setIssuer('https://api.test')
+    .setAudience('realtime')
+    .setExpirationTime('1m')
+    .sign(new Uint8Array(64).fill(7));
   t.equal(await code(hs512), '131 JWT_ALG_NOT_ALLOWED', 'an algorithm outside the allow-list');
   t.equal(await code(await sign({}, { audience: 'billing' })), '134 JWT_WRONG_AUDIENCE');
   t.equal(await code(await sign({}, { issuer: 'https://evil.test' })), '135 JWT_WRONG_ISSUER');
@@ -45,9 +61,18 @@ t.test('each kind of bad token is refused with its own documented code', async (
   t.equal(await code(await sign({}, { key: other })), '136 JWT_BAD_SIGNATURE', 'wrong key');
   t.equal(await code('not.a.jwt'), '130 JWT_INVALID');
   t.equal(await code(''), '130 JWT_INVALID');
-  const noSub = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://api.test').setAudience('realtime').setExpirationTime('1m').sign(secret);
+  const noSub = await new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer('https://api.test')
+    .setAudience('realtime')
+    .setExpirationTime('1m')
+    .sign(secret);
   t.match(await code(noSub), /^137 JWT_BAD_CLAIMS/, 'a token without sub');
-  const noExp = await new SignJWT({ sub: 'u' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://api.test').setAudience('realtime').sign(secret);
+  const noExp = await new SignJWT({ sub: 'u' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer('https://api.test')
+    .setAudience('realtime')
+    .sign(secret);
   t.match(await code(noExp), /^137 JWT_BAD_CLAIMS/, 'a token that never expires');
   t.match(await code(await raw({ caps: { 'chat.*': ['delete'] } })), /^137 JWT_BAD_CLAIMS/);
   t.match(await code(await raw({ channels: ['user.*'] })), /^137 JWT_BAD_CLAIMS/);
@@ -57,12 +82,21 @@ t.test('each kind of bad token is refused with its own documented code', async (
 
 t.test('claims become the user, the expiry, server-side channels and enforced capabilities', async (t) => {
   const auth = jwtAuth(base);
-  const g = await auth.verify(await sign({ channels: [{ channel: 'user.u42', qos: 1 }], caps: { 'chat.>': ['subscribe', 'publish'], 'user.u42': ['history'] } }, { expiresIn: 120 }));
+  const g = await auth.verify(
+    await sign(
+      {
+        channels: [{ channel: 'user.u42', qos: 1 }],
+        caps: { 'chat.>': ['subscribe', 'publish'], 'user.u42': ['history'] },
+      },
+      { expiresIn: 120 },
+    ),
+  );
   const user = g.user as JwtUser;
   t.equal(user.id, 'u42');
   t.ok(Math.abs(g.expiresAt! - (Date.now() + 120_000)) < 2_000, 'expiresAt is exp in ms');
   t.same([...g.channels!], [['user.u42', 1]]);
-  const may = (action: 'subscribe' | 'publish' | 'history' | 'presence', channel: string) => auth.authorize({ action, channel, user, connectionId: 'c' });
+  const may = (action: 'subscribe' | 'publish' | 'history' | 'presence', channel: string) =>
+    auth.authorize({ action, channel, user, connectionId: 'c' });
   t.ok(may('subscribe', 'chat.lobby'));
   t.ok(may('publish', 'chat.a.b'));
   t.ok(may('subscribe', 'chat.*'), 'a pattern inside the capability');
@@ -70,7 +104,15 @@ t.test('claims become the user, the expiry, server-side channels and enforced ca
   t.notOk(may('presence', 'chat.lobby'));
   t.ok(may('history', 'user.u42'));
   t.notOk(may('history', 'user.u43'));
-  t.notOk(auth.authorize({ action: 'subscribe', channel: 'chat.lobby', user: { id: 'x', claims: {}, capabilities: undefined }, connectionId: 'c' }), 'no capability map: denied');
+  t.notOk(
+    auth.authorize({
+      action: 'subscribe',
+      channel: 'chat.lobby',
+      user: { id: 'x', claims: {}, capabilities: undefined },
+      connectionId: 'c',
+    }),
+    'no capability map: denied',
+  );
   t.ok(patternCovers('a.>', 'a.*.c'));
   t.notOk(patternCovers('a.*', 'a.>'));
   t.ok(allows({ 'x.*': ['subscribe'] }, 'subscribe', 'x.y'));
@@ -83,10 +125,25 @@ t.test('options are validated with 150 naming the option; none is refused even i
   t.throws(() => jwtAuth({ algorithms: ['HS256'] }), { code: 150, message: /key/ });
   t.throws(() => jwtAuth({ ...base, jwks: 'https://x.test/jwks' }), { code: 150, message: /exactly one/ });
   t.throws(() => jwtAuth({ ...base, clockTolerance: 3_600 }), { code: 150, message: /clockTolerance/ });
-  await t.rejects(signToken({ sub: 'u' }, { key: secret, algorithm: 'none', expiresIn: 60 }), { code: 150, message: /algorithm/ });
-  await t.rejects(signToken({ sub: 'u' }, { key: secret, algorithm: 'HS256', expiresIn: 0 }), { code: 150, message: /expiresIn/ });
-  await t.rejects(signToken({ sub: '' }, { key: secret, algorithm: 'HS256', expiresIn: 60 }), { code: 150, message: /sub/ });
-  await t.rejects(signToken({ sub: 'u', caps: { 'a.*': ['delete' as 'publish'] } }, { key: secret, algorithm: 'HS256', expiresIn: 60 }), { code: 150, message: /caps/ });
+  await t.rejects(signToken({ sub: 'u' }, { key: secret, algorithm: 'none', expiresIn: 60 }), {
+    code: 150,
+    message: /algorithm/,
+  });
+  await t.rejects(signToken({ sub: 'u' }, { key: secret, algorithm: 'HS256', expiresIn: 0 }), {
+    code: 150,
+    message: /expiresIn/,
+  });
+  await t.rejects(signToken({ sub: '' }, { key: secret, algorithm: 'HS256', expiresIn: 60 }), {
+    code: 150,
+    message: /sub/,
+  });
+  await t.rejects(
+    signToken(
+      { sub: 'u', caps: { 'a.*': ['delete' as 'publish'] } },
+      { key: secret, algorithm: 'HS256', expiresIn: 60 },
+    ),
+    { code: 150, message: /caps/ },
+  );
 });
 
 t.test('a JWKS endpoint verifies by kid and picks up a rotated key', async (t) => {
@@ -102,14 +159,19 @@ t.test('a JWKS endpoint verifies by kid and picks up a rotated key', async (t) =
   t.teardown(() => new Promise((r) => srv.close(r)));
   const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/jwks.json`;
   const auth = jwtAuth({ jwks: url, jwksCooldown: 0, algorithms: ['ES256'], audience: 'realtime' });
-  const es = (k: CryptoKey, kid: string) => signToken({ sub: 'u1' }, { key: k, algorithm: 'ES256', keyId: kid, expiresIn: 60, audience: 'realtime' });
+  const es = (k: CryptoKey, kid: string) =>
+    signToken({ sub: 'u1' }, { key: k, algorithm: 'ES256', keyId: kid, expiresIn: 60, audience: 'realtime' });
   t.equal((await auth.verify(await es(k1.privateKey, 'k1'))).user.id, 'u1');
   await t.rejects(auth.verify(await es(k2.privateKey, 'k2')), { code: 136 }, 'a kid the JWKS does not list is refused');
   // Rotation: the issuer publishes k2; the same verifier refetches on the unknown kid.
   keys.push({ ...(await exportJWK(k2.publicKey)), kid: 'k2', alg: 'ES256' });
   t.equal((await auth.verify(await es(k2.privateKey, 'k2'))).user.id, 'u1', 'the rotated key verifies');
   t.equal((await auth.verify(await es(k1.privateKey, 'k1'))).user.id, 'u1', 'the old key still verifies while listed');
-  await t.rejects(auth.verify(await es(k2.privateKey, 'k1')), { code: 136 }, 'a token claiming the wrong kid is refused');
+  await t.rejects(
+    auth.verify(await es(k2.privateKey, 'k1')),
+    { code: 136 },
+    'a token claiming the wrong kid is refused',
+  );
   t.ok(fetches >= 2);
 });
 
@@ -164,6 +226,8 @@ t.test('the core never imports jose: only adapters/jwt.ts does', async (t) => {
   };
   walk(join(root, 'lib'));
   walk(join(root, 'adapters'));
-  const importers = files.filter((f) => /from ['"]jose['"]|import\(['"]jose['"]\)/.test(readFileSync(f, 'utf8'))).map((f) => f.slice(root.length));
+  const importers = files
+    .filter((f) => /from ['"]jose['"]|import\(['"]jose['"]\)/.test(readFileSync(f, 'utf8')))
+    .map((f) => f.slice(root.length));
   t.same(importers, ['adapters/jwt.ts']);
 });

@@ -13,7 +13,14 @@ t.test('an in-order stream from the subscribe position is fully delivered', asyn
   c.begin({ offset: 10, epoch: E });
   for (let o = 11; o <= 20; o++) c.message(o, E);
   t.ok(c.reached({ offset: 20, epoch: E }));
-  t.same(c.finish({ offset: 20, epoch: E }), { expected: 10, delivered: 10, lostSilent: 0, lostSignalled: 0, duplicated: 0, outOfOrder: 0 });
+  t.same(c.finish({ offset: 20, epoch: E }), {
+    expected: 10,
+    delivered: 10,
+    lostSilent: 0,
+    lostSignalled: 0,
+    duplicated: 0,
+    outOfOrder: 0,
+  });
 });
 
 t.test('a skipped offset without a discontinuity counts as a silent loss', async (t) => {
@@ -31,7 +38,13 @@ t.test('a late arrival of a missing offset counts as out of order, not lost', as
   c.message(1, E);
   c.message(3, E);
   c.message(2, E);
-  t.match(c.finish({ offset: 3, epoch: E }), { expected: 3, delivered: 3, lostSilent: 0, outOfOrder: 1, duplicated: 0 });
+  t.match(c.finish({ offset: 3, epoch: E }), {
+    expected: 3,
+    delivered: 3,
+    lostSilent: 0,
+    outOfOrder: 1,
+    duplicated: 0,
+  });
 });
 
 t.test('a repeated offset counts as a duplicate', async (t) => {
@@ -84,7 +97,10 @@ t.test('the verdict fails on any QoS 1 loss, any silent loss, duplicate or reord
   t.match(judge([ok, { ...ok, duplicated: 1 }], base, true), [/delivered twice/]);
   t.match(judge([ok, { ...ok, outOfOrder: 1 }], base, true), [/out of order/]);
   t.match(judge([ok, ok], { neverSubscribed: 1, clients: 2, connected: 1 }, true), [/never got a subscription/]);
-  t.match(judge([ok, ok], { neverSubscribed: 2, clients: 2, connected: 0 }, false), [/no client ever connected \(0 of 2\)/, /never got a subscription/]);
+  t.match(judge([ok, ok], { neverSubscribed: 2, clients: 2, connected: 0 }, false), [
+    /no client ever connected \(0 of 2\)/,
+    /never got a subscription/,
+  ]);
   const none = { ...ok, expected: 0, delivered: 0 };
   t.match(judge([none, none], base, true), [/nothing was checked/]);
 });
@@ -118,7 +134,17 @@ t.test('the report prints percentiles, per-QoS counts and FAIL lines', async (t)
 });
 
 t.test('the report explains failures: refused upgrades, history too small, and keeps credentials out', async (t) => {
-  const cfg = parseConfig(['--spawn-server', '--ramp-up', '1', '--token', 'secret-{i}', '--cookie', 'sid=s{i}', '--header', 'X-Tenant: t{i}']);
+  const cfg = parseConfig([
+    '--spawn-server',
+    '--ramp-up',
+    '1',
+    '--token',
+    'secret-{i}',
+    '--cookie',
+    'sid=s{i}',
+    '--header',
+    'X-Tenant: t{i}',
+  ]);
   if (typeof cfg === 'string') throw new Error('unexpected');
   t.equal(cfg.rampUp, 1000);
   t.same(cfg.auth, { token: 'secret-{i}', headers: { 'x-tenant': 't{i}', cookie: 'sid=s{i}' } });
@@ -137,7 +163,9 @@ t.test('the report explains failures: refused upgrades, history too small, and k
   const r = buildReport(cfg, raw(refused));
   t.equal(r.passed, false);
   t.match(r.failures, [/no client ever connected \(0 of 3\)/]);
-  t.match(r.explanations, [/3 clients were refused with HTTP 401 .*--token\/--header\/--cookie given were not accepted/]);
+  t.match(r.explanations, [
+    /3 clients were refused with HTTP 401 .*--token\/--header\/--cookie given were not accepted/,
+  ]);
   const text = formatReport(r);
   t.match(text, /ramp-up 1\.0 \+ 5\.0 waiting for subscriptions/, 'the ramp-up given, and the wait after it apart');
   t.match(text, /nothing was expected/);
@@ -149,7 +177,9 @@ t.test('the report explains failures: refused upgrades, history too small, and k
   lost.qos[1] = { expected: 100, delivered: 60, lostSilent: 0, lostSignalled: 40, duplicated: 0, outOfOrder: 0 };
   lost.discontinuities.unrecoverable = 2;
   const r2 = buildReport(cfg, raw(lost));
-  t.match(r2.explanations, [/history did not cover what disconnected or paused clients missed .* raise the server's history\.size/]);
+  t.match(r2.explanations, [
+    /history did not cover what disconnected or paused clients missed .* raise the server's history\.size/,
+  ]);
   t.match(formatReport(r2), /WHY: {2}QoS 1 lost, signalled/);
 
   // Every publish refused: nothing was checked, so the run fails and names the server rule to add.
@@ -158,7 +188,14 @@ t.test('the report explains failures: refused upgrades, history too small, and k
   const ok = emptyTotals();
   Object.assign(ok, { clients: 2, connected: 2 });
   const refusedPublishes = raw(ok);
-  refusedPublishes.publish = { attempted: 20, ok: 0, failed: 20, errors: { '108 [PUB-7] clients may not publish to loadtest.x.c0': 20 }, skippedTicks: 0, latency: histogram() };
+  refusedPublishes.publish = {
+    attempted: 20,
+    ok: 0,
+    failed: 20,
+    errors: { '108 [PUB-7] clients may not publish to loadtest.x.c0': 20 },
+    skippedTicks: 0,
+    latency: histogram(),
+  };
   const r3 = buildReport(cfg, refusedPublishes);
   t.match(r3.failures, [/every publish failed \(20 of 20\): nothing was checked/]);
   t.match(r3.explanations, [/add \{ match: 'loadtest\.>', clientPublish: true \} or use --publish http/]);
@@ -192,8 +229,17 @@ t.test('options: bad values are refused with what to pass instead', async (t) =>
 
 t.test('audience: zipf makes the first channel hot and uniform spreads evenly', async (t) => {
   const names = channelNames('r', 10);
-  const base = { clients: 1000, channels: 10, zipfExponent: 1, qos: 'mixed' as const, churn: 0.1, pauses: 0.05, seed: 7 };
-  const count = (plans: ReturnType<typeof planAudience>, ch: string): number => plans.filter((p) => p.channel === ch).length;
+  const base = {
+    clients: 1000,
+    channels: 10,
+    zipfExponent: 1,
+    qos: 'mixed' as const,
+    churn: 0.1,
+    pauses: 0.05,
+    seed: 7,
+  };
+  const count = (plans: ReturnType<typeof planAudience>, ch: string): number =>
+    plans.filter((p) => p.channel === ch).length;
   const uni = planAudience({ ...base, spread: 'uniform' }, names);
   t.equal(count(uni, names[0]!), 100);
   const zipf = planAudience({ ...base, spread: 'zipf' }, names);

@@ -11,7 +11,8 @@ if (!(await needRedis())) t.pass('skipped: Redis is not available');
 else {
   const cluster = await startCluster(t);
   const keyPrefix = uniqueKeyPrefix('cl');
-  const engine = (o: RedisEngineOptions = {}) => redisEngine({ cluster: { rootNodes: cluster.rootNodes }, keyPrefix, connectTimeout: 3_000, ...o });
+  const engine = (o: RedisEngineOptions = {}) =>
+    redisEngine({ cluster: { rootNodes: cluster.rootNodes }, keyPrefix, connectTimeout: 3_000, ...o });
   const test = (name: string, fn: () => Promise<void>) => t.test(name, async () => fn());
 
   storageConformance({
@@ -46,34 +47,52 @@ else {
       const ch = `spread.c${i}`;
       await e.storage.append(ch, '1', { size: 10, ttl: 60_000, idempotencyKey: 'k' });
       const k = e.storage.keys(ch);
-      const slots = new Set(await Promise.all([k.meta, k.log, k.idem + 'k', e.storage.busChannel(ch)].map((key) => cli(cluster.primaries[0]!.port, 'CLUSTER', 'KEYSLOT', key))));
+      const slots = new Set(
+        await Promise.all(
+          [k.meta, k.log, k.idem + 'k', e.storage.busChannel(ch)].map((key) =>
+            cli(cluster.primaries[0]!.port, 'CLUSTER', 'KEYSLOT', key),
+          ),
+        ),
+      );
       t.equal(slots.size, 1, `${ch}: meta, log, idempotency key and bus channel share one slot`);
       owners.add(await cluster.ownerOf(k.meta));
     }
     t.equal(owners.size, 3, 'the channels live on all 3 primaries');
   });
 
-  t.test('a pattern subscription receives the channels under its literal first segment; a leading wildcard is refused', async (t) => {
-    const a = engine();
-    const b = engine();
-    const got: string[] = [];
-    let interrupted = 0;
-    await a.broker.start({ message: (m) => got.push(`${m.channel}@${m.offset}`), interrupted: () => interrupted++ });
-    await b.broker.start({ message: () => {}, interrupted: () => {} });
-    t.teardown(async () => {
-      for (const e of [a, b]) {
-        await e.broker.close();
-        await e.storage.close();
-      }
-    });
-    await a.broker.subscribe('pf.*');
-    await a.broker.subscribe('pf.exact');
-    for (const ch of ['pf.one', 'pf.two', 'pf.exact', 'pf.deep.no', 'other.one']) await b.storage.append(ch, '"x"', { size: 10, ttl: 60_000 });
-    await b.storage.append('pf.last', '"x"', { size: 10, ttl: 60_000 });
-    const end = Date.now() + 5_000;
-    while (!got.includes('pf.last@1') && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-    t.same(got.sort(), ['pf.exact@1', 'pf.last@1', 'pf.one@1', 'pf.two@1'], 'each matching channel once (pf.exact once although exact and pattern match), nothing else');
-    await t.rejects(a.broker.subscribe('*.one'), /literal first segment/, 'a pattern starting with a wildcard is refused with the reason');
-    t.equal(interrupted, 0);
-  });
+  t.test(
+    'a pattern subscription receives the channels under its literal first segment; a leading wildcard is refused',
+    async (t) => {
+      const a = engine();
+      const b = engine();
+      const got: string[] = [];
+      let interrupted = 0;
+      await a.broker.start({ message: (m) => got.push(`${m.channel}@${m.offset}`), interrupted: () => interrupted++ });
+      await b.broker.start({ message: () => {}, interrupted: () => {} });
+      t.teardown(async () => {
+        for (const e of [a, b]) {
+          await e.broker.close();
+          await e.storage.close();
+        }
+      });
+      await a.broker.subscribe('pf.*');
+      await a.broker.subscribe('pf.exact');
+      for (const ch of ['pf.one', 'pf.two', 'pf.exact', 'pf.deep.no', 'other.one'])
+        await b.storage.append(ch, '"x"', { size: 10, ttl: 60_000 });
+      await b.storage.append('pf.last', '"x"', { size: 10, ttl: 60_000 });
+      const end = Date.now() + 5_000;
+      while (!got.includes('pf.last@1') && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      t.same(
+        got.sort(),
+        ['pf.exact@1', 'pf.last@1', 'pf.one@1', 'pf.two@1'],
+        'each matching channel once (pf.exact once although exact and pattern match), nothing else',
+      );
+      await t.rejects(
+        a.broker.subscribe('*.one'),
+        /literal first segment/,
+        'a pattern starting with a wildcard is refused with the reason',
+      );
+      t.equal(interrupted, 0);
+    },
+  );
 }

@@ -38,7 +38,11 @@ else {
     await until(() => tallies.every((x) => x.offsets.length >= n), 15_000);
     for (const x of tallies) {
       t.same(x.check(n), { lost: 0, duplicated: 0, reordered: 0 }, 'nothing lost, duplicated or reordered');
-      t.same(x.offsets, Array.from({ length: n }, (_, i) => i + 1), 'offsets 1..n in order');
+      t.same(
+        x.offsets,
+        Array.from({ length: n }, (_, i) => i + 1),
+        'offsets 1..n in order',
+      );
       t.same(x.data, tallies[0]!.data, 'same message at each offset on every node');
     }
     for (const k of [0, 1]) {
@@ -47,56 +51,66 @@ else {
     }
   });
 
-  t.test('QoS 1 subscribers of a killed node fail over to the other node with 0 lost, 0 duplicated, 0 reordered', async (t) => {
-    // A third node, in this process, publishes steadily through the same Redis.
-    const pub = new Switchyard({ engine: redisEngine({ url: REDIS_URL, keyPrefix: prefix }), history });
-    t.teardown(() => pub.close());
+  t.test(
+    'QoS 1 subscribers of a killed node fail over to the other node with 0 lost, 0 duplicated, 0 reordered',
+    async (t) => {
+      // A third node, in this process, publishes steadily through the same Redis.
+      const pub = new Switchyard({ engine: redisEngine({ url: REDIS_URL, keyPrefix: prefix }), history });
+      t.teardown(() => pub.close());
 
-    const onA: Tally[] = [];
-    const onB: Tally[] = [];
-    const reconnects: number[] = [];
-    const discontinuities: unknown[] = [];
-    for (let i = 0; i < 5; i++) {
-      const first = i < 3 ? 0 : 1;
-      const c = failoverClient(t, urls, first);
-      await once(c, 'connected');
-      let connects = 0;
-      c.on('connected', () => reconnects[i] = ++connects);
-      const tally = new Tally();
-      (first === 0 ? onA : onB).push(tally);
-      const sub = c.subscribe(
-        'feed.kill',
-        async (m) => {
-          // A handler that takes a moment, so unacknowledged messages are in flight at the kill.
-          if (m.offset % 25 === 0) await new Promise((r) => setImmediate(r));
-          tally.add(m.offset, m.data);
-        },
-        { qos: 1 },
-      );
-      sub.on('discontinuity', (d) => discontinuities.push(d));
-      await sub.ready;
-    }
-
-    const n = 600;
-    let published = 0;
-    const publishing = (async () => {
-      for (let i = 1; i <= n; i++) {
-        await pub.publish('feed.kill', { i });
-        published = i;
-        // Paced so the kill lands mid-stream rather than after the last message.
-        if (i % 20 === 0) await new Promise((r) => setTimeout(r, 5));
+      const onA: Tally[] = [];
+      const onB: Tally[] = [];
+      const reconnects: number[] = [];
+      const discontinuities: unknown[] = [];
+      for (let i = 0; i < 5; i++) {
+        const first = i < 3 ? 0 : 1;
+        const c = failoverClient(t, urls, first);
+        await once(c, 'connected');
+        let connects = 0;
+        c.on('connected', () => (reconnects[i] = ++connects));
+        const tally = new Tally();
+        (first === 0 ? onA : onB).push(tally);
+        const sub = c.subscribe(
+          'feed.kill',
+          async (m) => {
+            // A handler that takes a moment, so unacknowledged messages are in flight at the kill.
+            if (m.offset % 25 === 0) await new Promise((r) => setImmediate(r));
+            tally.add(m.offset, m.data);
+          },
+          { qos: 1 },
+        );
+        sub.on('discontinuity', (d) => discontinuities.push(d));
+        await sub.ready;
       }
-    })();
-    await until(() => onA.every((x) => x.offsets.length >= 150), 10_000);
-    await a.kill();
-    const killedAt = published;
-    await publishing;
-    await until(() => [...onA, ...onB].every((x) => x.offsets.length >= n), 20_000);
-    t.ok(killedAt < n, `node A was killed mid-stream (after ${killedAt} of ${n} messages)`);
-    for (const [i, x] of [...onA, ...onB].entries()) {
-      t.same(x.check(n), { lost: 0, duplicated: 0, reordered: 0 }, `subscriber ${i} (${i < onA.length ? 'failed over from A' : 'on B'}): 0 lost, 0 duplicated, 0 reordered`);
-    }
-    t.ok(reconnects.slice(0, 3).every((r) => r >= 1), 'every client of node A reconnected (to node B)');
-    t.same(discontinuities, [], 'recovery was complete: no discontinuity reported');
-  });
+
+      const n = 600;
+      let published = 0;
+      const publishing = (async () => {
+        for (let i = 1; i <= n; i++) {
+          await pub.publish('feed.kill', { i });
+          published = i;
+          // Paced so the kill lands mid-stream rather than after the last message.
+          if (i % 20 === 0) await new Promise((r) => setTimeout(r, 5));
+        }
+      })();
+      await until(() => onA.every((x) => x.offsets.length >= 150), 10_000);
+      await a.kill();
+      const killedAt = published;
+      await publishing;
+      await until(() => [...onA, ...onB].every((x) => x.offsets.length >= n), 20_000);
+      t.ok(killedAt < n, `node A was killed mid-stream (after ${killedAt} of ${n} messages)`);
+      for (const [i, x] of [...onA, ...onB].entries()) {
+        t.same(
+          x.check(n),
+          { lost: 0, duplicated: 0, reordered: 0 },
+          `subscriber ${i} (${i < onA.length ? 'failed over from A' : 'on B'}): 0 lost, 0 duplicated, 0 reordered`,
+        );
+      }
+      t.ok(
+        reconnects.slice(0, 3).every((r) => r >= 1),
+        'every client of node A reconnected (to node B)',
+      );
+      t.same(discontinuities, [], 'recovery was complete: no discontinuity reported');
+    },
+  );
 }

@@ -14,7 +14,11 @@ interface Tap {
 
 /** Whether something answers PING at `url` within 1 s. */
 export async function redisAnswers(url = REDIS_URL): Promise<boolean> {
-  const c = createClient({ url, disableOfflineQueue: true, socket: { connectTimeout: 1_000, reconnectStrategy: false } });
+  const c = createClient({
+    url,
+    disableOfflineQueue: true,
+    socket: { connectTimeout: 1_000, reconnectStrategy: false },
+  });
   c.on('error', () => {});
   try {
     await c.connect();
@@ -32,8 +36,11 @@ export async function redisAnswers(url = REDIS_URL): Promise<boolean> {
  */
 export async function needRedis(url = REDIS_URL): Promise<boolean> {
   if (await redisAnswers(url)) return true;
-  if (process.env.SWITCHYARD_REQUIRE_REDIS === '1') throw new Error(`Redis does not answer at ${url} and SWITCHYARD_REQUIRE_REDIS=1`);
-  console.log(`# SKIP: Redis does not answer at ${url} (start redis-server, or set SWITCHYARD_REDIS_URL); set SWITCHYARD_REQUIRE_REDIS=1 to fail instead`);
+  if (process.env.SWITCHYARD_REQUIRE_REDIS === '1')
+    throw new Error(`Redis does not answer at ${url} and SWITCHYARD_REQUIRE_REDIS=1`);
+  console.log(
+    `# SKIP: Redis does not answer at ${url} (start redis-server, or set SWITCHYARD_REDIS_URL); set SWITCHYARD_REQUIRE_REDIS=1 to fail instead`,
+  );
   return false;
 }
 
@@ -76,11 +83,16 @@ export class OwnRedis {
   }
 
   async start(): Promise<void> {
-    const proc = spawn('redis-server', [...this.head, '--port', String(this.port), '--bind', '127.0.0.1', '--daemonize', 'no', ...this.args], { stdio: 'ignore' });
+    const proc = spawn(
+      'redis-server',
+      [...this.head, '--port', String(this.port), '--bind', '127.0.0.1', '--daemonize', 'no', ...this.args],
+      { stdio: 'ignore' },
+    );
     this.proc = proc;
     const end = Date.now() + 5_000;
     while (!(await portOpen(this.port))) {
-      if (proc.exitCode !== null || Date.now() > end) throw new Error(`redis-server on port ${this.port} did not start`);
+      if (proc.exitCode !== null || Date.now() > end)
+        throw new Error(`redis-server on port ${this.port} did not start`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }

@@ -17,12 +17,17 @@ else {
     await until(() => hubs.every((h) => h.metrics().clusterNodes === 3), 4_000);
     const ids = hubs.map((h) => h.nodes.id).sort();
     for (const h of hubs) t.same((await h.status()).nodes.map((n) => n.id).sort(), ids, 'each hub lists all three');
-    const other = new Switchyard({ engine: redisEngine({ url: REDIS_URL, keyPrefix: uniqueKeyPrefix('nodes-other') }) });
+    const other = new Switchyard({
+      engine: redisEngine({ url: REDIS_URL, keyPrefix: uniqueKeyPrefix('nodes-other') }),
+    });
     t.teardown(() => other.close());
     await until(() => other.nodes.list().length === 1);
     t.equal(other.metrics().clusterNodes, 1, 'a hub on another key prefix is another cluster');
     await hubs[2]!.close();
     await until(() => hubs[0]!.metrics().clusterNodes === 2 && hubs[1]!.metrics().clusterNodes === 2, 5_000);
-    t.notOk(hubs[0]!.nodes.list().some((n) => n.id === hubs[2]!.nodes.id), 'the closed hub said it left');
+    t.notOk(
+      hubs[0]!.nodes.list().some((n) => n.id === hubs[2]!.nodes.id),
+      'the closed hub said it left',
+    );
   });
 }

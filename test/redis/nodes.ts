@@ -23,7 +23,12 @@ const loader = process.execArgv.filter((a) => a.includes('@tapjs/typescript'));
 const execArgv = loader.length ? loader : ['--import=@tapjs/typescript/import'];
 
 /** Forks one node on the Redis at `redisUrl`; killed in teardown if still running. */
-export async function startNode(t: Tap, redisUrl: string, keyPrefix: string, extraEnv: Record<string, string> = {}): Promise<NodeProcess> {
+export async function startNode(
+  t: Tap,
+  redisUrl: string,
+  keyPrefix: string,
+  extraEnv: Record<string, string> = {},
+): Promise<NodeProcess> {
   const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl, KEY_PREFIX: keyPrefix, ...extraEnv };
   delete env.NODE_OPTIONS;
   const proc = fork(FIXTURE, [], { env, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -56,7 +61,11 @@ export function failoverWebSocket(urls: string[], first = 0): WebSocketConstruct
 
 /** A client on `urls[first]` that fails over to the others; closed in teardown. */
 export function failoverClient(t: Tap, urls: string[], first: number, options: ClientOptions = {}): Client {
-  const c = connect(urls[first]!, { reconnect: { minDelay: 20, maxDelay: 200 }, WebSocket: failoverWebSocket(urls, first), ...options });
+  const c = connect(urls[first]!, {
+    reconnect: { minDelay: 20, maxDelay: 200 },
+    WebSocket: failoverWebSocket(urls, first),
+    ...options,
+  });
   t.teardown(() => c.close());
   return c;
 }

@@ -18,7 +18,11 @@ else {
     for (let i = 0; i < n; i++) await e.storage.append('cost.a', JSON.stringify({ i }), retain);
     const d = statsDelta(before, await commandStats(redis.port));
     delete d.info; // our own INFO commandstats call
-    t.same(d, { evalsha: n, time: n, hmget: n, hincrby: n, rpush: n, ltrim: n, lindex: n, publish: n }, '8 commands per append: EVALSHA, TIME, HMGET, HINCRBY, RPUSH, LTRIM, LINDEX, PUBLISH');
+    t.same(
+      d,
+      { evalsha: n, time: n, hmget: n, hincrby: n, rpush: n, ltrim: n, lindex: n, publish: n },
+      '8 commands per append: EVALSHA, TIME, HMGET, HINCRBY, RPUSH, LTRIM, LINDEX, PUBLISH',
+    );
     const infoBefore = (await commandStats(redis.port)).get('info')?.calls ?? 0;
     for (let i = 0; i < 50; i++) await e.storage.append('cost.a', '"y"', retain);
     // One INFO is ours (commandStats); none came from the appends.

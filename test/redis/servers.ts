@@ -56,12 +56,38 @@ export async function startCluster(t: Tap, replicas: 0 | 1 = 0): Promise<TestClu
   const servers: OwnRedis[] = [];
   for (let i = 0; i < n; i++) {
     const port = await freePort();
-    const s = new OwnRedis(port, ['--save', '', '--appendonly', 'no', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '1000', '--cluster-replica-validity-factor', '0', '--dir', dir]);
+    const s = new OwnRedis(port, [
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      join(dir, `nodes-${port}.conf`),
+      '--cluster-node-timeout',
+      '1000',
+      '--cluster-replica-validity-factor',
+      '0',
+      '--dir',
+      dir,
+    ]);
     t.teardown(() => s.stop());
     servers.push(s);
   }
   await Promise.all(servers.map((s) => s.start()));
-  await run('redis-cli', ['--cluster', 'create', ...servers.map((s) => `127.0.0.1:${s.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 60_000 });
+  await run(
+    'redis-cli',
+    [
+      '--cluster',
+      'create',
+      ...servers.map((s) => `127.0.0.1:${s.port}`),
+      '--cluster-replicas',
+      String(replicas),
+      '--cluster-yes',
+    ],
+    { timeout: 60_000 },
+  );
   const cluster: TestCluster = {
     primaries: servers.slice(0, 3),
     replicas: servers.slice(3),
@@ -75,20 +101,37 @@ export async function startCluster(t: Tap, replicas: 0 | 1 = 0): Promise<TestClu
         const lines = out.trim().split('\n');
         // Plain redis-cli output: start, end, then "ip", port, id per node of the range.
         for (let i = 0; i + 4 < lines.length; i++) {
-          const a = Number(lines[i]), b = Number(lines[i + 1]);
-          if (lines[i + 2] === '127.0.0.1' && Number.isInteger(a) && Number.isInteger(b) && a <= slot && slot <= b && a <= b) return Number(lines[i + 3]);
+          const a = Number(lines[i]),
+            b = Number(lines[i + 1]);
+          if (
+            lines[i + 2] === '127.0.0.1' &&
+            Number.isInteger(a) &&
+            Number.isInteger(b) &&
+            a <= slot &&
+            slot <= b &&
+            a <= b
+          )
+            return Number(lines[i + 3]);
         }
       }
       throw new Error(`no owner found for ${key}`);
     },
     async healthy() {
       const live = servers.filter((s) => s.proc?.exitCode === null && s.proc?.signalCode === null);
-      await waitFor('cluster_state:ok', async () => (await Promise.all(live.map((s) => cli(s.port, 'CLUSTER', 'INFO')))).every((o) => o.includes('cluster_state:ok')));
+      await waitFor('cluster_state:ok', async () =>
+        (await Promise.all(live.map((s) => cli(s.port, 'CLUSTER', 'INFO')))).every((o) =>
+          o.includes('cluster_state:ok'),
+        ),
+      );
     },
   };
   await cluster.healthy();
   // A replica can take over only once it has synced with its primary.
-  await waitFor('the replicas to sync', async () => (await Promise.all(cluster.replicas.map((r) => cli(r.port, 'INFO', 'replication')))).every((o) => o.includes('master_link_status:up')));
+  await waitFor('the replicas to sync', async () =>
+    (await Promise.all(cluster.replicas.map((r) => cli(r.port, 'INFO', 'replication')))).every((o) =>
+      o.includes('master_link_status:up'),
+    ),
+  );
   return cluster;
 }
 
@@ -109,15 +152,39 @@ export async function startSentinels(t: Tap): Promise<TestSentinels> {
   const primary = new OwnRedis(await freePort(), ['--save', '', '--appendonly', 'no', '--dir', dir]);
   t.teardown(() => primary.stop());
   await primary.start();
-  const replica = new OwnRedis(await freePort(), ['--save', '', '--appendonly', 'no', '--dir', dir, '--replicaof', '127.0.0.1', String(primary.port)]);
+  const replica = new OwnRedis(await freePort(), [
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    '--replicaof',
+    '127.0.0.1',
+    String(primary.port),
+  ]);
   t.teardown(() => replica.stop());
   await replica.start();
-  await waitFor('the replica to sync', async () => (await cli(replica.port, 'INFO', 'replication')).includes('master_link_status:up'));
+  await waitFor('the replica to sync', async () =>
+    (await cli(replica.port, 'INFO', 'replication')).includes('master_link_status:up'),
+  );
   const sentinels: OwnRedis[] = [];
   for (let i = 0; i < 3; i++) {
     const port = await freePort();
     const conf = join(dir, `sentinel-${port}.conf`);
-    await writeFile(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${name} 127.0.0.1 ${primary.port} 2`, `sentinel down-after-milliseconds ${name} 1000`, `sentinel failover-timeout ${name} 5000`, `sentinel parallel-syncs ${name} 1`, ''].join('\n'));
+    await writeFile(
+      conf,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        `sentinel monitor ${name} 127.0.0.1 ${primary.port} 2`,
+        `sentinel down-after-milliseconds ${name} 1000`,
+        `sentinel failover-timeout ${name} 5000`,
+        `sentinel parallel-syncs ${name} 1`,
+        '',
+      ].join('\n'),
+    );
     // The same redis-server binary in sentinel mode: nothing beyond redis-server is needed.
     const s = new OwnRedis(port, [], [conf, '--sentinel']);
     t.teardown(() => s.stop());

@@ -6,9 +6,17 @@ import type { SwitchyardOptions } from '../../lib/options.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { REDIS_URL, uniqueKeyPrefix } from './helpers.js';
 
-export async function twoRedisNodes(t: { teardown(fn: () => unknown): void }, tag: string, hubOptions: SwitchyardOptions, engineOptions: RedisEngineOptions = {}) {
+export async function twoRedisNodes(
+  t: { teardown(fn: () => unknown): void },
+  tag: string,
+  hubOptions: SwitchyardOptions,
+  engineOptions: RedisEngineOptions = {},
+) {
   const keyPrefix = uniqueKeyPrefix(tag);
-  const engines = [redisEngine({ url: REDIS_URL, keyPrefix, ...engineOptions }), redisEngine({ url: REDIS_URL, keyPrefix, ...engineOptions })];
+  const engines = [
+    redisEngine({ url: REDIS_URL, keyPrefix, ...engineOptions }),
+    redisEngine({ url: REDIS_URL, keyPrefix, ...engineOptions }),
+  ];
   const nodes: TestServer[] = [];
   t.teardown(async () => {
     await Promise.all(nodes.map((n) => n.hub.close()));
@@ -16,7 +24,8 @@ export async function twoRedisNodes(t: { teardown(fn: () => unknown): void }, ta
     c.on('error', () => {});
     await c.connect();
     try {
-      for await (const keys of c.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 500 })) if (keys.length) await c.del(keys);
+      for await (const keys of c.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 500 }))
+        if (keys.length) await c.del(keys);
     } finally {
       c.destroy();
     }

@@ -13,7 +13,6 @@ const hubOptions = {
   presenceInfo: (u: unknown) => ({ id: (u as { id: string }).id }),
 };
 
-
 function userEvents(sub: Subscription) {
   const got: string[] = [];
   sub.on('userJoin', (u) => void got.push(`join ${u.userId}`));
@@ -21,7 +20,8 @@ function userEvents(sub: Subscription) {
   return got;
 }
 
-const summary = (r: { users: Array<{ userId: string; connections: number }> }) => r.users.map((u) => `${u.userId}:${u.connections}`).sort();
+const summary = (r: { users: Array<{ userId: string; connections: number }> }) =>
+  r.users.map((u) => `${u.userId}:${u.connections}`).sort();
 
 if (!(await needRedis())) t.pass('skipped: Redis is not available');
 else {
@@ -36,7 +36,15 @@ else {
     const tabB = await connectClient(t, b.url, { token: 'ann#2' });
     await tabB.subscribe('room.1', () => {}).ready;
     await until(() => got.length >= 1);
-    for (const [name, hub] of [['A', a.hub], ['B', b.hub]] as const) t.same(summary(await hub.presenceUsers('room.1')), ['ann:2', 'wat:1'], `node ${name} lists one ann with 2 connections`);
+    for (const [name, hub] of [
+      ['A', a.hub],
+      ['B', b.hub],
+    ] as const)
+      t.same(
+        summary(await hub.presenceUsers('room.1')),
+        ['ann:2', 'wat:1'],
+        `node ${name} lists one ann with 2 connections`,
+      );
     t.same(summary(await tabB.presenceUsers('room.1')), ['ann:2', 'wat:1'], 'a client on node B too');
     tabA.close();
     await until(() => a.hub.connectionCount === 1);
@@ -47,24 +55,30 @@ else {
     t.same(got, ['join ann', 'leave ann'], "the node A watcher hears the leave of ann's last tab, which was on node B");
   });
 
-  t.test('a watcher that starts later lists existing users, and a user whose last node dies leaves within the ttl', async (t) => {
-    const ttl = 600;
-    const { a, b, engineB } = await twoRedisNodes(t, 'upresence', hubOptions, { presenceTtl: ttl, presenceRefresh: 150 });
-    const tabB = await connectClient(t, b.url, { token: 'bob#1' });
-    await tabB.subscribe('room.2', () => {}).ready;
-    const tabB2 = await connectClient(t, b.url, { token: 'bob#2' });
-    await tabB2.subscribe('room.2', () => {}).ready;
-    const watcher = await connectClient(t, a.url, { token: 'wat' });
-    const wsub = watcher.subscribe('room.2', () => {}, { userPresence: true });
-    const got = userEvents(wsub);
-    await wsub.ready;
-    t.same(summary(await wsub.presenceUsers()), ['bob:2', 'wat:1']);
-    // Node B "dies": stops refreshing its liveness key and never says leave.
-    const died = Date.now();
-    await engineB.presence.close();
-    await until(() => got.length === 1, 10_000);
-    t.same(got, ['leave bob'], 'one user-level leave for the two dead connections');
-    t.ok(Date.now() - died < ttl + 150 + 2_000, `heard after ${Date.now() - died} ms`);
-    t.same(summary(await a.hub.presenceUsers('room.2')), ['wat:1']);
-  });
+  t.test(
+    'a watcher that starts later lists existing users, and a user whose last node dies leaves within the ttl',
+    async (t) => {
+      const ttl = 600;
+      const { a, b, engineB } = await twoRedisNodes(t, 'upresence', hubOptions, {
+        presenceTtl: ttl,
+        presenceRefresh: 150,
+      });
+      const tabB = await connectClient(t, b.url, { token: 'bob#1' });
+      await tabB.subscribe('room.2', () => {}).ready;
+      const tabB2 = await connectClient(t, b.url, { token: 'bob#2' });
+      await tabB2.subscribe('room.2', () => {}).ready;
+      const watcher = await connectClient(t, a.url, { token: 'wat' });
+      const wsub = watcher.subscribe('room.2', () => {}, { userPresence: true });
+      const got = userEvents(wsub);
+      await wsub.ready;
+      t.same(summary(await wsub.presenceUsers()), ['bob:2', 'wat:1']);
+      // Node B "dies": stops refreshing its liveness key and never says leave.
+      const died = Date.now();
+      await engineB.presence.close();
+      await until(() => got.length === 1, 10_000);
+      t.same(got, ['leave bob'], 'one user-level leave for the two dead connections');
+      t.ok(Date.now() - died < ttl + 150 + 2_000, `heard after ${Date.now() - died} ms`);
+      t.same(summary(await a.hub.presenceUsers('room.2')), ['wat:1']);
+    },
+  );
 }

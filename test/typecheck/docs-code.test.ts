@@ -11,7 +11,8 @@ import ts from 'typescript';
 import t from 'tap';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-if (!existsSync(`${root}dist/lib/index.d.ts`)) throw new Error('dist/ is missing: run `npm run build` (npm test does it first)');
+if (!existsSync(`${root}dist/lib/index.d.ts`))
+  throw new Error('dist/ is missing: run `npm run build` (npm test does it first)');
 
 /** One code block to check: where it comes from and the module text it becomes. */
 export interface DocBlock {
@@ -48,7 +49,10 @@ export function extractBlocks(doc: string, text: string): DocBlock[] {
     pending = [];
     if (!['ts', 'typescript', 'js', 'javascript', 'mjs'].includes(lang)) continue;
     if (markers.some((k) => k.kind === 'skip')) continue;
-    const declare = markers.filter((k) => k.kind === 'declare').map((k) => k.arg).join('\n');
+    const declare = markers
+      .filter((k) => k.kind === 'declare')
+      .map((k) => k.arg)
+      .join('\n');
     const prev = out.at(-1);
     if (markers.some((k) => k.kind === 'continue') && prev) {
       prev.code += '\n' + body.join('\n');
@@ -66,7 +70,11 @@ function typecheck(blocks: DocBlock[]): Map<DocBlock, string[]> {
   blocks.forEach((block, i) => {
     // `export {}` makes every block a module (top-level await, no clashes between blocks).
     const head = `${block.declare}\nexport {};\n`;
-    files.set(`${root}test/.docs-code/block${i}.ts`, { block, text: head + block.code + '\n', offset: head.split('\n').length - 1 });
+    files.set(`${root}test/.docs-code/block${i}.ts`, {
+      block,
+      text: head + block.code + '\n',
+      offset: head.split('\n').length - 1,
+    });
   });
   const options: ts.CompilerOptions = {
     strict: true,
@@ -98,26 +106,61 @@ function typecheck(blocks: DocBlock[]): Map<DocBlock, string[]> {
       continue;
     }
     const { line } = d.file!.getLineAndCharacterOfPosition(d.start ?? 0);
-    result.get(f.block)!.push(`${f.block.doc} block at line ${f.block.line}, code line ${line - f.offset + 1}: TS${d.code} ${msg}`);
+    result
+      .get(f.block)!
+      .push(`${f.block.doc} block at line ${f.block.line}, code line ${line - f.offset + 1}: TS${d.code} ${msg}`);
   }
   return result;
 }
 
-const docs = ['README.md', ...readdirSync(`${root}docs`).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const docs = [
+  'README.md',
+  ...readdirSync(`${root}docs`)
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 const blocks = docs.flatMap((doc) => extractBlocks(doc, readFileSync(`${root}${doc}`, 'utf8')));
 
-t.test('the markers: skip drops a block, continue joins it to the previous one, declare adds ambient names', async (t) => {
-  const md = ['```ts', 'const a = 1;', '```', '<!-- typecheck: continue -->', '```ts', 'a;', '```', '<!-- typecheck: skip (a sketch) -->', '```ts', 'nope(', '```', '<!-- typecheck: declare declare const x: number; -->', '```js', 'x;', '```', '```sh', 'ls', '```'].join('\n');
-  const got = extractBlocks('x.md', md);
-  t.same(got.map((b) => [b.line, b.lang, b.code, b.declare.trim()]), [
-    [1, 'ts', 'const a = 1;\na;', ''],
-    [13, 'js', 'x;', 'declare const x: number;'],
-  ]);
-});
+t.test(
+  'the markers: skip drops a block, continue joins it to the previous one, declare adds ambient names',
+  async (t) => {
+    const md = [
+      '```ts',
+      'const a = 1;',
+      '```',
+      '<!-- typecheck: continue -->',
+      '```ts',
+      'a;',
+      '```',
+      '<!-- typecheck: skip (a sketch) -->',
+      '```ts',
+      'nope(',
+      '```',
+      '<!-- typecheck: declare declare const x: number; -->',
+      '```js',
+      'x;',
+      '```',
+      '```sh',
+      'ls',
+      '```',
+    ].join('\n');
+    const got = extractBlocks('x.md', md);
+    t.same(
+      got.map((b) => [b.line, b.lang, b.code, b.declare.trim()]),
+      [
+        [1, 'ts', 'const a = 1;\na;', ''],
+        [13, 'js', 'x;', 'declare const x: number;'],
+      ],
+    );
+  },
+);
 
 // Two blocks that must NOT compile prove the checker and the typing; all blocks are checked in one
 // program, because loading the Node, DOM and framework types dominates the cost.
-const bad = extractBlocks('bad.md', "text\n\n```ts\nimport { Switchyard } from 'switchyardjs';\nconst hub = new Switchyard({ authenticate: ({ raw }) => raw.session });\n```\n")[0]!;
+const bad = extractBlocks(
+  'bad.md',
+  "text\n\n```ts\nimport { Switchyard } from 'switchyardjs';\nconst hub = new Switchyard({ authenticate: ({ raw }) => raw.session });\n```\n",
+)[0]!;
 const typed = extractBlocks(
   'typed.md',
   '```ts\n' +
@@ -142,12 +185,18 @@ t.test('the checker reports a block that does not compile, with its file and lin
   t.match(errors[0], /bad\.md block at line 3, code line 2: TS2339 Property 'session' does not exist on type 'never'/);
 });
 
-t.test('the hub is typed by its user: authorize and presenceInfo see what authenticate returns, raw its adapter type', async (t) => {
-  const errors = result.get(typed)!;
-  t.equal(errors.length, 2, errors.join('\n'));
-  t.match(errors[0], /code line 6: TS2339 Property 'nope' does not exist on type '\{ id: string; admin: boolean; \}'/);
-  t.match(errors[1], /code line 9: TS2322 Type 'string' is not assignable/);
-});
+t.test(
+  'the hub is typed by its user: authorize and presenceInfo see what authenticate returns, raw its adapter type',
+  async (t) => {
+    const errors = result.get(typed)!;
+    t.equal(errors.length, 2, errors.join('\n'));
+    t.match(
+      errors[0],
+      /code line 6: TS2339 Property 'nope' does not exist on type '\{ id: string; admin: boolean; \}'/,
+    );
+    t.match(errors[1], /code line 9: TS2322 Type 'string' is not assignable/);
+  },
+);
 
 t.test('every ts/js block of README.md and docs/ compiles under --strict against the built package', async (t) => {
   t.ok(blocks.length >= 15, `found ${blocks.length} blocks`);

@@ -52,7 +52,10 @@ export function channelNames(runId: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => `loadtest.${runId}.c${i}`);
 }
 
-type PlanInput = Pick<LoadtestConfig, 'clients' | 'channels' | 'spread' | 'zipfExponent' | 'qos' | 'churn' | 'pauses' | 'seed'>;
+type PlanInput = Pick<
+  LoadtestConfig,
+  'clients' | 'channels' | 'spread' | 'zipfExponent' | 'qos' | 'churn' | 'pauses' | 'seed'
+>;
 
 /** Plans every client of a run. */
 export function planAudience(cfg: PlanInput, channels: string[]): ClientPlan[] {

@@ -48,7 +48,9 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (tty) process.stderr.write('\n');
     // A known reason is one sentence; anything else is a bug worth its stack.
-    process.stderr.write(`switchyard loadtest: ${err instanceof RunError ? err.message : ((err as Error).stack ?? String(err))}\n`);
+    process.stderr.write(
+      `switchyard loadtest: ${err instanceof RunError ? err.message : ((err as Error).stack ?? String(err))}\n`,
+    );
     return 1;
   }
 }

@@ -61,11 +61,21 @@ export interface AuthTemplate {
 /** Fills the `{i}` placeholders of a template for one client. */
 export function authFor(t: AuthTemplate, i: number | string): { token?: string; headers: Record<string, string> } {
   const fill = (s: string): string => s.replaceAll('{i}', String(i));
-  return { token: t.token === undefined ? undefined : fill(t.token), headers: Object.fromEntries(Object.entries(t.headers).map(([k, v]) => [k, fill(v)])) };
+  return {
+    token: t.token === undefined ? undefined : fill(t.token),
+    headers: Object.fromEntries(Object.entries(t.headers).map(([k, v]) => [k, fill(v)])),
+  };
 }
 
 /** Hard bounds: a load test is bounded in count and time however it is invoked. */
-export const BOUNDS = Object.freeze({ clients: 20_000, rate: 200_000, durationMs: 3_600_000, payloadBytes: 1 << 20, workers: 32, channels: 100_000 });
+export const BOUNDS = Object.freeze({
+  clients: 20_000,
+  rate: 200_000,
+  durationMs: 3_600_000,
+  payloadBytes: 1 << 20,
+  workers: 32,
+  channels: 100_000,
+});
 
 /** The run could not start (e.g. the publisher could not connect); the CLI prints the message and exits with 1. */
 export class RunError extends Error {
@@ -130,7 +140,9 @@ function num(name: string, raw: string | undefined, dflt: number, min: number, m
   if (raw === undefined) return dflt;
   const v = Number(raw);
   if (!Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
-    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max} (got ${JSON.stringify(raw)})`);
+    throw new UsageError(
+      `--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max} (got ${JSON.stringify(raw)})`,
+    );
   }
   return v;
 }
@@ -207,24 +219,38 @@ export function parseConfig(argv: string[]): LoadtestConfig | 'help' | 'version'
   }
   if (v.cookie !== undefined) headers.cookie = v.cookie;
   const spawnServer = v['spawn-server'] === true;
-  if (spawnServer === (v.url !== undefined)) throw new UsageError('pass exactly one of --url <ws://...> or --spawn-server');
+  if (spawnServer === (v.url !== undefined))
+    throw new UsageError('pass exactly one of --url <ws://...> or --spawn-server');
   const allowRemote = v['allow-remote'] === true;
   if (v.url !== undefined) {
-    if (!/^wss?:\/\//.test(v.url)) throw new UsageError(`--url must start with ws:// or wss:// (got ${JSON.stringify(v.url)})`);
-    if (!allowRemote && !isLoopback(v.url)) throw new UsageError(`--url ${v.url} is not a loopback address; load only servers you own, and pass --allow-remote to confirm`);
+    if (!/^wss?:\/\//.test(v.url))
+      throw new UsageError(`--url must start with ws:// or wss:// (got ${JSON.stringify(v.url)})`);
+    if (!allowRemote && !isLoopback(v.url))
+      throw new UsageError(
+        `--url ${v.url} is not a loopback address; load only servers you own, and pass --allow-remote to confirm`,
+      );
   }
   if (v['api-url'] !== undefined) {
-    if (!/^https?:\/\//.test(v['api-url'])) throw new UsageError(`--api-url must start with http:// or https:// (got ${JSON.stringify(v['api-url'])})`);
-    if (!allowRemote && !isLoopback(v['api-url'])) throw new UsageError(`--api-url ${v['api-url']} is not a loopback address; pass --allow-remote to confirm`);
+    if (!/^https?:\/\//.test(v['api-url']))
+      throw new UsageError(`--api-url must start with http:// or https:// (got ${JSON.stringify(v['api-url'])})`);
+    if (!allowRemote && !isLoopback(v['api-url']))
+      throw new UsageError(`--api-url ${v['api-url']} is not a loopback address; pass --allow-remote to confirm`);
   }
   const spread = v.spread ?? 'uniform';
-  if (spread !== 'uniform' && spread !== 'zipf') throw new UsageError(`--spread must be uniform or zipf (got ${JSON.stringify(spread)})`);
+  if (spread !== 'uniform' && spread !== 'zipf')
+    throw new UsageError(`--spread must be uniform or zipf (got ${JSON.stringify(spread)})`);
   const qosRaw = v.qos ?? '1';
-  if (qosRaw !== '0' && qosRaw !== '1' && qosRaw !== 'mixed') throw new UsageError(`--qos must be 0, 1 or mixed (got ${JSON.stringify(qosRaw)})`);
+  if (qosRaw !== '0' && qosRaw !== '1' && qosRaw !== 'mixed')
+    throw new UsageError(`--qos must be 0, 1 or mixed (got ${JSON.stringify(qosRaw)})`);
   const publish = (v.publish ?? (spawnServer ? 'hub' : 'http')) as PublishMode;
-  if (publish !== 'hub' && publish !== 'http' && publish !== 'client') throw new UsageError(`--publish must be hub, http or client (got ${JSON.stringify(v.publish)})`);
-  if (publish === 'hub' && !spawnServer) throw new UsageError('--publish hub needs --spawn-server (the hub must run in this process); use --publish http or client');
-  if (publish === 'http' && v['api-url'] === undefined && !spawnServer) throw new UsageError('--publish http needs --api-url <http://127.0.0.1:PORT/prefix>; or use --publish client');
+  if (publish !== 'hub' && publish !== 'http' && publish !== 'client')
+    throw new UsageError(`--publish must be hub, http or client (got ${JSON.stringify(v.publish)})`);
+  if (publish === 'hub' && !spawnServer)
+    throw new UsageError(
+      '--publish hub needs --spawn-server (the hub must run in this process); use --publish http or client',
+    );
+  if (publish === 'http' && v['api-url'] === undefined && !spawnServer)
+    throw new UsageError('--publish http needs --api-url <http://127.0.0.1:PORT/prefix>; or use --publish client');
   const s = (x: number): number => Math.round(x * 1000);
   return {
     url: v.url,

@@ -30,12 +30,17 @@ export function httpPublisher(apiUrl: string, apiKey: string | undefined): Publi
   if (apiKey) headers.authorization = `Bearer ${apiKey}`;
   return {
     async publish(channel, data) {
-      const res = await fetch(`${apiUrl}/publish`, { method: 'POST', headers, body: JSON.stringify({ channel, data }) });
+      const res = await fetch(`${apiUrl}/publish`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ channel, data }),
+      });
       const text = await res.text();
       if (!res.ok) throw new Error(`HTTP ${res.status}: ${text.slice(0, 200)}`);
       const body = JSON.parse(text) as Partial<Pos> & { result?: Partial<Pos> };
       const pos = body.result ?? body;
-      if (typeof pos.offset !== 'number' || typeof pos.epoch !== 'string') throw new Error(`HTTP publish answered without offset/epoch: ${text.slice(0, 200)}`);
+      if (typeof pos.offset !== 'number' || typeof pos.epoch !== 'string')
+        throw new Error(`HTTP publish answered without offset/epoch: ${text.slice(0, 200)}`);
       return { offset: pos.offset, epoch: pos.epoch };
     },
     close() {},
@@ -43,7 +48,12 @@ export function httpPublisher(apiUrl: string, apiKey: string | undefined): Publi
 }
 
 /** Publishes with `client.publish(..., { qos: 1 })` from `n` SDK connections, round-robin. */
-export async function clientPublisher(url: string, n: number, timeoutMs: number, auth: AuthTemplate = { headers: {} }): Promise<Publisher> {
+export async function clientPublisher(
+  url: string,
+  n: number,
+  timeoutMs: number,
+  auth: AuthTemplate = { headers: {} },
+): Promise<Publisher> {
   const clients: Client[] = [];
   for (let i = 0; i < n; i++) {
     const { token, headers } = authFor(auth, `pub${i}`);
@@ -56,14 +66,24 @@ export async function clientPublisher(url: string, n: number, timeoutMs: number,
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new RunError(`--publish client connections not up after ${timeoutMs} ms: check --url and that the server is up`)), timeoutMs);
+      timer = setTimeout(
+        () =>
+          reject(
+            new RunError(
+              `--publish client connections not up after ${timeoutMs} ms: check --url and that the server is up`,
+            ),
+          ),
+        timeoutMs,
+      );
     });
     const up = clients.map(
       (c) =>
         new Promise<void>((resolve, reject) => {
           c.once('connected', () => resolve());
           c.once('closed', ({ code, reason }) => {
-            const hint = /HTTP 40[13]/.test(reason) ? "; the server's authenticate hook refused it: pass credentials with --token, --header or --cookie" : '';
+            const hint = /HTTP 40[13]/.test(reason)
+              ? "; the server's authenticate hook refused it: pass credentials with --token, --header or --cookie"
+              : '';
             reject(new RunError(`a --publish client connection was closed (${code} ${reason})${hint}`));
           });
         }),
@@ -83,11 +103,16 @@ export async function clientPublisher(url: string, n: number, timeoutMs: number,
 }
 
 /** The publisher a configuration asks for. */
-export async function createPublisher(cfg: LoadtestConfig, url: string, target: Target | undefined): Promise<Publisher> {
+export async function createPublisher(
+  cfg: LoadtestConfig,
+  url: string,
+  target: Target | undefined,
+): Promise<Publisher> {
   if (cfg.publish === 'hub') {
     if (!target) throw new Error('--publish hub needs --spawn-server');
     return hubPublisher(target.hub);
   }
-  if (cfg.publish === 'http') return cfg.apiUrl ? httpPublisher(cfg.apiUrl, cfg.apiKey) : httpPublisher(target!.apiUrl, target!.apiKey);
+  if (cfg.publish === 'http')
+    return cfg.apiUrl ? httpPublisher(cfg.apiUrl, cfg.apiKey) : httpPublisher(target!.apiUrl, target!.apiKey);
   return clientPublisher(url, cfg.publishers, 10_000, cfg.auth);
 }

@@ -25,10 +25,15 @@ export type Percentiles = Record<string, number>;
 
 /** The final report (`--json` prints exactly this). */
 export interface Report {
-  config: Omit<LoadtestConfig, 'apiKey' | 'json' | 'progress' | 'auth'> & { auth: { token: boolean; headers: string[] } };
+  config: Omit<LoadtestConfig, 'apiKey' | 'json' | 'progress' | 'auth'> & {
+    auth: { token: boolean; headers: string[] };
+  };
   /** `rampUp` is the configured ramp-up actually spent; `waitingForAudience` the wait after it for clients still subscribing. */
   durationMs: { total: number; rampUp: number; waitingForAudience: number; publishing: number; draining: number };
-  clients: Omit<ClientTotals, 'qos' | 'closes' | 'errors' | 'recoveries' | 'discontinuities' | 'handled' | 'droppedNotices'>;
+  clients: Omit<
+    ClientTotals,
+    'qos' | 'closes' | 'errors' | 'recoveries' | 'discontinuities' | 'handled' | 'droppedNotices'
+  >;
   connectLatencyMs: Percentiles;
   deliveryLatencyMs: Percentiles;
   publishLatencyMs: Percentiles;
@@ -60,23 +65,32 @@ export function percentiles(h: RecordableHistogram, ps: number[]): Percentiles {
 }
 
 /** The correctness verdict: each failed check as a sentence. */
-export function judge(qos: [StreamCounts, StreamCounts], t: Pick<ClientTotals, 'neverSubscribed' | 'clients' | 'connected'>, expectedSomething: boolean): string[] {
+export function judge(
+  qos: [StreamCounts, StreamCounts],
+  t: Pick<ClientTotals, 'neverSubscribed' | 'clients' | 'connected'>,
+  expectedSomething: boolean,
+): string[] {
   const f: string[] = [];
-  if (t.clients > 0 && t.connected === 0) f.push(`no client ever connected (0 of ${t.clients}): nothing was published or checked`);
+  if (t.clients > 0 && t.connected === 0)
+    f.push(`no client ever connected (0 of ${t.clients}): nothing was published or checked`);
   qos.forEach((c, q) => {
     if (c.lostSilent > 0) f.push(`QoS ${q}: ${c.lostSilent} messages lost without any signal`);
     if (c.duplicated > 0) f.push(`QoS ${q}: ${c.duplicated} messages delivered twice`);
     if (c.outOfOrder > 0) f.push(`QoS ${q}: ${c.outOfOrder} messages delivered out of order`);
   });
-  if (qos[1].lostSignalled > 0) f.push(`QoS 1: ${qos[1].lostSignalled} messages lost (signalled as a discontinuity, but QoS 1 must not lose any)`);
+  if (qos[1].lostSignalled > 0)
+    f.push(`QoS 1: ${qos[1].lostSignalled} messages lost (signalled as a discontinuity, but QoS 1 must not lose any)`);
   if (t.neverSubscribed > 0) f.push(`${t.neverSubscribed} of ${t.clients} clients never got a subscription confirmed`);
-  if (expectedSomething && qos[0].expected + qos[1].expected === 0) f.push('no message was expected by any client: nothing was checked');
+  if (expectedSomething && qos[0].expected + qos[1].expected === 0)
+    f.push('no message was expected by any client: nothing was checked');
   return f;
 }
 
 /** Failures of the publishing side: a run whose every publish failed checked nothing. */
 export function judgePublishes(p: Pick<PublishTotals, 'attempted' | 'ok' | 'failed'>): string[] {
-  return p.attempted > 0 && p.ok === 0 ? [`every publish failed (${p.failed} of ${p.attempted}): nothing was checked`] : [];
+  return p.attempted > 0 && p.ok === 0
+    ? [`every publish failed (${p.failed} of ${p.attempted}): nothing was checked`]
+    : [];
 }
 
 export interface RawResults {
@@ -91,7 +105,11 @@ export interface RawResults {
 const top = (r: Record<string, number>): string | undefined => Object.entries(r).sort((a, b) => b[1] - a[1])[0]?.[0];
 
 /** Likely causes of the failures, from the errors, close codes and discontinuities the clients saw. */
-export function explain(t: ClientTotals, publish: PublishTotals, cfg: Pick<LoadtestConfig, 'auth' | 'spawnServer' | 'publish'>): string[] {
+export function explain(
+  t: ClientTotals,
+  publish: PublishTotals,
+  cfg: Pick<LoadtestConfig, 'auth' | 'spawnServer' | 'publish'>,
+): string[] {
   const why: string[] = [];
   const errors = Object.keys(t.errors).join(' ');
   const refused = /HTTP (40[13])/.exec(errors)?.[1];
@@ -100,10 +118,14 @@ export function explain(t: ClientTotals, publish: PublishTotals, cfg: Pick<Loadt
       const sent = cfg.auth.token !== undefined || Object.keys(cfg.auth.headers).length > 0;
       why.push(
         `${t.neverConnected} clients were refused with HTTP ${refused} by the server's authenticate hook: ` +
-          (sent ? 'the --token/--header/--cookie given were not accepted; check them (use {i} for per-client values)' : 'pass credentials it accepts with --token, --header or --cookie'),
+          (sent
+            ? 'the --token/--header/--cookie given were not accepted; check them (use {i} for per-client values)'
+            : 'pass credentials it accepts with --token, --header or --cookie'),
       );
     } else {
-      why.push(`${t.neverConnected} clients never connected (${top(t.errors) ?? `closes: ${top(t.closes) ?? 'none'}`}): check --url and that the server is up and reachable`);
+      why.push(
+        `${t.neverConnected} clients never connected (${top(t.errors) ?? `closes: ${top(t.closes) ?? 'none'}`}): check --url and that the server is up and reachable`,
+      );
     }
   }
   const disc = t.discontinuities;
@@ -115,10 +137,26 @@ export function explain(t: ClientTotals, publish: PublishTotals, cfg: Pick<Loadt
         `(and history.recoveryCap, history.ttl) above rate per channel × the longest absence, or lower --rate, --churn-interval or --pause-length`,
     );
   }
-  if (disc.reset) why.push(`${disc.reset} resets: a channel's epoch changed during the run (the server restarted, or its engine evicted the channel's history)`);
-  if (q1lost > 0 && disc.gap) why.push(`QoS 1 gaps (${disc.gap}): a QoS 1 stream skipped offsets, which the server must never do; report it with --seed`);
-  if (t.qos[0].lostSilent + t.qos[1].lostSilent + t.qos[0].duplicated + t.qos[1].duplicated + t.qos[0].outOfOrder + t.qos[1].outOfOrder > 0) {
-    why.push('messages lost without a signal, duplicated or reordered break switchyard\'s guarantees: report it with the command line and --seed');
+  if (disc.reset)
+    why.push(
+      `${disc.reset} resets: a channel's epoch changed during the run (the server restarted, or its engine evicted the channel's history)`,
+    );
+  if (q1lost > 0 && disc.gap)
+    why.push(
+      `QoS 1 gaps (${disc.gap}): a QoS 1 stream skipped offsets, which the server must never do; report it with --seed`,
+    );
+  if (
+    t.qos[0].lostSilent +
+      t.qos[1].lostSilent +
+      t.qos[0].duplicated +
+      t.qos[1].duplicated +
+      t.qos[0].outOfOrder +
+      t.qos[1].outOfOrder >
+    0
+  ) {
+    why.push(
+      "messages lost without a signal, duplicated or reordered break switchyard's guarantees: report it with the command line and --seed",
+    );
   }
   if (publish.failed > 0) {
     const e = top(publish.errors) ?? '';
@@ -162,8 +200,20 @@ export function buildReport(cfg: LoadtestConfig, r: RawResults): Report {
     connectLatencyMs: percentiles(r.connectLatency, [50, 95, 99]),
     deliveryLatencyMs: percentiles(r.deliveryLatency, [50, 90, 99, 99.9]),
     publishLatencyMs: percentiles(r.publish.latency, [50, 99]),
-    publishes: { attempted: r.publish.attempted, ok: r.publish.ok, failed: r.publish.failed, errors: r.publish.errors, behindRate: r.publish.skippedTicks > 0 },
-    deliveries: { handled: t.handled, perSecond: deliverySecs > 0 ? Math.round(t.handled / deliverySecs) : 0, expected, delivered, ratio: expected ? delivered / expected : 1 },
+    publishes: {
+      attempted: r.publish.attempted,
+      ok: r.publish.ok,
+      failed: r.publish.failed,
+      errors: r.publish.errors,
+      behindRate: r.publish.skippedTicks > 0,
+    },
+    deliveries: {
+      handled: t.handled,
+      perSecond: deliverySecs > 0 ? Math.round(t.handled / deliverySecs) : 0,
+      expected,
+      delivered,
+      ratio: expected ? delivered / expected : 1,
+    },
     qos: { '0': t.qos[0], '1': t.qos[1] },
     recoveries: t.recoveries,
     discontinuities: t.discontinuities,
@@ -177,7 +227,8 @@ export function buildReport(cfg: LoadtestConfig, r: RawResults): Report {
 }
 
 const n = (x: number): string => x.toLocaleString('en-US');
-const f = (x: number | undefined): string => (x === undefined ? '-' : x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : n(Math.round(x)));
+const f = (x: number | undefined): string =>
+  x === undefined ? '-' : x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : n(Math.round(x));
 
 function pct(p: Percentiles, keys: string[]): string {
   if (p.count === undefined) return 'no samples';
@@ -187,7 +238,10 @@ function pct(p: Percentiles, keys: string[]): string {
 function record(r: Record<string, number>, most = 5): string {
   const e = Object.entries(r).sort((a, b) => b[1] - a[1]);
   if (!e.length) return 'none';
-  const shown = e.slice(0, most).map(([k, v]) => `${k} ×${n(v)}`).join(', ');
+  const shown = e
+    .slice(0, most)
+    .map(([k, v]) => `${k} ×${n(v)}`)
+    .join(', ');
   return e.length > most ? `${shown}, and ${e.length - most} more kinds (see --json)` : shown;
 }
 
@@ -205,15 +259,23 @@ export function formatReport(r: Report): string {
       `payload ${n(c.payloadBytes)} B, churn ${Math.round(c.churn * 100)} %, pauses ${Math.round(c.pauses * 100)} %, ${c.workers} workers`,
   );
   L.push('');
-  row('clients', `${n(r.clients.connected)} connected, ${n(r.clients.neverConnected)} never connected, ${n(r.clients.reconnects)} reconnects (${n(r.clients.forcedDrops)} forced drops, ${n(r.clients.pauses)} pauses)`);
+  row(
+    'clients',
+    `${n(r.clients.connected)} connected, ${n(r.clients.neverConnected)} never connected, ${n(r.clients.reconnects)} reconnects (${n(r.clients.forcedDrops)} forced drops, ${n(r.clients.pauses)} pauses)`,
+  );
   row('connect latency', pct(r.connectLatencyMs, ['p50', 'p95', 'p99']));
   row('publish→deliver', pct(r.deliveryLatencyMs, ['p50', 'p90', 'p99', 'p99.9', 'max']));
   row('publish ack', pct(r.publishLatencyMs, ['p50', 'p99', 'max']));
-  row('publishes', `${n(r.publishes.ok)} ok, ${n(r.publishes.failed)} failed${r.publishes.behindRate ? ' (publisher fell behind the rate)' : ''}`);
+  row(
+    'publishes',
+    `${n(r.publishes.ok)} ok, ${n(r.publishes.failed)} failed${r.publishes.behindRate ? ' (publisher fell behind the rate)' : ''}`,
+  );
   row(
     'deliveries',
     `${n(r.deliveries.handled)} handled, ${n(r.deliveries.perSecond)}/s, ` +
-      (r.deliveries.expected === 0 ? 'nothing was expected (no subscriber, or nothing published)' : `delivered ÷ expected ${(r.deliveries.ratio * 100).toFixed(2)} % (${n(r.deliveries.delivered)} / ${n(r.deliveries.expected)})`),
+      (r.deliveries.expected === 0
+        ? 'nothing was expected (no subscriber, or nothing published)'
+        : `delivered ÷ expected ${(r.deliveries.ratio * 100).toFixed(2)} % (${n(r.deliveries.delivered)} / ${n(r.deliveries.expected)})`),
   );
   L.push('');
   const head = ['QoS', 'expected', 'delivered', 'lost silent', 'lost signalled', 'duplicated', 'out of order'];
@@ -221,7 +283,11 @@ export function formatReport(r: Report): string {
   for (const q of ['0', '1'] as const) {
     const k = r.qos[q];
     if (k.expected === 0 && k.delivered === 0 && k.duplicated === 0) continue;
-    L.push([q, k.expected, k.delivered, k.lostSilent, k.lostSignalled, k.duplicated, k.outOfOrder].map((v, i) => pad(typeof v === 'number' ? n(v) : v, i ? 15 : 5)).join(''));
+    L.push(
+      [q, k.expected, k.delivered, k.lostSilent, k.lostSignalled, k.duplicated, k.outOfOrder]
+        .map((v, i) => pad(typeof v === 'number' ? n(v) : v, i ? 15 : 5))
+        .join(''),
+    );
   }
   L.push('');
   row('recoveries', `${n(r.recoveries.succeeded)} succeeded, ${n(r.recoveries.failed)} failed`);
@@ -230,8 +296,14 @@ export function formatReport(r: Report): string {
   row('closes by code', record(r.closes));
   row('errors', record(r.errors));
   if (r.publishes.failed) row('publish errors', record(r.publishes.errors));
-  const waited = r.durationMs.waitingForAudience >= 50 ? ` + ${(r.durationMs.waitingForAudience / 1000).toFixed(1)} waiting for subscriptions` : '';
-  row('time', `${(r.durationMs.total / 1000).toFixed(1)} s (ramp-up ${(r.durationMs.rampUp / 1000).toFixed(1)}${waited}, publishing ${(r.durationMs.publishing / 1000).toFixed(1)}, drain ${(r.durationMs.draining / 1000).toFixed(1)})`);
+  const waited =
+    r.durationMs.waitingForAudience >= 50
+      ? ` + ${(r.durationMs.waitingForAudience / 1000).toFixed(1)} waiting for subscriptions`
+      : '';
+  row(
+    'time',
+    `${(r.durationMs.total / 1000).toFixed(1)} s (ramp-up ${(r.durationMs.rampUp / 1000).toFixed(1)}${waited}, publishing ${(r.durationMs.publishing / 1000).toFixed(1)}, drain ${(r.durationMs.draining / 1000).toFixed(1)})`,
+  );
   L.push('');
   if (r.passed) L.push('PASS: nothing lost, duplicated or reordered');
   else {
@@ -242,6 +314,19 @@ export function formatReport(r: Report): string {
 }
 
 /** The one-line live progress display. */
-export function formatProgress(p: { phase: string; elapsed: number; clients: number; connected: number; subscribed: number; handled: number; reconnects: number; published: number; publishErrors: number }, rate: number): string {
+export function formatProgress(
+  p: {
+    phase: string;
+    elapsed: number;
+    clients: number;
+    connected: number;
+    subscribed: number;
+    handled: number;
+    reconnects: number;
+    published: number;
+    publishErrors: number;
+  },
+  rate: number,
+): string {
   return `[${(p.elapsed / 1000).toFixed(0).padStart(4)} s] ${p.phase.padEnd(10)} clients ${n(p.subscribed)}/${n(p.clients)}  reconnects ${n(p.reconnects)}  published ${n(p.published)}${p.publishErrors ? ` (${n(p.publishErrors)} failed)` : ''}  delivered ${n(p.handled)} (${n(Math.round(rate))}/s)`;
 }

@@ -95,19 +95,40 @@ export async function runLoadtest(cfg: LoadtestConfig, onProgress?: (p: Progress
             }
           });
           worker.on('error', reject);
-          worker.on('exit', (code) => (results[w] ? resolve() : reject(new Error(`load-test worker ${w} exited with ${code} before reporting`))));
+          worker.on('exit', (code) =>
+            results[w] ? resolve() : reject(new Error(`load-test worker ${w} exited with ${code} before reporting`)),
+          );
         }),
       );
     });
     const sum = (): WorkerProgress =>
-      progress.reduce((a, p) => ({ connected: a.connected + p.connected, subscribed: a.subscribed + p.subscribed, handled: a.handled + p.handled, reconnects: a.reconnects + p.reconnects }), {
-        connected: 0,
-        subscribed: 0,
-        handled: 0,
-        reconnects: 0,
-      });
+      progress.reduce(
+        (a, p) => ({
+          connected: a.connected + p.connected,
+          subscribed: a.subscribed + p.subscribed,
+          handled: a.handled + p.handled,
+          reconnects: a.reconnects + p.reconnects,
+        }),
+        {
+          connected: 0,
+          subscribed: 0,
+          handled: 0,
+          reconnects: 0,
+        },
+      );
     if (onProgress) {
-      ticker = setInterval(() => onProgress({ phase, elapsed: Date.now() - began, clients: cfg.clients, ...sum(), published: pub.ok, publishErrors: pub.failed }), 1_000);
+      ticker = setInterval(
+        () =>
+          onProgress({
+            phase,
+            elapsed: Date.now() - began,
+            clients: cfg.clients,
+            ...sum(),
+            published: pub.ok,
+            publishErrors: pub.failed,
+          }),
+        1_000,
+      );
       ticker.unref();
     }
 
@@ -144,11 +165,17 @@ export async function runLoadtest(cfg: LoadtestConfig, onProgress?: (p: Progress
               pub.ok++;
               pub.latency.record(Math.max(1, Math.round((now() - sentAt) * 1000)));
               const f = finals[ch!];
-              if (!f || f.epoch !== pos.epoch || pos.offset > f.offset) finals[ch!] = { offset: pos.offset, epoch: pos.epoch };
+              if (!f || f.epoch !== pos.epoch || pos.offset > f.offset)
+                finals[ch!] = { offset: pos.offset, epoch: pos.epoch };
             },
             (err: unknown) => {
               pub.failed++;
-              bump(pub.errors, (err as { code?: number }).code !== undefined ? `${(err as { code: number }).code} ${(err as Error).message}` : (err as Error).message);
+              bump(
+                pub.errors,
+                (err as { code?: number }).code !== undefined
+                  ? `${(err as { code: number }).code} ${(err as Error).message}`
+                  : (err as Error).message,
+              );
             },
           )
           .finally(() => inFlight.delete(p));
@@ -165,11 +192,15 @@ export async function runLoadtest(cfg: LoadtestConfig, onProgress?: (p: Progress
     // Drain: every worker waits until its clients reached each channel's end, bounded by --drain.
     phase = 'draining';
     const drainStart = Date.now();
-    for (const w of workers) w.postMessage({ type: 'final', positions: finals, drain: audience ? cfg.drain : 0 } satisfies ToWorker);
+    for (const w of workers)
+      w.postMessage({ type: 'final', positions: finals, drain: audience ? cfg.drain : 0 } satisfies ToWorker);
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       Promise.all(done),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('load-test workers did not report in time')), cfg.drain + 15_000))),
+      new Promise(
+        (_, reject) =>
+          (timer = setTimeout(() => reject(new Error('load-test workers did not report in time')), cfg.drain + 15_000)),
+      ),
     ]);
     clearTimeout(timer);
     timing.draining = Date.now() - drainStart;
@@ -188,5 +219,12 @@ export async function runLoadtest(cfg: LoadtestConfig, onProgress?: (p: Progress
     connectLatency.add(r.connectLatency);
     deliveryLatency.add(r.deliveryLatency);
   }
-  return buildReport(cfg, { totals, connectLatency, deliveryLatency, publish: pub, timing, elapsed: Date.now() - began });
+  return buildReport(cfg, {
+    totals,
+    connectLatency,
+    deliveryLatency,
+    publish: pub,
+    timing,
+    elapsed: Date.now() - began,
+  });
 }

@@ -77,7 +77,18 @@ function addRecord(into: Record<string, number>, from: Record<string, number>): 
 
 /** Adds `t` into `into`. */
 export function mergeTotals(into: ClientTotals, t: ClientTotals): ClientTotals {
-  for (const k of ['clients', 'connected', 'neverConnected', 'neverSubscribed', 'reconnects', 'forcedDrops', 'pauses', 'droppedNotices', 'handled'] as const) into[k] += t[k];
+  for (const k of [
+    'clients',
+    'connected',
+    'neverConnected',
+    'neverSubscribed',
+    'reconnects',
+    'forcedDrops',
+    'pauses',
+    'droppedNotices',
+    'handled',
+  ] as const)
+    into[k] += t[k];
   into.recoveries.succeeded += t.recoveries.succeeded;
   into.recoveries.failed += t.recoveries.failed;
   addRecord(into.discontinuities, t.discontinuities);

@@ -153,7 +153,12 @@ function run(input: WorkerInput): void {
   }
 
   const progress = setInterval(() => {
-    const p: WorkerProgress = { connected: totals.connected, subscribed: subscribedCount, handled: totals.handled, reconnects: totals.reconnects };
+    const p: WorkerProgress = {
+      connected: totals.connected,
+      subscribed: subscribedCount,
+      handled: totals.handled,
+      reconnects: totals.reconnects,
+    };
     port.postMessage({ type: 'progress', progress: p } satisfies FromWorker);
   }, PROGRESS_MS);
 
