@@ -4,11 +4,11 @@
  * @module
  */
 import WebSocket from 'ws';
-import { Client, type ClientOptions, type WebSocketConstructor } from '../lib/client/index.js';
+import { Client, type ClientOptions, type Endpoints, type WebSocketConstructor } from '../lib/client/index.js';
 
 export * from '../lib/client/index.js';
 
 /** Connects to a switchyard endpoint, using `ws` unless `options.WebSocket` is given. */
-export function connect(url: string | readonly string[], options: ClientOptions = {}): Client {
+export function connect(url: string | readonly string[] | Endpoints, options: ClientOptions = {}): Client {
   return new Client(url, { WebSocket: WebSocket as unknown as WebSocketConstructor, ...options });
 }

@@ -285,7 +285,7 @@ export class Connection implements DeliveryTarget, ConnectionInput {
       if (rule!.presence)
         await this.hub.presenceTracker.join(sub, this.id, this.user, rule!.userPresence ? this.userKey : undefined);
       if (!sub.active) return cancelled();
-      const state = await this.hub.storage.state(f.ch);
+      const state = await this.hub.storage.state(f.ch, f.since);
       if (!sub.active) return cancelled();
       const cap = rule!.history === false ? 0 : rule!.history.recoveryCap;
       const { recovered, reason, start, position } = subscribeStart(f.since, state, cap);

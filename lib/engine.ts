@@ -96,8 +96,14 @@ export interface Storage {
    * A stream that does not exist is created (with a fresh epoch) as `state` does.
    */
   read(channel: string, after: number, limit: number): Promise<ReadResult>;
-  /** Current state of the stream; creates it (offset 0, a fresh epoch) if it does not exist. */
-  state(channel: string): Promise<StreamState>;
+  /**
+   * Current state of the stream; creates it (offset 0, a fresh epoch) if it does not exist.
+   * `since` is the position the caller resumes from (a resubscribe, a history page), if any:
+   * a store whose reads may lag behind its writes (a region's Redis replica) waits, bounded,
+   * until it has caught up with that position instead of answering with an older state.
+   * Other stores ignore it.
+   */
+  state(channel: string, since?: Position): Promise<StreamState>;
   /** Releases resources. Idempotent; other calls may reject afterwards. */
   close(): Promise<void>;
 }

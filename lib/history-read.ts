@@ -29,7 +29,7 @@ export async function readHistory(
   const max = ctx.options.limits.maxHistoryLimit;
   if (limit !== undefined && !isIntIn(limit, 1, max)) throw optionError('limit', `an integer from 1 to ${max}`, limit);
   const n = limit ?? Math.min(100, max);
-  const state = await ctx.engine.storage.state(channel);
+  const state = await ctx.engine.storage.state(channel, since);
   const { after, complete } = historyStart(since, state, n);
   const { messages, state: s2 } = await ctx.engine.storage.read(channel, after, n);
   return { messages, position: { offset: s2.offset, epoch: s2.epoch }, complete };

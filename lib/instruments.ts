@@ -243,7 +243,9 @@ export class Instruments {
           timed('append', () => storage.append(c, p, o)),
       },
       read: { value: (c: string, after: number, limit: number) => timed('read', () => storage.read(c, after, limit)) },
-      state: { value: (c: string) => timed('state', () => storage.state(c)) },
+      state: {
+        value: (c: string, since?: Parameters<Storage['state']>[1]) => timed('state', () => storage.state(c, since)),
+      },
     }) as Storage;
   }
 

@@ -118,6 +118,20 @@ export class RedisBroker implements Broker {
     );
   };
 
+  // Region (single primary + local replica): the primary may come back restarted, without its
+  // newest writes; the streams it no longer trusts start over at their next use. A re-check
+  // once it is back makes that next use now, so subscribers learn of a loss without waiting
+  // for a publish (the replica they listen to stays connected throughout).
+  private primaryLost = false;
+  private readonly onPrimaryLost = () => {
+    this.primaryLost = true;
+  };
+  private readonly onPrimaryBack = () => {
+    if (!this.primaryLost || !this.started) return;
+    this.primaryLost = false;
+    this.interrupt();
+  };
+
   // Cluster: after a slot moved or a shard failed over, every sharded subscription is made again
   // on the shard that owns its slot now, then every live subscription is re-checked.
   private healer: ShardHealer | undefined;
@@ -134,7 +148,13 @@ export class RedisBroker implements Broker {
     this.sink = sink;
     this.conn.onSub(this.onReady, this.onDown);
     if (this.sharded) (this.healer = new ShardHealer(this.conn, this.resubscribeShards, this.interrupt)).start();
-    if (this.conn.topology === 'sentinel') this.conn.sub.on('topology-change', this.onTopology);
+    // With a region's replica the subscriber connection is the replica's, which a change of
+    // primary does not touch: the command client tells (see onPrimaryBack).
+    if (this.conn.topology === 'sentinel') (this.conn.replica ? this.conn.cmd : this.conn.sub).on('topology-change', this.onTopology);
+    if (this.conn.replica && this.conn.topology === 'single') {
+      this.conn.cmd.on('reconnecting', this.onPrimaryLost);
+      this.conn.cmd.on('ready', this.onPrimaryBack);
+    }
     await this.conn.start('both');
     this.started = true;
   }
@@ -213,6 +233,9 @@ export class RedisBroker implements Broker {
     this.conn.offSub(this.onReady, this.onDown);
     this.conn.sub.off?.('topology-change', this.onTopology);
     this.healer?.stop();
+    this.conn.cmd.off?.('topology-change', this.onTopology);
+    this.conn.cmd.off?.('reconnecting', this.onPrimaryLost);
+    this.conn.cmd.off?.('ready', this.onPrimaryBack);
     await this.conn.close('sub');
   }
 }

@@ -102,9 +102,9 @@ const SUB_DOWN = ['reconnecting', 'node-reconnecting'];
 
 /** Shared state of one engine's clients. */
 export class RedisConnection {
-  private readonly ready: { cmd?: Promise<void>; sub?: Promise<void> } = {};
+  private readonly ready: { cmd?: Promise<void>; sub?: Promise<void>; replica?: Promise<void> } = {};
   /** node-redis' first connect of each client while it is still running (cleared when it settles). */
-  private readonly firstConnect: { cmd?: Promise<void>; sub?: Promise<void> } = {};
+  private readonly firstConnect: { cmd?: Promise<void>; sub?: Promise<void>; replica?: Promise<void> } = {};
   private closed = false;
   private runs: Promise<string> | undefined;
   /** Counts events after which the server behind a connection may have changed. */
@@ -121,9 +121,16 @@ export class RedisConnection {
     private readonly owned: boolean,
     private readonly connectTimeout: number,
     private readonly logger: RedisLogger | undefined,
+    /**
+     * A region's local replica (docs/regions.md): reads go to it, and `sub` is a duplicate of
+     * it (live messages come from the replica, which Redis replication gives every publish of
+     * the primary). Commands that write always go to `cmd`, the primary.
+     */
+    readonly replica?: RedisClientLike,
   ) {
     // node-redis emits 'error' on every failed (re)connect; an unhandled 'error' would crash the process.
-    for (const [name, c] of [['command', cmd], ['subscriber', sub]] as const) {
+    for (const [name, c] of [['command', cmd], ['subscriber', sub], ['replica', replica]] as const) {
+      if (!c) continue;
       c.on('error', (err: unknown) => this.logger?.warn({ err: err instanceof Error ? err.message : String(err), client: name }, 'redis connection error'));
     }
     for (const e of SERVER_MAY_CHANGE) cmd.on(e, this.forgetRuns);
@@ -150,7 +157,7 @@ export class RedisConnection {
    * storage alone needs only the command client; the broker needs both.
    */
   start(which: 'cmd' | 'both' = 'cmd'): Promise<void> {
-    const connect = (c: RedisClientLike | RedisGroupLike, key: 'cmd' | 'sub') =>
+    const connect = (c: RedisClientLike | RedisGroupLike, key: 'cmd' | 'sub' | 'replica') =>
       (this.ready[key] ??= (async () => {
         if (c.isOpen) return;
         const p = c.connect().then(() => undefined);
@@ -164,8 +171,9 @@ export class RedisConnection {
         await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.connectTimeout)))]);
         clearTimeout(timer);
       })());
-    if (which === 'cmd') return connect(this.cmd, 'cmd');
-    return Promise.all([connect(this.cmd, 'cmd'), connect(this.sub, 'sub')]).then(() => undefined);
+    const replica = this.replica ? connect(this.replica, 'replica') : Promise.resolve();
+    if (which === 'cmd') return Promise.all([connect(this.cmd, 'cmd'), replica]).then(() => undefined);
+    return Promise.all([connect(this.cmd, 'cmd'), replica, connect(this.sub, 'sub')]).then(() => undefined);
   }
 
   /**
@@ -348,9 +356,12 @@ export class RedisConnection {
    * Closes one client. The storage closes the command client (only if the engine created it),
    * the broker the subscriber; the hub closes the broker first, so its publishes still work.
    */
-  async close(which: 'cmd' | 'sub'): Promise<void> {
-    if (which === 'cmd') this.closed = true;
-    const c = which === 'cmd' ? this.cmd : this.sub;
+  async close(which: 'cmd' | 'sub' | 'replica'): Promise<void> {
+    if (which === 'cmd') {
+      this.closed = true;
+      if (this.replica) await this.close('replica');
+    }
+    const c = which === 'cmd' ? this.cmd : which === 'sub' ? this.sub : this.replica!;
     if (which === 'cmd') for (const e of SERVER_MAY_CHANGE) c.off?.(e, this.forgetRuns);
     if (!c.isOpen || (which === 'cmd' && !this.owned)) return;
     let timer: ReturnType<typeof setTimeout> | undefined;

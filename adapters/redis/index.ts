@@ -13,6 +13,7 @@
  * sharded pub/sub). Three deployments: one Redis (`url` or `client`), Redis Sentinel
  * (`sentinel`, follows failovers) and Redis Cluster (`cluster`, every channel on one shard).
  * See docs/scaling.md for which to choose, what Redis keeps, for how long, and each failure mode.
+ * Nodes in another region read from a local replica (`replica`, docs/regions.md).
  * @module switchyard/redis
  */
 import { createClient, createCluster, createSentinel } from 'redis';
@@ -25,7 +26,8 @@ import { RedisStorage } from './storage.js';
 
 export { RedisBroker } from './broker.js';
 export { RedisPresence, type RedisPresenceSettings } from './presence.js';
-export { RedisStorage } from './storage.js';
+export { RedisStorage, type ReplicaWait } from './storage.js';
+export type { ReplicaReads, ReplicaReadSettings, ReplicaReadStats } from './replica.js';
 export { RedisUnavailableError, type RedisClientLike, type RedisGroupLike, type RedisConnection, type RedisLogger, type RedisTopology, type RedisMessageListener, type RedisNodeClientLike } from './connection.js';
 export { escapeGlob, patternToGlob } from './glob.js';
 
@@ -53,6 +55,41 @@ export interface RedisSentinelOptions {
   nodeClientOptions?: Record<string, unknown>;
   /** Client options for the sentinels themselves. */
   sentinelClientOptions?: Record<string, unknown>;
+  /**
+   * Where to connect for an address the sentinels report ("host:port" → `{ host, port }`),
+   * for nodes that reach Redis through another address than the sentinels do (NAT, a tunnel
+   * to another region). Default: the reported address.
+   */
+  nodeAddressMap?: Record<string, { host: string; port: number }>;
+}
+
+/**
+ * The Redis replica in this node's region (docs/regions.md): the node reads history and stream
+ * state from it and receives live messages and presence events from it, while every write
+ * (appends, presence) goes to the primary, wherever it is. Offsets and epochs are the
+ * primary's, so a position from any region is valid in every other.
+ */
+export interface RedisReplicaOptions {
+  /** `redis://host:port` (or `rediss://`) of the replica in this node's region. */
+  url: string;
+  /**
+   * How long a read whose position is ahead of the replica (a client that moved here from a
+   * region closer to the primary) waits for replication to catch up, ms (default 2,000). Past
+   * it the primary answers the read (one cross-region round trip), so the client still
+   * recovers; the wait only spares the primary. A position the primary does not know either
+   * is answered at once.
+   */
+  catchUpTimeout?: number;
+  /** Client options for the replica (password, TLS …); the engine adds `disableOfflineQueue: true` and its connect timeout. */
+  clientOptions?: Record<string, unknown>;
+}
+
+/** `WAIT` after every append (see {@link RedisEngineOptions.waitForReplicas}). */
+export interface RedisWaitOptions {
+  /** How many replicas must have the append before it is acknowledged (≥ 1). */
+  replicas: number;
+  /** Longest wait, ms; fewer confirmations by then fail the publish with 201. */
+  timeout: number;
 }
 
 /** Options of {@link redisEngine}. */
@@ -132,6 +169,21 @@ export interface RedisEngineOptions {
    * (default 5,000). Must be less than `presenceTtl` (at most half is advisable).
    */
   presenceRefresh?: number;
+  /**
+   * Regions: the replica in this node's region, read from instead of the primary (with `url`,
+   * `client` or `sentinel`, which name the primary; not with `cluster`). Default: none, every
+   * read goes to the primary. See docs/regions.md.
+   */
+  replica?: RedisReplicaOptions;
+  /**
+   * Acknowledge a publish only once `replicas` replicas have it too (Redis `WAIT` after the
+   * append), so a failover to one of them cannot lose it. Costs one replication round trip
+   * per publish (measured in docs/regions.md). When fewer confirm within `timeout` ms the
+   * publish fails with 201 although the primary stored it (a retry with the same idempotency
+   * key returns the same offset). Default: none, a publish is acknowledged once the primary
+   * stored it. Not with `cluster`.
+   */
+  waitForReplicas?: RedisWaitOptions;
   /** Receives connection errors (node-redis reports every failed reconnect). Default: silent. */
   logger?: RedisLogger;
 }
@@ -144,7 +196,7 @@ const posInt = (v: unknown): v is number => typeof v === 'number' && Number.isSa
  */
 export function redisEngine(options: RedisEngineOptions = {}): Engine & { storage: RedisStorage; broker: RedisBroker; presence: RedisPresence } {
   if (typeof options !== 'object' || options === null) throw optionError('redisEngine options', 'an object', options);
-  const { url = 'redis://127.0.0.1:6379', client, cluster, sentinel, keyPrefix = 'switchyard:', dedupWindow = 120_000, streamIdleTtl = 86_400_000, emptyStreamTtl = 300_000, patternFeed = true, connectTimeout = 5_000, restartIsDataLoss = true, presenceTtl = 15_000, presenceRefresh = 5_000, logger } = options;
+  const { url = 'redis://127.0.0.1:6379', client, cluster, sentinel, keyPrefix = 'switchyard:', dedupWindow = 120_000, streamIdleTtl = 86_400_000, emptyStreamTtl = 300_000, patternFeed = true, connectTimeout = 5_000, restartIsDataLoss = true, presenceTtl = 15_000, presenceRefresh = 5_000, logger, replica, waitForReplicas } = options;
   if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) throw optionError('url', 'a redis:// or rediss:// URL', url);
   if (typeof keyPrefix !== 'string' || /[{}]/.test(keyPrefix)) throw optionError('keyPrefix', 'a string without "{" or "}" (they would break hash tags)', keyPrefix);
   if (!posInt(dedupWindow)) throw optionError('dedupWindow', 'a positive integer of milliseconds', dedupWindow);
@@ -165,6 +217,9 @@ export function redisEngine(options: RedisEngineOptions = {}): Engine & { storag
       typeof sentinel === 'object' && sentinel !== null && typeof sentinel.name === 'string' && sentinel.name.length > 0 && Array.isArray(sentinel.sentinelRootNodes) && sentinel.sentinelRootNodes.length > 0 &&
       sentinel.sentinelRootNodes.every((n) => typeof n?.host === 'string' && Number.isInteger(n?.port) && n.port > 0 && n.port < 65536);
     if (!ok) throw optionError('sentinel', 'an object with name and sentinelRootNodes: [{ host, port }, …] (at least one)', sentinel);
+    const map = sentinel.nodeAddressMap;
+    const mapOk = map === undefined || (typeof map === 'object' && map !== null && Object.values(map).every((a) => typeof a?.host === 'string' && Number.isInteger(a?.port) && a.port > 0 && a.port < 65536));
+    if (!mapOk) throw optionError('sentinel.nodeAddressMap', 'an object mapping "host:port" to { host, port }', map);
   }
   if (client !== undefined) {
     if (typeof client !== 'object' || client === null || typeof client.duplicate !== 'function') throw optionError('client', 'a node-redis client (createClient())', client);
@@ -172,6 +227,22 @@ export function redisEngine(options: RedisEngineOptions = {}): Engine & { storag
       throw optionError('client', 'created with createClient({ ..., disableOfflineQueue: true }) so publishes fail fast while Redis is down', 'a client with an offline queue');
     }
   }
+  if (replica !== undefined) {
+    const ok = typeof replica === 'object' && replica !== null && typeof replica.url === 'string' && /^rediss?:\/\//.test(replica.url);
+    if (!ok) throw optionError('replica', 'an object with url: "redis://host:port" (the replica in this node\'s region)', replica);
+    if (cluster !== undefined) throw optionError('replica', 'no replica with cluster (a cluster has replicas per shard; regions need one primary, docs/regions.md)', replica);
+    if (replica.catchUpTimeout !== undefined && !posInt(replica.catchUpTimeout)) throw optionError('replica.catchUpTimeout', 'a positive integer of milliseconds', replica.catchUpTimeout);
+    if (replica.clientOptions !== undefined && (typeof replica.clientOptions !== 'object' || replica.clientOptions === null)) throw optionError('replica.clientOptions', 'an object of node-redis client options', replica.clientOptions);
+  }
+  if (waitForReplicas !== undefined) {
+    const ok = typeof waitForReplicas === 'object' && waitForReplicas !== null && posInt(waitForReplicas.replicas) && posInt(waitForReplicas.timeout);
+    if (!ok) throw optionError('waitForReplicas', 'an object { replicas, timeout } of positive integers (replicas to confirm, ms to wait)', waitForReplicas);
+    if (cluster !== undefined) throw optionError('waitForReplicas', 'no waitForReplicas with cluster', waitForReplicas);
+  }
+  // A region's node reads from its local replica and gets live messages from it (pub/sub on a replica receives every publish of the primary).
+  const replicaClient = replica
+    ? (createClient({ ...replica.clientOptions, url: replica.url, disableOfflineQueue: true, socket: { connectTimeout, ...(replica.clientOptions?.socket as object) } }) as unknown as RedisClientLike)
+    : undefined;
   let conn: RedisConnection;
   if (cluster) {
     const c = createCluster({ rootNodes: cluster.rootNodes, defaults: { ...cluster.defaults, disableOfflineQueue: true, socket: { connectTimeout, ...(cluster.defaults?.socket as object) } } }) as unknown as RedisGroupLike & { duplicate(): RedisGroupLike };
@@ -179,13 +250,13 @@ export function redisEngine(options: RedisEngineOptions = {}): Engine & { storag
   } else if (sentinel) {
     const opts = { ...sentinel, nodeClientOptions: { ...sentinel.nodeClientOptions, disableOfflineQueue: true, socket: { connectTimeout, ...(sentinel.nodeClientOptions?.socket as object) } } };
     const c = createSentinel(opts as Parameters<typeof createSentinel>[0]) as unknown as RedisGroupLike & { duplicate(): RedisGroupLike };
-    conn = new RedisConnection('sentinel', c, c.duplicate(), true, connectTimeout, logger);
+    conn = new RedisConnection('sentinel', c, replicaClient?.duplicate() ?? c.duplicate(), true, connectTimeout, logger, replicaClient);
   } else {
     const cmd = client ?? (createClient({ url, disableOfflineQueue: true, socket: { connectTimeout } }) as unknown as RedisClientLike);
-    conn = new RedisConnection('single', cmd, cmd.duplicate(), client === undefined, connectTimeout, logger);
+    conn = new RedisConnection('single', cmd, (replicaClient ?? cmd).duplicate(), client === undefined, connectTimeout, logger, replicaClient);
   }
   return {
-    storage: new RedisStorage(conn, keyPrefix, dedupWindow, streamIdleTtl, restartIsDataLoss, emptyStreamTtl, patternFeed),
+    storage: new RedisStorage(conn, keyPrefix, dedupWindow, streamIdleTtl, restartIsDataLoss, emptyStreamTtl, patternFeed, replica && { catchUpTimeout: replica.catchUpTimeout ?? 2_000, idleTtl: streamIdleTtl, emptyStreamTtl }, waitForReplicas),
     broker: new RedisBroker(conn, keyPrefix, patternFeed),
     presence: new RedisPresence(conn, keyPrefix, { ttl: presenceTtl, refresh: presenceRefresh }, logger),
     appendPublishes: true,

@@ -101,7 +101,8 @@ export class RedisPresence implements PresenceStore {
   }
 
   private get ps(): { subscribe(c: string, l: Listener): Promise<unknown>; unsubscribe(c: string, l?: Listener): Promise<unknown> } {
-    const sub = this.conn.sub as unknown as Record<string, (c: string, l?: Listener) => Promise<unknown>>;
+    type Call = (c: string, l?: Listener) => Promise<unknown>;
+    const sub = this.conn.sub as unknown as { subscribe: Call; unsubscribe: Call; sSubscribe: Call; sUnsubscribe: Call };
     return this.sharded ? { subscribe: (c, l) => sub.sSubscribe(c, l), unsubscribe: (c, l) => sub.sUnsubscribe(c, l) } : { subscribe: (c, l) => sub.subscribe(c, l), unsubscribe: (c, l) => sub.unsubscribe(c, l) };
   }
 
@@ -187,9 +188,10 @@ export class RedisPresence implements PresenceStore {
     const ids = ((await this.conn.run(['SMEMBERS', this.nodesKey])) as string[]).filter((id) => id !== this.nodeId);
     const live = await Promise.all(ids.map((id) => this.conn.run(['EXISTS', this.nodeKey(id)])));
     for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
       if (Number(live[i]) === 1 || this.closed) continue;
       // SREM answers 1 to one node only: exactly one node does the cleanup.
-      if (Number(await this.conn.run(['SREM', this.nodesKey, ids[i]])) === 1) await this.reapNode(ids[i]);
+      if (Number(await this.conn.run(['SREM', this.nodesKey, id])) === 1) await this.reapNode(id);
     }
   }
 
@@ -209,7 +211,7 @@ export class RedisPresence implements PresenceStore {
     do {
       const [next, flat] = (await this.conn.run(['HSCAN', this.key(channel), cursor, 'COUNT', String(SCAN_BATCH)])) as [string, string[]];
       cursor = String(next);
-      for (let i = 0; i < flat.length; i += 2) if (flat[i + 1].startsWith(mark)) await this.remove(channel, flat[i], id);
+      for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i + 1]!.startsWith(mark)) await this.remove(channel, flat[i]!, id);
     } while (cursor !== '0' && !this.closed);
   }
 
@@ -224,21 +226,31 @@ export class RedisPresence implements PresenceStore {
   async join(channel: string, connectionId: string, info: string | undefined): Promise<void> {
     await this.ensureAlive();
     let members = this.own.get(channel);
+    const forget = (m: Map<string, string | undefined>) => {
+      if (m.size === 0 && this.own.get(channel) === m) this.own.delete(channel);
+    };
+    // The channel is recorded before the member, so whoever cleans up after this node finds it.
+    let recorded: Promise<unknown> = Promise.resolve();
     if (!members) {
-      this.own.set(channel, (members = new Map()));
-      // Recorded before the member, so whoever cleans up after this node finds the channel.
-      try {
-        await this.conn.run(['SADD', this.channelsKey(this.nodeId), channel]);
-      } catch (err) {
-        if (members.size === 0 && this.own.get(channel) === members) this.own.delete(channel);
-        throw err;
-      }
+      const m = (members = new Map());
+      this.own.set(channel, m);
+      recorded = this.conn.run(['SADD', this.channelsKey(this.nodeId), channel]);
+      recorded.catch(() => forget(m));
+      // One Redis or Sentinel: both commands go down one connection, back to back, so Redis runs
+      // them in that order and the join costs one round trip, not two (it matters for a node
+      // whose primary is in another region, docs/regions.md). A cluster keeps the set and the
+      // member hash on different shards: the member waits for the set.
+      if (this.sharded) await recorded;
     }
     members.set(connectionId, info);
+    const stored = this.store(channel, connectionId, info);
     try {
-      await this.store(channel, connectionId, info);
+      await Promise.all([recorded, stored]);
     } catch (err) {
       members.delete(connectionId);
+      forget(members);
+      // The member may be stored although the channel is not recorded: take it back (best effort).
+      if (await stored.then(() => true, () => false)) await this.remove(channel, connectionId, this.nodeId).catch(() => {});
       throw err;
     }
   }
@@ -276,15 +288,16 @@ export class RedisPresence implements PresenceStore {
       cursor = String(next);
       const unknown = new Set<string>();
       for (let i = 1; i < flat.length; i += 2) {
-        const node = flat[i].slice(0, flat[i].indexOf('|'));
+        const v = flat[i]!;
+        const node = v.slice(0, v.indexOf('|'));
         if (!alive.has(node)) unknown.add(node);
       }
       const ids = [...unknown];
       const live = await Promise.all(ids.map((id) => this.conn.run(['EXISTS', this.nodeKey(id)])));
       ids.forEach((id, i) => alive.set(id, Number(live[i]) === 1));
-      for (let i = 0; i < flat.length; i += 2) {
-        const cid = flat[i];
-        const v = flat[i + 1];
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const cid = flat[i]!;
+        const v = flat[i + 1]!;
         const bar = v.indexOf('|');
         if (bar < 0) continue; // not written by this store
         const node = v.slice(0, bar);

@@ -1,9 +1,10 @@
 /** {@link Storage} on Redis: every mutation is one Lua script (see scripts.ts). @module */
-import type { AppendOptions, AppendResult, ReadResult, Storage, StreamState } from '../../lib/engine.js';
+import type { AppendOptions, AppendResult, Position, ReadResult, Storage, StreamState } from '../../lib/engine.js';
 import { newEpoch } from '../../lib/epoch.js';
-import type { RedisConnection } from './connection.js';
+import { RedisUnavailableError, type RedisConnection } from './connection.js';
 import { APPEND, READ, script, type Script } from './scripts.js';
 import { busChannel, feedChannel } from './channels.js';
+import { ReplicaReads, type ReplicaReadSettings } from './replica.js';
 
 const APPEND_SCRIPT = script(APPEND);
 const READ_SCRIPT = script(READ);
@@ -11,8 +12,17 @@ const READ_SCRIPT = script(READ);
 const MAX_MS = 100_000_000_000;
 const ms = (v: number) => String(Math.max(1, Math.min(MAX_MS, Math.ceil(v))));
 
+/** `WAIT` after every append: how many replicas must confirm it, and for how long to wait, ms. */
+export interface ReplicaWait {
+  replicas: number;
+  timeout: number;
+}
+
 /** Storage half of the Redis engine. Created by `redisEngine()`. */
 export class RedisStorage implements Storage {
+  /** The read path through the region's local replica, if the engine has one. */
+  readonly replicaReads: ReplicaReads | undefined;
+
   constructor(
     private readonly conn: RedisConnection,
     private readonly prefix: string,
@@ -21,7 +31,14 @@ export class RedisStorage implements Storage {
     private readonly restartIsDataLoss: boolean,
     private readonly emptyStreamTtl: number,
     private readonly patternFeed: boolean,
-  ) {}
+    replica?: ReplicaReadSettings,
+    private readonly waitFor?: ReplicaWait,
+  ) {
+    this.replicaReads =
+      replica && conn.replica
+        ? new ReplicaReads(conn.replica, { primaryRead: (c, after, limit) => this.readRaw(c, after, limit), trusted: () => (restartIsDataLoss ? conn.runIds() : Promise.resolve('*')), keys: (c) => this.keys(c) }, replica)
+        : undefined;
+  }
 
   private get sharded(): boolean {
     return this.conn.topology === 'cluster';
@@ -50,7 +67,7 @@ export class RedisStorage implements Storage {
     const tail = (runs: string) => [String(keys.length), ...keys, newEpoch(), runs, ms(this.idleTtl), ...args];
     // Both scripts answer with the stream's run-id stamp last.
     const stamp = (reply: unknown) => String((reply as unknown[]).at(-1));
-    const exec = (head: string[]) => (this.restartIsDataLoss ? this.conn.runChecked(keys[0], (runs) => [...head, ...tail(runs)], stamp) : this.conn.run([...head, ...tail('*')]));
+    const exec = (head: string[]) => (this.restartIsDataLoss ? this.conn.runChecked(keys[0]!, (runs) => [...head, ...tail(runs)], stamp) : this.conn.run([...head, ...tail('*')]));
     try {
       return await exec(['EVALSHA', s.sha]);
     } catch (err) {
@@ -75,6 +92,7 @@ export class RedisStorage implements Storage {
       this.sharded ? 'SPUBLISH' : 'PUBLISH',
     ])) as [number, string, number];
     const res = { offset: Number(r[0]), epoch: String(r[1]), duplicate: Number(r[2]) === 1 };
+    if (this.waitFor) await this.waitForReplicas();
     // Pattern subscribers of a cluster listen on the sharded feed of the channel's first
     // segment (another slot, so not from inside the script). Patterns are live-only QoS 0
     // ([SUB-4]): the feed needs no ordering with the store, and a failed feed publish is a
@@ -94,11 +112,26 @@ export class RedisStorage implements Storage {
     return { messages, state };
   }
 
-  read(channel: string, after: number, limit: number): Promise<ReadResult> {
-    return this.readRaw(channel, after, Math.max(1, limit));
+  /**
+   * WAIT on the connection that ran the append: Redis answers once that many replicas have
+   * everything this connection wrote so far (so this append, and maybe later ones), or at the
+   * timeout with how many did. Fewer than asked fails the publish (201): the message is stored
+   * on the primary and will be delivered, but the publisher was promised more; a retry with the
+   * same idempotency key returns the same offset and waits again.
+   */
+  private async waitForReplicas(): Promise<void> {
+    const { replicas, timeout } = this.waitFor!;
+    const n = Number(await this.conn.run(['WAIT', String(replicas), String(timeout)]));
+    if (n < replicas) throw new RedisUnavailableError(`stored on the primary, but only ${n} of ${replicas} replicas confirmed it within ${timeout} ms (waitForReplicas)`);
   }
 
-  async state(channel: string): Promise<StreamState> {
+  read(channel: string, after: number, limit: number): Promise<ReadResult> {
+    const n = Math.max(1, limit);
+    return this.replicaReads ? this.replicaReads.read(channel, after, n) : this.readRaw(channel, after, n);
+  }
+
+  async state(channel: string, since?: Position): Promise<StreamState> {
+    if (this.replicaReads) return (await this.replicaReads.read(channel, since?.offset ?? 0, 0, since)).state;
     return (await this.readRaw(channel, 0, 0)).state;
   }
 

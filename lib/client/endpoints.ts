@@ -1,8 +1,9 @@
 /**
  * The endpoints a client connects to, and which one the next attempt uses. With several endpoints
  * (nodes of a cluster) each reconnect moves to the next one, so a dead node costs one attempt;
- * every node serves the same streams, so recovery works on any. A smarter choice (e.g. the
- * nearest region first) replaces `next()` and nothing else.
+ * every node serves the same streams, so recovery works on any. A smarter choice (the nearest
+ * region first: `nearestEndpoint()` of `switchyardjs/client/nearest`) is passed to `connect()`
+ * instead of the URLs.
  * @module
  */
 
@@ -13,6 +14,8 @@ export interface Endpoints {
   readonly current: string;
   /** Moves on to the endpoint the next attempt should try after `current` failed or closed, and returns it. */
   next(): string;
+  /** Called before every connection attempt (first and reconnects): may re-pick `current`, e.g. after measuring. */
+  choose?(): Promise<void>;
 }
 
 /** Round-robin over a non-empty list of endpoint URLs (validated by the caller: options.ts). */

@@ -40,6 +40,7 @@ import { requests, waiting, type Requests, type Waiting } from './requests.js';
 import { sendSubscribe, syncServerSubscriptions } from './server-subscriptions.js';
 import { Subscription, type MessageHandler, type SubscribeOptions } from './subscription.js';
 import type { TransportConnection } from './transport.js';
+import type { Endpoints } from './endpoints.js';
 
 export { Subscription } from './subscription.js';
 export type { TokenProvider } from './refresh.js';
@@ -58,6 +59,7 @@ export type { PresenceUser, PresenceUsersResult } from '../user-presence.js';
 export { CLIENT_ERROR, ClientError, type ClientErrorName } from './errors.js';
 export type { ClientEvents, ClientState } from './events.js';
 export type { ClientOptions, ClientPublishOptions } from './options.js';
+export type { Endpoints } from './endpoints.js';
 export type { ClientTransport, TransportClose, TransportConnection, TransportEvents } from './transport.js';
 export { webSocketTransport, type WebSocketConstructor, type WebSocketLike } from './transport-websocket.js';
 
@@ -79,7 +81,7 @@ export class Client extends EventEmitter<ClientEvents> {
   declare private readonly pacer: PublishPacer;
   declare private readonly outbox: Outbox;
 
-  constructor(url: string | readonly string[], options: ClientOptions = {}) {
+  constructor(url: string | readonly string[] | Endpoints, options: ClientOptions = {}) {
     super();
     this.state = 'connecting';
     this.subs = new Map();
@@ -282,8 +284,9 @@ export class Client extends EventEmitter<ClientEvents> {
 /**
  * Connects to a switchyard endpoint, e.g. `connect('ws://localhost:3000/realtime')`, or to any of
  * several nodes of a cluster (`connect(['ws://a/realtime', 'ws://b/realtime'])`): each reconnect
- * tries the next URL. Throws a TypeError for an invalid URL or option.
+ * tries the next URL; or to the nearest region (`connect(nearestEndpoint([...]))`, docs/regions.md).
+ * Throws a TypeError for an invalid URL or option.
  */
-export function connect(url: string | readonly string[], options: ClientOptions = {}): Client {
+export function connect(url: string | readonly string[] | Endpoints, options: ClientOptions = {}): Client {
   return new Client(url, options);
 }

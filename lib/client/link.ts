@@ -10,7 +10,7 @@ import { CLOSE, shouldReconnect } from '../close-codes.js';
 import type { ServerFrame } from '../protocol.js';
 import { backoffDelay } from './backoff.js';
 import { decodeFrame } from './decode.js';
-import { roundRobin, type Endpoints } from './endpoints.js';
+import type { Endpoints } from './endpoints.js';
 import { BAD_SERVER_FRAME, ClientError, CONNECTION_LOST } from './errors.js';
 import type { ClientEvents, ClientState } from './events.js';
 import type { ResolvedOptions } from './options.js';
@@ -50,7 +50,7 @@ export interface Link {
 }
 
 export function link(host: LinkHost): Link {
-  const endpoints = roundRobin(host.o.urls);
+  const endpoints = host.o.endpoints;
   let conn: TransportConnection | undefined;
   let welcomed = false;
   let attempt = 0;
@@ -63,6 +63,7 @@ export function link(host: LinkHost): Link {
   });
 
   const open = async (): Promise<void> => {
+    await endpoints.choose?.();
     const t = await fetchToken(host.o.token);
     if (host.state === 'closed') return;
     if ('none' in t) return host.stop(CLOSE.NO_TOKEN, 'token provider returned null: no credentials');

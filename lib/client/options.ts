@@ -5,6 +5,7 @@
 import { isPattern } from '../channel-name.js';
 import { isIntIn } from '../integers.js';
 import type { QoS } from '../protocol.js';
+import { roundRobin, type Endpoints } from './endpoints.js';
 import type { TokenProvider } from './refresh.js';
 import type { SubscribeOptions } from './subscription.js';
 import type { ClientTransport } from './transport.js';
@@ -58,7 +59,7 @@ export interface ResolvedOptions {
   publishTimeout: number;
   offlineQueue: number;
   transport: ClientTransport;
-  urls: string[];
+  endpoints: Endpoints;
 }
 
 function posInt(name: string, v: unknown, dflt: number): number {
@@ -68,7 +69,7 @@ function posInt(name: string, v: unknown, dflt: number): number {
 }
 
 /** Validates `connect()`'s arguments; throws a TypeError naming the bad one and what it must be. */
-export function resolveOptions(url: string | readonly string[], options: ClientOptions): ResolvedOptions {
+export function resolveOptions(url: string | readonly string[] | Endpoints, options: ClientOptions): ResolvedOptions {
   let transport = options.transport;
   if (transport !== undefined && typeof transport?.open !== 'function')
     throw new TypeError('switchyard client: transport must be a ClientTransport');
@@ -81,10 +82,19 @@ export function resolveOptions(url: string | readonly string[], options: ClientO
     // Only an explicitly given implementation (Node's ws) can read a refused upgrade's HTTP status.
     transport = webSocketTransport(WS, options.WebSocket !== undefined);
   }
-  const urls = typeof url === 'string' ? [url] : Array.isArray(url) ? [...(url as readonly string[])] : [];
+  // An Endpoints (e.g. nearestEndpoint()) chooses among its own URLs.
+  const chooser = (url as Endpoints)?.next ? (url as Endpoints) : undefined;
+  const urls =
+    typeof url === 'string'
+      ? [url]
+      : chooser
+        ? [...chooser.all]
+        : Array.isArray(url)
+          ? [...(url as readonly string[])]
+          : [];
   if (urls.length === 0)
     throw new TypeError(
-      `switchyard client: url must be a ws:// or wss:// URL or a non-empty array of them (got ${String(url)})`,
+      `switchyard client: url must be a ws:// or wss:// URL, a non-empty array of them or an Endpoints (got ${String(url)})`,
     );
   for (const u of urls) {
     const problem = typeof u === 'string' ? transport.checkUrl?.(u) : 'must be a string';
@@ -109,7 +119,7 @@ export function resolveOptions(url: string | readonly string[], options: ClientO
     publishTimeout: posInt('publishTimeout', options.publishTimeout, 60_000),
     offlineQueue: posInt('offlineQueue', options.offlineQueue, 1_000),
     transport,
-    urls,
+    endpoints: chooser ?? roundRobin(urls),
   };
 }
 
