@@ -18,7 +18,7 @@ function forward(from, to, link, fromClient) {
       if (!to.destroyed) to.write(chunk);
     };
     const later = () => (delay > 0 ? setTimeout(send, delay) : send());
-    if (paused && paused.test(link.hello)) held.push(later);
+    if (paused?.test(link.hello)) held.push(later);
     else later();
   });
   // The end follows the last data, delayed like it.
