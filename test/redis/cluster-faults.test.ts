@@ -208,19 +208,25 @@ else {
 
       const owner = await cluster.ownerOf(store.key(ch));
       await cluster.server(owner).stop();
-      // Joins fail with 201 until the replica is promoted; a member that cannot join is retried by its client.
-      let after: { id: string; leave(): void } | undefined;
-      for (let attempt = 0; !after && attempt < 60; attempt++) {
-        after = await member().catch(() => undefined);
-        if (!after) await new Promise((r) => setTimeout(r, 250));
+      // Joins fail with 201 until the replica is promoted. Joins stored before node A re-made its
+      // event subscription on the promoted replica are not announced to A's watchers (the limit
+      // docs/scaling.md states), so members keep joining until one is seen: events resume.
+      const joined: Array<{ id: string; leave(): void }> = [];
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline && !joined.some((m) => events.includes(`join ${m.id}`))) {
+        const m = await member().catch(() => undefined);
+        if (m) joined.push(m);
+        await waitFor(() => joined.some((x) => events.includes(`join ${x.id}`)), 500);
       }
       t.not(await cluster.ownerOf(store.key(ch)), owner, 'another server owns the presence slot now');
-      t.ok(after, 'a member joins on node B after the failover');
-      await waitFor(() => events.includes(`join ${after!.id}`), 20_000);
-      t.ok(events.includes(`join ${after!.id}`), 'after the failover, a join on node B reaches the watcher on node A');
-      after!.leave();
-      await waitFor(() => events.includes(`leave ${after!.id}`), 20_000);
-      t.ok(events.includes(`leave ${after!.id}`), 'and so does its leave');
+      const after = joined.find((m) => events.includes(`join ${m.id}`));
+      t.ok(
+        after,
+        `after the failover, joins on node B reach the watcher on node A again (${joined.length - 1} earlier joins stored after the failover were not announced)`,
+      );
+      after?.leave();
+      await waitFor(() => events.includes(`leave ${after?.id}`), 20_000);
+      t.ok(after && events.includes(`leave ${after.id}`), 'and so does its leave');
     },
   );
 }
