@@ -10,14 +10,13 @@
  * segment is a wildcard (`*.x`, `>`) cannot be served by one shard and is refused.
  * @module
  */
+import { isPattern } from '../../lib/channel-name.js';
 import type { Broker, BrokerMessage, BrokerSink } from '../../lib/engine.js';
 import { matchesPattern } from '../../lib/options.js';
 import { busChannel, channelOf, feedChannel } from './channels.js';
 import { RedisUnavailableError, type RedisConnection } from './connection.js';
 import { patternToGlob } from './glob.js';
 import { ShardHealer } from './shard-heal.js';
-
-const isPattern = (ch: string) => ch.includes('*') || ch.includes('>');
 
 type Listener = (message: string, channel: string) => void;
 interface PubSub {
@@ -93,7 +92,8 @@ export class RedisBroker implements Broker {
     if (nl < 0) return;
     const channel = raw.slice(0, nl);
     if (this.exact.has(channel)) return;
-    for (const p of this.patterns.keys()) if (matchesPattern(p, channel)) return this.deliver(channel, raw.slice(nl + 1));
+    for (const p of this.patterns.keys())
+      if (matchesPattern(p, channel)) return this.deliver(channel, raw.slice(nl + 1));
   };
 
   private deliver(channel: string, raw: string): void {
@@ -103,7 +103,12 @@ export class RedisBroker implements Broker {
     const id = channel + '\n' + raw.slice(0, b);
     if (id === this.last) return;
     this.last = id;
-    this.sink.message({ channel, offset: Number(raw.slice(0, a)), epoch: raw.slice(a + 1, b), payload: raw.slice(b + 1) });
+    this.sink.message({
+      channel,
+      offset: Number(raw.slice(0, a)),
+      epoch: raw.slice(a + 1, b),
+      payload: raw.slice(b + 1),
+    });
   }
 
   // Sentinel: after the primary changed, node-redis moves the subscriber connection to the new
@@ -136,7 +141,10 @@ export class RedisBroker implements Broker {
   // on the shard that owns its slot now, then every live subscription is re-checked.
   private healer: ShardHealer | undefined;
   private readonly resubscribeShards = async (): Promise<void> => {
-    const subs: Array<[string, Listener]> = [...this.exact].map((c) => [busChannel(this.prefix, c, true), this.onMessage]);
+    const subs: Array<[string, Listener]> = [...this.exact].map((c) => [
+      busChannel(this.prefix, c, true),
+      this.onMessage,
+    ]);
     for (const via of new Set(this.patterns.values())) subs.push([via, this.onFeedMessage]);
     for (const [bus, listener] of subs) {
       await this.ps.sUnsubscribe(bus, listener).catch(() => {});
@@ -150,7 +158,8 @@ export class RedisBroker implements Broker {
     if (this.sharded) (this.healer = new ShardHealer(this.conn, this.resubscribeShards, this.interrupt)).start();
     // With a region's replica the subscriber connection is the replica's, which a change of
     // primary does not touch: the command client tells (see onPrimaryBack).
-    if (this.conn.topology === 'sentinel') (this.conn.replica ? this.conn.cmd : this.conn.sub).on('topology-change', this.onTopology);
+    if (this.conn.topology === 'sentinel')
+      (this.conn.replica ? this.conn.cmd : this.conn.sub).on('topology-change', this.onTopology);
     if (this.conn.replica && this.conn.topology === 'single') {
       this.conn.cmd.on('reconnecting', this.onPrimaryLost);
       this.conn.cmd.on('ready', this.onPrimaryBack);
@@ -164,7 +173,8 @@ export class RedisBroker implements Broker {
     const text = `${m.offset}:${m.epoch}:${m.payload}`;
     if (!this.sharded) return void (await this.conn.run(['PUBLISH', busChannel(this.prefix, m.channel, false), text]));
     await this.conn.run(['SPUBLISH', busChannel(this.prefix, m.channel, true), text]);
-    if (this.patternFeed) await this.conn.run(['SPUBLISH', feedChannel(this.prefix, m.channel), `${m.channel}\n${text}`]);
+    if (this.patternFeed)
+      await this.conn.run(['SPUBLISH', feedChannel(this.prefix, m.channel), `${m.channel}\n${text}`]);
   }
 
   private async withSub(fn: () => Promise<unknown>): Promise<void> {
@@ -185,7 +195,10 @@ export class RedisBroker implements Broker {
   private via(pattern: string): string {
     if (!this.sharded) return patternToGlob(`${this.prefix}m:`, pattern);
     const first = pattern.split('.')[0];
-    if (first === '*' || first === '>') throw new Error(`pattern ${pattern} starts with a wildcard: on a Redis Cluster a pattern needs a literal first segment (docs/scaling.md)`);
+    if (first === '*' || first === '>')
+      throw new Error(
+        `pattern ${pattern} starts with a wildcard: on a Redis Cluster a pattern needs a literal first segment (docs/scaling.md)`,
+      );
     return feedChannel(this.prefix, pattern);
   }
 
@@ -194,7 +207,9 @@ export class RedisBroker implements Broker {
       this.exact.add(channel);
       const bus = busChannel(this.prefix, channel, this.sharded);
       try {
-        await this.withSub(() => (this.sharded ? this.ps.sSubscribe(bus, this.onMessage) : this.ps.subscribe(bus, this.onMessage)));
+        await this.withSub(() =>
+          this.sharded ? this.ps.sSubscribe(bus, this.onMessage) : this.ps.subscribe(bus, this.onMessage),
+        );
       } catch (err) {
         this.exact.delete(channel);
         throw err;
@@ -206,7 +221,9 @@ export class RedisBroker implements Broker {
     // Two switchyard patterns can share a glob or feed (`a.*` and `a.>`): one subscription serves both.
     if ([...this.patterns].filter(([, g]) => g === via).length > 1) return;
     try {
-      await this.withSub(() => (this.sharded ? this.ps.sSubscribe(via, this.onFeedMessage) : this.ps.pSubscribe(via, this.onPatternMessage)));
+      await this.withSub(() =>
+        this.sharded ? this.ps.sSubscribe(via, this.onFeedMessage) : this.ps.pSubscribe(via, this.onPatternMessage),
+      );
     } catch (err) {
       this.patterns.delete(channel);
       throw err;
@@ -217,13 +234,21 @@ export class RedisBroker implements Broker {
     if (!isPattern(channel)) {
       this.exact.delete(channel);
       const bus = busChannel(this.prefix, channel, this.sharded);
-      if (this.conn.sub.isOpen) await (this.sharded ? this.ps.sUnsubscribe(bus, this.onMessage) : this.ps.unsubscribe(bus, this.onMessage)).catch(() => {});
+      if (this.conn.sub.isOpen)
+        await (this.sharded
+          ? this.ps.sUnsubscribe(bus, this.onMessage)
+          : this.ps.unsubscribe(bus, this.onMessage)
+        ).catch(() => {});
       return;
     }
     const via = this.patterns.get(channel);
     this.patterns.delete(channel);
     if (via === undefined || [...this.patterns.values()].includes(via)) return;
-    if (this.conn.sub.isOpen) await (this.sharded ? this.ps.sUnsubscribe(via, this.onFeedMessage) : this.ps.pUnsubscribe(via, this.onPatternMessage)).catch(() => {});
+    if (this.conn.sub.isOpen)
+      await (this.sharded
+        ? this.ps.sUnsubscribe(via, this.onFeedMessage)
+        : this.ps.pUnsubscribe(via, this.onPatternMessage)
+      ).catch(() => {});
   }
 
   async close(): Promise<void> {

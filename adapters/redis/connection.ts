@@ -26,8 +26,11 @@ export interface RedisClientLike {
   destroy(): void;
   duplicate(): RedisClientLike;
   sendCommand(args: string[]): Promise<unknown>;
+  // biome-ignore lint/suspicious/noExplicitAny: node-redis listeners take event-specific arguments; unknown[] would make every typed handler unassignable
   on(event: string, fn: (...args: any[]) => void): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: node-redis listeners take event-specific arguments; unknown[] would make every typed handler unassignable
   off?(event: string, fn: (...args: any[]) => void): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: node-redis listeners take event-specific arguments; unknown[] would make every typed handler unassignable
   once?(event: string, fn: (...args: any[]) => void): unknown;
   subscribe(channel: string, listener: RedisMessageListener): Promise<unknown>;
   unsubscribe(channel: string, listener?: RedisMessageListener): Promise<unknown>;
@@ -43,8 +46,11 @@ export interface RedisGroupLike {
   close(): Promise<unknown>;
   destroy(): unknown;
   /** Cluster: `(firstKey, isReadonly, args)`; sentinel: `(isReadonly, args)`. */
+  // biome-ignore lint/suspicious/noExplicitAny: node-redis listeners take event-specific arguments; unknown[] would make every typed handler unassignable
   sendCommand(...args: any[]): Promise<unknown>;
+  // biome-ignore lint/suspicious/noExplicitAny: node-redis listeners take event-specific arguments; unknown[] would make every typed handler unassignable
   on(event: string, fn: (...args: any[]) => void): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: node-redis listeners take event-specific arguments; unknown[] would make every typed handler unassignable
   off?(event: string, fn: (...args: any[]) => void): unknown;
   subscribe?(channel: string, listener: RedisMessageListener): Promise<unknown>;
   unsubscribe?(channel: string, listener?: RedisMessageListener): Promise<unknown>;
@@ -79,7 +85,11 @@ export class RedisUnavailableError extends Error {
 
 /** Whether `err` is node-redis' ErrorReply (or a subclass): Redis answered, with an error. */
 function isReplyError(err: unknown): boolean {
-  for (let p = err === null || typeof err !== 'object' ? null : Object.getPrototypeOf(err); p; p = Object.getPrototypeOf(p)) {
+  for (
+    let p = err === null || typeof err !== 'object' ? null : Object.getPrototypeOf(err);
+    p;
+    p = Object.getPrototypeOf(p)
+  ) {
     if (p.constructor?.name === 'ErrorReply') return true;
   }
   return false;
@@ -129,9 +139,18 @@ export class RedisConnection {
     readonly replica?: RedisClientLike,
   ) {
     // node-redis emits 'error' on every failed (re)connect; an unhandled 'error' would crash the process.
-    for (const [name, c] of [['command', cmd], ['subscriber', sub], ['replica', replica]] as const) {
+    for (const [name, c] of [
+      ['command', cmd],
+      ['subscriber', sub],
+      ['replica', replica],
+    ] as const) {
       if (!c) continue;
-      c.on('error', (err: unknown) => this.logger?.warn({ err: err instanceof Error ? err.message : String(err), client: name }, 'redis connection error'));
+      c.on('error', (err: unknown) =>
+        this.logger?.warn(
+          { err: err instanceof Error ? err.message : String(err), client: name },
+          'redis connection error',
+        ),
+      );
     }
     for (const e of SERVER_MAY_CHANGE) cmd.on(e, this.forgetRuns);
   }
@@ -141,11 +160,15 @@ export class RedisConnection {
    * every "a subscriber connection was lost" event. On a cluster both name the node's
    * `{ host, port }` (node-redis keeps one connection per shard); elsewhere they get nothing.
    */
-  onSub(ready: (node?: { host: string; port: number }) => void, down?: (node?: { host: string; port: number }) => void): void {
+  onSub(
+    ready: (node?: { host: string; port: number }) => void,
+    down?: (node?: { host: string; port: number }) => void,
+  ): void {
     for (const e of SUB_READY) this.sub.on(e, ready);
     if (down) for (const e of SUB_DOWN) this.sub.on(e, down);
   }
 
+  // biome-ignore lint/suspicious/noExplicitAny: node-redis listeners take event-specific arguments; unknown[] would make every typed handler unassignable
   offSub(ready: (...a: any[]) => void, down?: (...a: any[]) => void): void {
     for (const e of SUB_READY) this.sub.off?.(e, ready);
     if (down) for (const e of SUB_DOWN) this.sub.off?.(e, down);
@@ -190,7 +213,10 @@ export class RedisConnection {
     const first = this.firstConnect[which];
     if (!first) return false;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([first.catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.connectTimeout)))]);
+    await Promise.race([
+      first.catch(() => {}),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, this.connectTimeout))),
+    ]);
     clearTimeout(timer);
     return c.isReady;
   }
@@ -199,7 +225,10 @@ export class RedisConnection {
     if (this.topology === 'cluster') return (this.cmd as RedisGroupLike).sendCommand(firstKey(args), false, args);
     // node-redis' sentinel client holds commands while it looks for a new primary; a deadline
     // keeps the storage contract (reject promptly while Redis is unreachable).
-    if (this.topology === 'sentinel') return (this.cmd as RedisGroupLike).sendCommand(false, args, { abortSignal: AbortSignal.timeout(this.connectTimeout) });
+    if (this.topology === 'sentinel')
+      return (this.cmd as RedisGroupLike).sendCommand(false, args, {
+        abortSignal: AbortSignal.timeout(this.connectTimeout),
+      });
     return (this.cmd as RedisClientLike).sendCommand(args);
   }
 
@@ -248,7 +277,11 @@ export class RedisConnection {
    * extracts, from the reply, the run id of the stream the command used (see the
    * post-check below).
    */
-  async runChecked(key: string, build: (runIds: string) => string[], stampOf?: (reply: unknown) => string): Promise<unknown> {
+  async runChecked(
+    key: string,
+    build: (runIds: string) => string[],
+    stampOf?: (reply: unknown) => string,
+  ): Promise<unknown> {
     let ask: string | undefined;
     for (let attempt = 0; ; attempt++) {
       await this.start();
@@ -268,7 +301,8 @@ export class RedisConnection {
           throw new RedisUnavailableError('the Redis topology keeps changing');
         }
         // Sentinel holds commands while it switches primaries: refuse instead, as a single client does.
-        if (this.topology === 'sentinel' && !this.cmd.isReady) throw new RedisUnavailableError('no primary (failover in progress)');
+        if (this.topology === 'sentinel' && !this.cmd.isReady)
+          throw new RedisUnavailableError('no primary (failover in progress)');
         const args = build(runs);
         let reply: unknown;
         if (!target) reply = await this.send(args);
@@ -280,7 +314,8 @@ export class RedisConnection {
         // publisher retries; the next command, with current run ids, starts the stream over).
         if (g !== this.generation && stampOf) {
           const fresh = await this.runIds();
-          if (!fresh.includes(` ${stampOf(reply)} `)) throw new RedisUnavailableError('the Redis primary changed while the command ran');
+          if (!fresh.includes(` ${stampOf(reply)} `))
+            throw new RedisUnavailableError('the Redis primary changed while the command ran');
         }
         return reply;
       } catch (err) {
@@ -341,7 +376,8 @@ export class RedisConnection {
     try {
       if (this.topology === 'cluster') {
         const c = this.cmd as RedisGroupLike;
-        for (const m of c.masters ?? []) info.push(String(await (await c.nodeClient!(m)).sendCommand(['INFO', 'server'])));
+        for (const m of c.masters ?? [])
+          info.push(String(await (await c.nodeClient!(m)).sendCommand(['INFO', 'server'])));
       } else info.push(String(await this.send(['INFO', 'server'])));
     } catch (err) {
       if (isReplyError(err)) throw err;
@@ -370,13 +406,18 @@ export class RedisConnection {
     // behind node-redis' back, and that socket kept the process alive after hub.close().
     const first = this.firstConnect[which];
     if (first) {
-      await Promise.race([first.catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.connectTimeout)))]);
+      await Promise.race([
+        first.catch(() => {}),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, this.connectTimeout))),
+      ]);
       clearTimeout(timer);
     }
     try {
       if (!c.isReady) throw new Error('not ready');
       // A graceful close waits for replies; one from a server that just died never comes.
-      const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('close timed out')), this.connectTimeout)));
+      const late = new Promise(
+        (_, reject) => (timer = setTimeout(() => reject(new Error('close timed out')), this.connectTimeout)),
+      );
       await Promise.race([c.close ? c.close() : (c as RedisClientLike).quit!(), late]);
     } catch {
       await c.destroy();

@@ -19,6 +19,7 @@
 import { createClient, createCluster, createSentinel } from 'redis';
 import type { Engine } from '../../lib/engine.js';
 import { optionError } from '../../lib/errors.js';
+import { isIntIn } from '../../lib/integers.js';
 import { RedisBroker } from './broker.js';
 import { RedisConnection, type RedisClientLike, type RedisGroupLike, type RedisLogger } from './connection.js';
 import { RedisPresence } from './presence.js';
@@ -28,7 +29,16 @@ export { RedisBroker } from './broker.js';
 export { RedisPresence, type RedisPresenceSettings } from './presence.js';
 export { RedisStorage, type ReplicaWait } from './storage.js';
 export type { ReplicaReads, ReplicaReadSettings, ReplicaReadStats } from './replica.js';
-export { RedisUnavailableError, type RedisClientLike, type RedisGroupLike, type RedisConnection, type RedisLogger, type RedisTopology, type RedisMessageListener, type RedisNodeClientLike } from './connection.js';
+export {
+  RedisUnavailableError,
+  type RedisClientLike,
+  type RedisGroupLike,
+  type RedisConnection,
+  type RedisLogger,
+  type RedisTopology,
+  type RedisMessageListener,
+  type RedisNodeClientLike,
+} from './connection.js';
 export { escapeGlob, patternToGlob } from './glob.js';
 
 /** A Redis server address (as node-redis' `createCluster` root nodes take it). */
@@ -188,75 +198,215 @@ export interface RedisEngineOptions {
   logger?: RedisLogger;
 }
 
-const posInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
+const posInt = (v: unknown): v is number => isIntIn(v, 1);
 
 /**
  * Creates a Redis {@link Engine} for `new Switchyard({ engine })`.
  * @throws SwitchyardError (150 BAD_OPTIONS) for invalid options or a client with an offline queue.
  */
-export function redisEngine(options: RedisEngineOptions = {}): Engine & { storage: RedisStorage; broker: RedisBroker; presence: RedisPresence } {
+export function redisEngine(
+  options: RedisEngineOptions = {},
+): Engine & { storage: RedisStorage; broker: RedisBroker; presence: RedisPresence } {
   if (typeof options !== 'object' || options === null) throw optionError('redisEngine options', 'an object', options);
-  const { url = 'redis://127.0.0.1:6379', client, cluster, sentinel, keyPrefix = 'switchyard:', dedupWindow = 120_000, streamIdleTtl = 86_400_000, emptyStreamTtl = 300_000, patternFeed = true, connectTimeout = 5_000, restartIsDataLoss = true, presenceTtl = 15_000, presenceRefresh = 5_000, logger, replica, waitForReplicas } = options;
-  if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) throw optionError('url', 'a redis:// or rediss:// URL', url);
-  if (typeof keyPrefix !== 'string' || /[{}]/.test(keyPrefix)) throw optionError('keyPrefix', 'a string without "{" or "}" (they would break hash tags)', keyPrefix);
+  const {
+    url = 'redis://127.0.0.1:6379',
+    client,
+    cluster,
+    sentinel,
+    keyPrefix = 'switchyard:',
+    dedupWindow = 120_000,
+    streamIdleTtl = 86_400_000,
+    emptyStreamTtl = 300_000,
+    patternFeed = true,
+    connectTimeout = 5_000,
+    restartIsDataLoss = true,
+    presenceTtl = 15_000,
+    presenceRefresh = 5_000,
+    logger,
+    replica,
+    waitForReplicas,
+  } = options;
+  if (typeof url !== 'string' || !/^rediss?:\/\//.test(url))
+    throw optionError('url', 'a redis:// or rediss:// URL', url);
+  if (typeof keyPrefix !== 'string' || /[{}]/.test(keyPrefix))
+    throw optionError('keyPrefix', 'a string without "{" or "}" (they would break hash tags)', keyPrefix);
   if (!posInt(dedupWindow)) throw optionError('dedupWindow', 'a positive integer of milliseconds', dedupWindow);
   if (!posInt(streamIdleTtl)) throw optionError('streamIdleTtl', 'a positive integer of milliseconds', streamIdleTtl);
-  if (!posInt(emptyStreamTtl)) throw optionError('emptyStreamTtl', 'a positive integer of milliseconds', emptyStreamTtl);
+  if (!posInt(emptyStreamTtl))
+    throw optionError('emptyStreamTtl', 'a positive integer of milliseconds', emptyStreamTtl);
   if (typeof patternFeed !== 'boolean') throw optionError('patternFeed', 'true or false', patternFeed);
-  if (!posInt(connectTimeout)) throw optionError('connectTimeout', 'a positive integer of milliseconds', connectTimeout);
+  if (!posInt(connectTimeout))
+    throw optionError('connectTimeout', 'a positive integer of milliseconds', connectTimeout);
   if (!posInt(presenceTtl)) throw optionError('presenceTtl', 'a positive integer of milliseconds', presenceTtl);
-  if (!posInt(presenceRefresh) || presenceRefresh >= presenceTtl) throw optionError('presenceRefresh', `a positive integer of milliseconds below presenceTtl (${presenceTtl})`, presenceRefresh);
-  if (typeof restartIsDataLoss !== 'boolean') throw optionError('restartIsDataLoss', 'true or false', restartIsDataLoss);
-  if ([client, cluster, sentinel].filter((x) => x !== undefined).length > 1) throw optionError('client', 'only one of client, cluster and sentinel', 'several');
+  if (!posInt(presenceRefresh) || presenceRefresh >= presenceTtl)
+    throw optionError(
+      'presenceRefresh',
+      `a positive integer of milliseconds below presenceTtl (${presenceTtl})`,
+      presenceRefresh,
+    );
+  if (typeof restartIsDataLoss !== 'boolean')
+    throw optionError('restartIsDataLoss', 'true or false', restartIsDataLoss);
+  if ([client, cluster, sentinel].filter((x) => x !== undefined).length > 1)
+    throw optionError('client', 'only one of client, cluster and sentinel', 'several');
   if (cluster !== undefined) {
-    const ok = typeof cluster === 'object' && cluster !== null && Array.isArray(cluster.rootNodes) && cluster.rootNodes.length > 0 && cluster.rootNodes.every((n) => typeof n?.url === 'string' && /^rediss?:\/\//.test(n.url));
-    if (!ok) throw optionError('cluster', 'an object with rootNodes: [{ url: "redis://host:port" }, …] (at least one)', cluster);
+    const ok =
+      typeof cluster === 'object' &&
+      cluster !== null &&
+      Array.isArray(cluster.rootNodes) &&
+      cluster.rootNodes.length > 0 &&
+      cluster.rootNodes.every((n) => typeof n?.url === 'string' && /^rediss?:\/\//.test(n.url));
+    if (!ok)
+      throw optionError(
+        'cluster',
+        'an object with rootNodes: [{ url: "redis://host:port" }, …] (at least one)',
+        cluster,
+      );
   }
   if (sentinel !== undefined) {
     const ok =
-      typeof sentinel === 'object' && sentinel !== null && typeof sentinel.name === 'string' && sentinel.name.length > 0 && Array.isArray(sentinel.sentinelRootNodes) && sentinel.sentinelRootNodes.length > 0 &&
-      sentinel.sentinelRootNodes.every((n) => typeof n?.host === 'string' && Number.isInteger(n?.port) && n.port > 0 && n.port < 65536);
-    if (!ok) throw optionError('sentinel', 'an object with name and sentinelRootNodes: [{ host, port }, …] (at least one)', sentinel);
+      typeof sentinel === 'object' &&
+      sentinel !== null &&
+      typeof sentinel.name === 'string' &&
+      sentinel.name.length > 0 &&
+      Array.isArray(sentinel.sentinelRootNodes) &&
+      sentinel.sentinelRootNodes.length > 0 &&
+      sentinel.sentinelRootNodes.every(
+        (n) => typeof n?.host === 'string' && Number.isInteger(n?.port) && n.port > 0 && n.port < 65536,
+      );
+    if (!ok)
+      throw optionError(
+        'sentinel',
+        'an object with name and sentinelRootNodes: [{ host, port }, …] (at least one)',
+        sentinel,
+      );
     const map = sentinel.nodeAddressMap;
-    const mapOk = map === undefined || (typeof map === 'object' && map !== null && Object.values(map).every((a) => typeof a?.host === 'string' && Number.isInteger(a?.port) && a.port > 0 && a.port < 65536));
+    const mapOk =
+      map === undefined ||
+      (typeof map === 'object' &&
+        map !== null &&
+        Object.values(map).every(
+          (a) => typeof a?.host === 'string' && Number.isInteger(a?.port) && a.port > 0 && a.port < 65536,
+        ));
     if (!mapOk) throw optionError('sentinel.nodeAddressMap', 'an object mapping "host:port" to { host, port }', map);
   }
   if (client !== undefined) {
-    if (typeof client !== 'object' || client === null || typeof client.duplicate !== 'function') throw optionError('client', 'a node-redis client (createClient())', client);
+    if (typeof client !== 'object' || client === null || typeof client.duplicate !== 'function')
+      throw optionError('client', 'a node-redis client (createClient())', client);
     if (client.options?.disableOfflineQueue !== true) {
-      throw optionError('client', 'created with createClient({ ..., disableOfflineQueue: true }) so publishes fail fast while Redis is down', 'a client with an offline queue');
+      throw optionError(
+        'client',
+        'created with createClient({ ..., disableOfflineQueue: true }) so publishes fail fast while Redis is down',
+        'a client with an offline queue',
+      );
     }
   }
   if (replica !== undefined) {
-    const ok = typeof replica === 'object' && replica !== null && typeof replica.url === 'string' && /^rediss?:\/\//.test(replica.url);
-    if (!ok) throw optionError('replica', 'an object with url: "redis://host:port" (the replica in this node\'s region)', replica);
-    if (cluster !== undefined) throw optionError('replica', 'no replica with cluster (a cluster has replicas per shard; regions need one primary, docs/regions.md)', replica);
-    if (replica.catchUpTimeout !== undefined && !posInt(replica.catchUpTimeout)) throw optionError('replica.catchUpTimeout', 'a positive integer of milliseconds', replica.catchUpTimeout);
-    if (replica.clientOptions !== undefined && (typeof replica.clientOptions !== 'object' || replica.clientOptions === null)) throw optionError('replica.clientOptions', 'an object of node-redis client options', replica.clientOptions);
+    const ok =
+      typeof replica === 'object' &&
+      replica !== null &&
+      typeof replica.url === 'string' &&
+      /^rediss?:\/\//.test(replica.url);
+    if (!ok)
+      throw optionError(
+        'replica',
+        'an object with url: "redis://host:port" (the replica in this node\'s region)',
+        replica,
+      );
+    if (cluster !== undefined)
+      throw optionError(
+        'replica',
+        'no replica with cluster (a cluster has replicas per shard; regions need one primary, docs/regions.md)',
+        replica,
+      );
+    if (replica.catchUpTimeout !== undefined && !posInt(replica.catchUpTimeout))
+      throw optionError('replica.catchUpTimeout', 'a positive integer of milliseconds', replica.catchUpTimeout);
+    if (
+      replica.clientOptions !== undefined &&
+      (typeof replica.clientOptions !== 'object' || replica.clientOptions === null)
+    )
+      throw optionError('replica.clientOptions', 'an object of node-redis client options', replica.clientOptions);
   }
   if (waitForReplicas !== undefined) {
-    const ok = typeof waitForReplicas === 'object' && waitForReplicas !== null && posInt(waitForReplicas.replicas) && posInt(waitForReplicas.timeout);
-    if (!ok) throw optionError('waitForReplicas', 'an object { replicas, timeout } of positive integers (replicas to confirm, ms to wait)', waitForReplicas);
+    const ok =
+      typeof waitForReplicas === 'object' &&
+      waitForReplicas !== null &&
+      posInt(waitForReplicas.replicas) &&
+      posInt(waitForReplicas.timeout);
+    if (!ok)
+      throw optionError(
+        'waitForReplicas',
+        'an object { replicas, timeout } of positive integers (replicas to confirm, ms to wait)',
+        waitForReplicas,
+      );
     if (cluster !== undefined) throw optionError('waitForReplicas', 'no waitForReplicas with cluster', waitForReplicas);
   }
   // A region's node reads from its local replica and gets live messages from it (pub/sub on a replica receives every publish of the primary).
   const replicaClient = replica
-    ? (createClient({ ...replica.clientOptions, url: replica.url, disableOfflineQueue: true, socket: { connectTimeout, ...(replica.clientOptions?.socket as object) } }) as unknown as RedisClientLike)
+    ? (createClient({
+        ...replica.clientOptions,
+        url: replica.url,
+        disableOfflineQueue: true,
+        socket: { connectTimeout, ...(replica.clientOptions?.socket as object) },
+      }) as unknown as RedisClientLike)
     : undefined;
   let conn: RedisConnection;
   if (cluster) {
-    const c = createCluster({ rootNodes: cluster.rootNodes, defaults: { ...cluster.defaults, disableOfflineQueue: true, socket: { connectTimeout, ...(cluster.defaults?.socket as object) } } }) as unknown as RedisGroupLike & { duplicate(): RedisGroupLike };
+    const c = createCluster({
+      rootNodes: cluster.rootNodes,
+      defaults: {
+        ...cluster.defaults,
+        disableOfflineQueue: true,
+        socket: { connectTimeout, ...(cluster.defaults?.socket as object) },
+      },
+    }) as unknown as RedisGroupLike & { duplicate(): RedisGroupLike };
     conn = new RedisConnection('cluster', c, c.duplicate(), true, connectTimeout, logger);
   } else if (sentinel) {
-    const opts = { ...sentinel, nodeClientOptions: { ...sentinel.nodeClientOptions, disableOfflineQueue: true, socket: { connectTimeout, ...(sentinel.nodeClientOptions?.socket as object) } } };
-    const c = createSentinel(opts as Parameters<typeof createSentinel>[0]) as unknown as RedisGroupLike & { duplicate(): RedisGroupLike };
-    conn = new RedisConnection('sentinel', c, replicaClient?.duplicate() ?? c.duplicate(), true, connectTimeout, logger, replicaClient);
+    const opts = {
+      ...sentinel,
+      nodeClientOptions: {
+        ...sentinel.nodeClientOptions,
+        disableOfflineQueue: true,
+        socket: { connectTimeout, ...(sentinel.nodeClientOptions?.socket as object) },
+      },
+    };
+    const c = createSentinel(opts as Parameters<typeof createSentinel>[0]) as unknown as RedisGroupLike & {
+      duplicate(): RedisGroupLike;
+    };
+    conn = new RedisConnection(
+      'sentinel',
+      c,
+      replicaClient?.duplicate() ?? c.duplicate(),
+      true,
+      connectTimeout,
+      logger,
+      replicaClient,
+    );
   } else {
-    const cmd = client ?? (createClient({ url, disableOfflineQueue: true, socket: { connectTimeout } }) as unknown as RedisClientLike);
-    conn = new RedisConnection('single', cmd, (replicaClient ?? cmd).duplicate(), client === undefined, connectTimeout, logger, replicaClient);
+    const cmd =
+      client ??
+      (createClient({ url, disableOfflineQueue: true, socket: { connectTimeout } }) as unknown as RedisClientLike);
+    conn = new RedisConnection(
+      'single',
+      cmd,
+      (replicaClient ?? cmd).duplicate(),
+      client === undefined,
+      connectTimeout,
+      logger,
+      replicaClient,
+    );
   }
   return {
-    storage: new RedisStorage(conn, keyPrefix, dedupWindow, streamIdleTtl, restartIsDataLoss, emptyStreamTtl, patternFeed, replica && { catchUpTimeout: replica.catchUpTimeout ?? 2_000, idleTtl: streamIdleTtl, emptyStreamTtl }, waitForReplicas),
+    storage: new RedisStorage(
+      conn,
+      keyPrefix,
+      dedupWindow,
+      streamIdleTtl,
+      restartIsDataLoss,
+      emptyStreamTtl,
+      patternFeed,
+      replica && { catchUpTimeout: replica.catchUpTimeout ?? 2_000, idleTtl: streamIdleTtl, emptyStreamTtl },
+      waitForReplicas,
+    ),
     broker: new RedisBroker(conn, keyPrefix, patternFeed),
     presence: new RedisPresence(conn, keyPrefix, { ttl: presenceTtl, refresh: presenceRefresh }, logger),
     appendPublishes: true,

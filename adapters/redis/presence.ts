@@ -19,7 +19,7 @@
  * @module
  */
 import { errorMessage } from '../../lib/errors.js';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../../lib/random-id.js';
 import type { PresenceMembers, PresenceSink, PresenceStore, StoredPresenceMember } from '../../lib/engine.js';
 import { RedisUnavailableError, type RedisConnection, type RedisLogger } from './connection.js';
 import { runScript, script, type Script } from './scripts.js';
@@ -59,8 +59,8 @@ export interface RedisPresenceSettings {
 
 /** Presence half of the Redis engine. Created by `redisEngine()`. */
 export class RedisPresence implements PresenceStore {
-  /** This node's id: random per store, base64url (never contains "|" or a newline). */
-  readonly nodeId = randomBytes(12).toString('base64url');
+  /** This node's id: random per store, hex (never contains "|" or a newline). */
+  readonly nodeId = randomHex(12);
   private sink: PresenceSink | undefined;
   /** This node's memberships, to re-store them if Redis forgot them (node key had expired). */
   private readonly own = new Map<string, Map<string, string | undefined>>();
@@ -100,10 +100,20 @@ export class RedisPresence implements PresenceStore {
     return this.sharded ? 'SPUBLISH' : 'PUBLISH';
   }
 
-  private get ps(): { subscribe(c: string, l: Listener): Promise<unknown>; unsubscribe(c: string, l?: Listener): Promise<unknown> } {
+  private get ps(): {
+    subscribe(c: string, l: Listener): Promise<unknown>;
+    unsubscribe(c: string, l?: Listener): Promise<unknown>;
+  } {
     type Call = (c: string, l?: Listener) => Promise<unknown>;
-    const sub = this.conn.sub as unknown as { subscribe: Call; unsubscribe: Call; sSubscribe: Call; sUnsubscribe: Call };
-    return this.sharded ? { subscribe: (c, l) => sub.sSubscribe(c, l), unsubscribe: (c, l) => sub.sUnsubscribe(c, l) } : { subscribe: (c, l) => sub.subscribe(c, l), unsubscribe: (c, l) => sub.unsubscribe(c, l) };
+    const sub = this.conn.sub as unknown as {
+      subscribe: Call;
+      unsubscribe: Call;
+      sSubscribe: Call;
+      sUnsubscribe: Call;
+    };
+    return this.sharded
+      ? { subscribe: (c, l) => sub.sSubscribe(c, l), unsubscribe: (c, l) => sub.sUnsubscribe(c, l) }
+      : { subscribe: (c, l) => sub.subscribe(c, l), unsubscribe: (c, l) => sub.unsubscribe(c, l) };
   }
 
   /** The liveness key of node `id`. */
@@ -123,15 +133,19 @@ export class RedisPresence implements PresenceStore {
     return runScript(this.conn, s, keys, args);
   }
 
-
   private warn(err: unknown, msg: string): void {
     // The hub closes the engine's clients before the store; a refresh in between is no news.
-    if (!this.closed && !(err instanceof RedisUnavailableError && err.message.endsWith('engine closed'))) this.logger?.warn({ err: errorMessage(err) }, msg);
+    if (!this.closed && !(err instanceof RedisUnavailableError && err.message.endsWith('engine closed')))
+      this.logger?.warn({ err: errorMessage(err) }, msg);
   }
 
   /** Removes `cid` from `channel` if node `owner` still owns it, announcing the leave as `owner`'s. */
   private remove(channel: string, cid: string, owner: string): Promise<unknown> {
-    return this.eval(LEAVE, [this.key(channel)], [cid, owner + '|', this.busChannel(channel), `l\n${owner}\n${cid}`, this.publishCommand]);
+    return this.eval(
+      LEAVE,
+      [this.key(channel)],
+      [cid, owner + '|', this.busChannel(channel), `l\n${owner}\n${cid}`, this.publishCommand],
+    );
   }
 
   // ------------------------------------------------------------------ liveness
@@ -198,7 +212,10 @@ export class RedisPresence implements PresenceStore {
   private async reapNode(id: string): Promise<void> {
     let cursor = '0';
     do {
-      const [next, channels] = (await this.conn.run(['SSCAN', this.channelsKey(id), cursor, 'COUNT', '100'])) as [string, string[]];
+      const [next, channels] = (await this.conn.run(['SSCAN', this.channelsKey(id), cursor, 'COUNT', '100'])) as [
+        string,
+        string[],
+      ];
       cursor = String(next);
       for (const channel of channels) await this.reapChannel(channel, id);
     } while (cursor !== '0' && !this.closed);
@@ -209,9 +226,13 @@ export class RedisPresence implements PresenceStore {
     const mark = id + '|';
     let cursor = '0';
     do {
-      const [next, flat] = (await this.conn.run(['HSCAN', this.key(channel), cursor, 'COUNT', String(SCAN_BATCH)])) as [string, string[]];
+      const [next, flat] = (await this.conn.run(['HSCAN', this.key(channel), cursor, 'COUNT', String(SCAN_BATCH)])) as [
+        string,
+        string[],
+      ];
       cursor = String(next);
-      for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i + 1]!.startsWith(mark)) await this.remove(channel, flat[i]!, id);
+      for (let i = 0; i + 1 < flat.length; i += 2)
+        if (flat[i + 1]!.startsWith(mark)) await this.remove(channel, flat[i]!, id);
     } while (cursor !== '0' && !this.closed);
   }
 
@@ -219,7 +240,11 @@ export class RedisPresence implements PresenceStore {
 
   private store(channel: string, cid: string, info: string | undefined): Promise<unknown> {
     const i = info ?? '';
-    return this.eval(JOIN, [this.key(channel)], [cid, `${this.nodeId}|${i}`, this.busChannel(channel), `j\n${this.nodeId}\n${cid}\n${i}`, this.publishCommand]);
+    return this.eval(
+      JOIN,
+      [this.key(channel)],
+      [cid, `${this.nodeId}|${i}`, this.busChannel(channel), `j\n${this.nodeId}\n${cid}\n${i}`, this.publishCommand],
+    );
   }
 
   /** Stores a member of this node (and this node's liveness key first); announces the join to other nodes. */
@@ -250,7 +275,13 @@ export class RedisPresence implements PresenceStore {
       members.delete(connectionId);
       forget(members);
       // The member may be stored although the channel is not recorded: take it back (best effort).
-      if (await stored.then(() => true, () => false)) await this.remove(channel, connectionId, this.nodeId).catch(() => {});
+      if (
+        await stored.then(
+          () => true,
+          () => false,
+        )
+      )
+        await this.remove(channel, connectionId, this.nodeId).catch(() => {});
       throw err;
     }
   }
@@ -263,7 +294,8 @@ export class RedisPresence implements PresenceStore {
     members?.delete(connectionId);
     if (members?.size === 0) this.own.delete(channel);
     await this.remove(channel, connectionId, this.nodeId);
-    if (members?.size === 0 && !this.own.has(channel)) await this.conn.run(['SREM', this.channelsKey(this.nodeId), channel]);
+    if (members?.size === 0 && !this.own.has(channel))
+      await this.conn.run(['SREM', this.channelsKey(this.nodeId), channel]);
   }
 
   /**
@@ -284,7 +316,13 @@ export class RedisPresence implements PresenceStore {
     let cursor = '0';
     let rounds = 0;
     do {
-      const [next, flat] = (await this.conn.run(['HSCAN', key, cursor, 'COUNT', String(Math.min(SCAN_BATCH, limit + 1))])) as [string, string[]];
+      const [next, flat] = (await this.conn.run([
+        'HSCAN',
+        key,
+        cursor,
+        'COUNT',
+        String(Math.min(SCAN_BATCH, limit + 1)),
+      ])) as [string, string[]];
       cursor = String(next);
       const unknown = new Set<string>();
       for (let i = 1; i < flat.length; i += 2) {
@@ -308,7 +346,8 @@ export class RedisPresence implements PresenceStore {
         // HSCAN may return an entry twice while Redis resizes the hash.
         if (seen.has(cid)) continue;
         seen.add(cid);
-        if (members.length < limit) members.push({ connectionId: cid, info: bar === v.length - 1 ? undefined : v.slice(bar + 1) });
+        if (members.length < limit)
+          members.push({ connectionId: cid, info: bar === v.length - 1 ? undefined : v.slice(bar + 1) });
         else more = true;
       }
     } while (cursor !== '0' && !more && ++rounds < MAX_ROUNDS);
@@ -329,7 +368,10 @@ export class RedisPresence implements PresenceStore {
     if (raw[0] === 'l') return sink.leave(channel, raw.slice(b + 1));
     const c = raw.indexOf('\n', b + 1);
     if (raw[0] !== 'j' || c < 0) return;
-    sink.join(channel, { connectionId: raw.slice(b + 1, c), info: c === raw.length - 1 ? undefined : raw.slice(c + 1) });
+    sink.join(channel, {
+      connectionId: raw.slice(b + 1, c),
+      info: c === raw.length - 1 ? undefined : raw.slice(c + 1),
+    });
   };
 
   // node-redis re-sends its subscriptions after a reconnect; channels whose SUBSCRIBE failed
@@ -356,7 +398,8 @@ export class RedisPresence implements PresenceStore {
   watch(sink: PresenceSink): void {
     this.sink = sink;
     this.conn.onSub(this.onReady);
-    if (this.sharded && !this.healer) (this.healer = new ShardHealer(this.conn, this.resubscribeShards, () => {})).start();
+    if (this.sharded && !this.healer)
+      (this.healer = new ShardHealer(this.conn, this.resubscribeShards, () => {})).start();
   }
 
   /** Subscribes to (or unsubscribes from) `channel`'s presence events; failures are logged and retried on reconnect. */
@@ -370,7 +413,9 @@ export class RedisPresence implements PresenceStore {
   }
 
   private sync(channel: string): Promise<void> {
-    return this.queue(channel, () => this.apply(channel)).catch((err: unknown) => this.warn(err, 'presence subscribe failed'));
+    return this.queue(channel, () => this.apply(channel)).catch((err: unknown) =>
+      this.warn(err, 'presence subscribe failed'),
+    );
   }
 
   /** Runs `op` after the channel's earlier subscribe/unsubscribe operations; rejects if `op` does. */
@@ -414,6 +459,7 @@ export class RedisPresence implements PresenceStore {
     this.subscribed.clear();
     this.wanted.clear();
     this.own.clear();
-    if (this.conn.sub.isOpen) await Promise.all(channels.map((c) => this.ps.unsubscribe(this.busChannel(c), this.onMessage).catch(() => {})));
+    if (this.conn.sub.isOpen)
+      await Promise.all(channels.map((c) => this.ps.unsubscribe(this.busChannel(c), this.onMessage).catch(() => {})));
   }
 }

@@ -109,7 +109,16 @@ export class ReplicaReads {
   /** One read on the replica; undefined when only the primary can answer. */
   private async local(channel: string, after: number, limit: number): Promise<ReadResult | undefined> {
     const k = this.host.keys(channel);
-    const tail = ['2', k.meta, k.log, await this.host.trusted(), String(after), String(limit), String(this.settings.idleTtl), String(this.settings.emptyStreamTtl)];
+    const tail = [
+      '2',
+      k.meta,
+      k.log,
+      await this.host.trusted(),
+      String(after),
+      String(limit),
+      String(this.settings.idleTtl),
+      String(this.settings.emptyStreamTtl),
+    ];
     let r: unknown[];
     try {
       try {

@@ -152,7 +152,12 @@ export interface Script {
 export const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
 
 /** Runs `s` by EVALSHA, sending its source once when Redis does not have it cached. */
-export async function runScript(conn: { run(args: string[]): Promise<unknown> }, s: Script, keys: string[], args: string[]): Promise<unknown> {
+export async function runScript(
+  conn: { run(args: string[]): Promise<unknown> },
+  s: Script,
+  keys: string[],
+  args: string[],
+): Promise<unknown> {
   const tail = [String(keys.length), ...keys, ...args];
   try {
     return await conn.run(['EVALSHA', s.sha, ...tail]);

@@ -50,7 +50,10 @@ export class ShardHealer {
 
   private readonly onTrouble = (...args: unknown[]) => {
     if (this.stopped) return;
-    const node = args.find((a): a is { host: string; port: number } => typeof a === 'object' && a !== null && 'port' in a && 'host' in a && !(a instanceof Error));
+    const node = args.find(
+      (a): a is { host: string; port: number } =>
+        typeof a === 'object' && a !== null && 'port' in a && 'host' in a && !(a instanceof Error),
+    );
     if (node) this.troubled.add(`${node.host}:${node.port}`);
     this.again = true;
     if (!this.healing) void this.heal();
@@ -58,7 +61,9 @@ export class ShardHealer {
 
   /** Whether a troubled address is still a primary in the subscriber's slot map. */
   private stillTroubled(): boolean {
-    const masters = (this.conn.sub as unknown as { masters?: Array<{ host: string; port: number; client?: { isReady?: boolean } }> }).masters ?? [];
+    const masters =
+      (this.conn.sub as unknown as { masters?: Array<{ host: string; port: number; client?: { isReady?: boolean } }> })
+        .masters ?? [];
     for (const addr of [...this.troubled]) {
       const m = masters.find((x) => `${x.host}:${x.port}` === addr);
       if (!m || m.client?.isReady) this.troubled.delete(addr);

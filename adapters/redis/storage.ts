@@ -36,7 +36,15 @@ export class RedisStorage implements Storage {
   ) {
     this.replicaReads =
       replica && conn.replica
-        ? new ReplicaReads(conn.replica, { primaryRead: (c, after, limit) => this.readRaw(c, after, limit), trusted: () => (restartIsDataLoss ? conn.runIds() : Promise.resolve('*')), keys: (c) => this.keys(c) }, replica)
+        ? new ReplicaReads(
+            conn.replica,
+            {
+              primaryRead: (c, after, limit) => this.readRaw(c, after, limit),
+              trusted: () => (restartIsDataLoss ? conn.runIds() : Promise.resolve('*')),
+              keys: (c) => this.keys(c),
+            },
+            replica,
+          )
         : undefined;
   }
 
@@ -67,7 +75,10 @@ export class RedisStorage implements Storage {
     const tail = (runs: string) => [String(keys.length), ...keys, newEpoch(), runs, ms(this.idleTtl), ...args];
     // Both scripts answer with the stream's run-id stamp last.
     const stamp = (reply: unknown) => String((reply as unknown[]).at(-1));
-    const exec = (head: string[]) => (this.restartIsDataLoss ? this.conn.runChecked(keys[0]!, (runs) => [...head, ...tail(runs)], stamp) : this.conn.run([...head, ...tail('*')]));
+    const exec = (head: string[]) =>
+      this.restartIsDataLoss
+        ? this.conn.runChecked(keys[0]!, (runs) => [...head, ...tail(runs)], stamp)
+        : this.conn.run([...head, ...tail('*')]);
     try {
       return await exec(['EVALSHA', s.sha]);
     } catch (err) {
@@ -82,15 +93,19 @@ export class RedisStorage implements Storage {
   async append(channel: string, payload: string, options: AppendOptions): Promise<AppendResult> {
     const k = this.keys(channel);
     const key = options.idempotencyKey;
-    const r = (await this.eval(APPEND_SCRIPT, [k.meta, k.log, k.idem + (key ?? '')], [
-      payload,
-      String(Math.max(0, Math.floor(options.size))),
-      ms(options.ttl),
-      ms(this.dedupWindow),
-      key === undefined ? '0' : '1',
-      this.busChannel(channel),
-      this.sharded ? 'SPUBLISH' : 'PUBLISH',
-    ])) as [number, string, number];
+    const r = (await this.eval(
+      APPEND_SCRIPT,
+      [k.meta, k.log, k.idem + (key ?? '')],
+      [
+        payload,
+        String(Math.max(0, Math.floor(options.size))),
+        ms(options.ttl),
+        ms(this.dedupWindow),
+        key === undefined ? '0' : '1',
+        this.busChannel(channel),
+        this.sharded ? 'SPUBLISH' : 'PUBLISH',
+      ],
+    )) as [number, string, number];
     const res = { offset: Number(r[0]), epoch: String(r[1]), duplicate: Number(r[2]) === 1 };
     if (this.waitFor) await this.waitForReplicas();
     // Pattern subscribers of a cluster listen on the sharded feed of the channel's first
@@ -98,14 +113,20 @@ export class RedisStorage implements Storage {
     // ([SUB-4]): the feed needs no ordering with the store, and a failed feed publish is a
     // lost QoS 0 delivery, not a failed publish.
     if (this.sharded && this.patternFeed && !res.duplicate) {
-      this.conn.run(['SPUBLISH', feedChannel(this.prefix, channel), `${channel}\n${res.offset}:${res.epoch}:${payload}`]).catch(() => {});
+      this.conn
+        .run(['SPUBLISH', feedChannel(this.prefix, channel), `${channel}\n${res.offset}:${res.epoch}:${payload}`])
+        .catch(() => {});
     }
     return res;
   }
 
   private async readRaw(channel: string, after: number, limit: number): Promise<ReadResult> {
     const k = this.keys(channel);
-    const r = (await this.eval(READ_SCRIPT, [k.meta, k.log], [String(after), String(limit), ms(this.emptyStreamTtl)])) as [number, string, number, string[]];
+    const r = (await this.eval(
+      READ_SCRIPT,
+      [k.meta, k.log],
+      [String(after), String(limit), ms(this.emptyStreamTtl)],
+    )) as [number, string, number, string[]];
     const state: StreamState = { offset: Number(r[0]), epoch: String(r[1]), earliest: Number(r[2]) };
     const first = Math.max(after + 1, state.earliest);
     const messages = r[3].map((e, i) => ({ offset: first + i, payload: e.slice(e.indexOf('|') + 1) }));
@@ -122,7 +143,10 @@ export class RedisStorage implements Storage {
   private async waitForReplicas(): Promise<void> {
     const { replicas, timeout } = this.waitFor!;
     const n = Number(await this.conn.run(['WAIT', String(replicas), String(timeout)]));
-    if (n < replicas) throw new RedisUnavailableError(`stored on the primary, but only ${n} of ${replicas} replicas confirmed it within ${timeout} ms (waitForReplicas)`);
+    if (n < replicas)
+      throw new RedisUnavailableError(
+        `stored on the primary, but only ${n} of ${replicas} replicas confirmed it within ${timeout} ms (waitForReplicas)`,
+      );
   }
 
   read(channel: string, after: number, limit: number): Promise<ReadResult> {
