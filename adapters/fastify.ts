@@ -29,6 +29,7 @@ import type { SwitchyardOptions } from '../lib/options.js';
 import type { AuthRequest } from '../lib/transport.js';
 import { createApi, errorReply, type HttpApiOptions } from './http-api.js';
 import { createUpgradeHandler } from './http.js';
+import { createStreamHandler, STREAM_SUFFIX } from './http-stream.js';
 
 export type { ApiAuthRequest, HttpApiOptions } from './http-api.js';
 
@@ -54,6 +55,11 @@ export interface FastifySwitchyardOptions {
   hubOptions?: SwitchyardOptions;
   /** Path of the WebSocket route. Default `'/realtime'`. A plain GET on it gets 426. */
   path?: string;
+  /**
+   * Serve the HTTP-streaming fallback as Fastify routes at `<path>/stream` ([HS-*],
+   * docs/transports.md), after the app's hooks like the WebSocket route. Default true.
+   */
+  httpStreaming?: boolean;
   /**
    * The HTTP API, registered as Fastify routes under `api.prefix` (default `'/realtime/api'`),
    * so the app's hooks run for it too; `authorize` receives the Fastify request as `raw`.
@@ -87,9 +93,10 @@ const STATUS_ERROR: Record<number, ErrorName> = {
 };
 
 const plugin: FastifyPluginAsync<FastifySwitchyardOptions> = async (fastify, opts) => {
-  const { path = '/realtime', api = false } = opts;
+  const { path = '/realtime', api = false, httpStreaming = true } = opts;
   if (typeof path !== 'string' || !path.startsWith('/'))
     throw optionError('path', "a URL path starting with '/', e.g. '/realtime'", path);
+  if (typeof httpStreaming !== 'boolean') throw optionError('httpStreaming', 'true or false', httpStreaming);
   if (opts.hub !== undefined && !(opts.hub instanceof Switchyard))
     throw optionError('hub', 'a Switchyard instance', opts.hub);
   const hub = opts.hub ?? new Switchyard({ logger: fastify.log, ...opts.hubOptions });
@@ -127,6 +134,26 @@ const plugin: FastifyPluginAsync<FastifySwitchyardOptions> = async (fastify, opt
       };
     },
   });
+
+  if (httpStreaming) {
+    // authenticate receives the Fastify request as `raw`, as on the WebSocket route.
+    const requests = new WeakMap<IncomingMessage, FastifyRequest>();
+    const stream = createStreamHandler(hub, path, (req) => requests.get(req) ?? req);
+    await fastify.register(async (child) => {
+      // The stream handler reads POST bodies itself (bounded, one frame per line): Fastify must leave them unread.
+      child.removeAllContentTypeParsers();
+      child.addContentTypeParser('*', (_request, _payload, done) => done(null));
+      child.route({
+        method: ['GET', 'POST', 'OPTIONS', 'PUT', 'DELETE', 'PATCH'],
+        url: path.replace(/\/$/, '') + STREAM_SUFFIX,
+        handler: async (request, reply) => {
+          reply.hijack();
+          requests.set(request.raw, request);
+          stream(request.raw, reply.raw);
+        },
+      });
+    });
+  }
 
   if (api) {
     const core = createApi(hub, { ...api, prefix: api.prefix ?? '/realtime/api' });

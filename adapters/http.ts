@@ -4,7 +4,7 @@
  * listeners (another `ws` server, Vite HMR, a second hub).
  * @module switchyard/http
  */
-import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { optionError } from '../lib/errors.js';
@@ -14,6 +14,7 @@ import { CLOSE } from '../lib/close-codes.js';
 import type { AuthRequest } from '../lib/transport.js';
 import { isIntIn } from '../lib/integers.js';
 import { ENVELOPE_BYTES } from '../lib/validate.js';
+import { createStreamHandler } from './http-stream.js';
 import { bindSocket } from './ws-transport.js';
 
 /**
@@ -32,6 +33,13 @@ export interface AttachOptions {
    * Default 1,000.
    */
   unhandledUpgradeTimeout?: number | false;
+  /**
+   * Serve the HTTP-streaming fallback at `<path>/stream` ([HS-*], docs/transports.md) for clients
+   * whose network refuses WebSockets. Default true. It is served by intercepting the server's
+   * `request` event for that one path (the way engine.io mounts itself); `false` leaves every
+   * plain HTTP request to the server's own listeners.
+   */
+  httpStreaming?: boolean;
 }
 
 /** Handle returned by {@link attach}. */
@@ -167,12 +175,14 @@ export function attachUpgrades(
 ): Attachment {
   if (typeof options !== 'object' || options === null)
     throw optionError('attach options', "an object like { path: '/realtime' }", options);
-  const { path, unhandledUpgradeTimeout = 1_000 } = options;
+  const { path, unhandledUpgradeTimeout = 1_000, httpStreaming = true } = options;
   if (typeof path !== 'string' || !path.startsWith('/'))
     throw optionError('path', "a URL path starting with '/', e.g. '/realtime'", path);
   if (unhandledUpgradeTimeout !== false && !isIntIn(unhandledUpgradeTimeout, 1)) {
     throw optionError('unhandledUpgradeTimeout', 'a positive number of milliseconds or false', unhandledUpgradeTimeout);
   }
+  if (typeof httpStreaming !== 'boolean') throw optionError('httpStreaming', 'true or false', httpStreaming);
+  const unmountStreams = httpStreaming ? mountStreams(server, createStreamHandler(hub, path, rawFor)) : () => {};
   const handle = createUpgradeHandler(hub);
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     if (requestPath(req.url) === path) {
@@ -188,7 +198,32 @@ export function attachUpgrades(
   };
   server.on('upgrade', onUpgrade);
   // Stays attached after hub.close() so late upgrades get 503 instead of a dropped socket.
-  return { detach: () => void server.off('upgrade', onUpgrade) };
+  return {
+    detach: () => {
+      server.off('upgrade', onUpgrade);
+      unmountStreams();
+    },
+  };
+}
+
+/**
+ * Puts `handle` in front of the server's `request` listeners: requests it takes never reach them,
+ * the rest do, in their order. Node's EventEmitter cannot stop an event half-way, so (as engine.io
+ * does) the existing listeners are moved behind one dispatcher; listeners added later still run
+ * for every request, so the endpoint's path must be one the app does not serve itself.
+ */
+function mountStreams(server: Server, handle: (req: IncomingMessage, res: ServerResponse) => boolean): () => void {
+  const others = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+  server.removeAllListeners('request');
+  const dispatch = (req: IncomingMessage, res: ServerResponse): void => {
+    if (handle(req, res)) return;
+    for (const l of others) l.call(server, req, res);
+  };
+  server.on('request', dispatch);
+  return () => {
+    server.off('request', dispatch);
+    for (const l of others) server.on('request', l);
+  };
 }
 
 export {

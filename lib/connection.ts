@@ -25,6 +25,7 @@ import type {
 } from './protocol.js';
 import { subscribeStart } from './recovery.js';
 import type { ConnectionInput, OutgoingFrame, Transport } from './transport.js';
+import { binaryLength, storedFromBase64 } from './payload.js';
 import { textLargerThan, validateFrame } from './validate.js';
 
 // Errors that mean the client sent something malformed (they count toward maxBadFrames).
@@ -196,6 +197,9 @@ export class Connection implements DeliveryTarget, ConnectionInput {
         break;
       case 'pong':
         break;
+      case 'ping':
+        this.send(okEmptyFrame(f.id));
+        break;
     }
     return pending;
   }
@@ -348,9 +352,11 @@ export class Connection implements DeliveryTarget, ConnectionInput {
     }
     if (!(await this.hub.authorized('publish', f.ch, this)))
       throw new SwitchyardError('FORBIDDEN', `[PUB-8] publish to ${f.ch} denied`);
-    const payload = JSON.stringify(f.data);
+    const payload = f.bin === undefined ? JSON.stringify(f.data) : storedFromBase64(f.bin);
+    if (payload === undefined) return this.sendError('BAD_FRAME', '[BIN-2] bin is not base64', f.id);
     const max = this.hub.options.limits.maxMessageBytes;
-    if (textLargerThan(payload, max)) {
+    // [BIN-3] bytes count as themselves, not as their base64.
+    if (f.bin === undefined ? textLargerThan(payload, max) : binaryLength(payload) > max) {
       return this.sendError('MESSAGE_TOO_LARGE', `[PUB-5] data is larger than ${max} bytes`, f.id);
     }
     const res = await this.hub.publishPayload(

@@ -9,6 +9,7 @@
  * @module
  */
 import type { Position } from './engine.js';
+import { payloadField } from './payload.js';
 import type {
   DropFrame,
   EndFrame,
@@ -93,8 +94,8 @@ export function msgFrameText(
     offset +
     ',"ep":' +
     JSON.stringify(epoch) +
-    ',"data":' +
-    payload +
+    ',' +
+    payloadField(payload) +
     '}'
   );
 }

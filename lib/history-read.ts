@@ -8,6 +8,7 @@ import { optionError, SwitchyardError } from './errors.js';
 import type { Position, StoredMessage } from './engine.js';
 import type { HubContext } from './hub-context.js';
 import { isIntIn } from './integers.js';
+import { payloadField } from './payload.js';
 import { historyStart } from './recovery.js';
 
 /** One page of history, payloads as stored. @internal */
@@ -46,7 +47,7 @@ export async function historyText(
   let text = '{"messages":[';
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i]!;
-    text += (i ? ',' : '') + '{"off":' + m.offset + ',"data":' + m.payload + '}';
+    text += (i ? ',' : '') + '{"off":' + m.offset + ',' + payloadField(m.payload) + '}';
   }
   return text + '],"position":' + JSON.stringify(position) + ',"complete":' + complete + '}';
 }

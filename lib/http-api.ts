@@ -288,6 +288,26 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
     },
     '/publish': {
       POST: async (input) => {
+        // [BIN-4] raw bytes: the channel in the query, the body stored as is.
+        if (/^application\/octet-stream\s*(;|$)/i.test(header(input.headers, 'content-type') ?? '')) {
+          const channel = input.query.get('channel') ?? '';
+          const chErr = checkChannel(channel, false, maxChannelBytes);
+          if (chErr) throw new SwitchyardError('BAD_CHANNEL', `channel (query): ${chErr}`);
+          const raw = await input.body();
+          const bytes = typeof raw === 'string' ? Buffer.from(raw) : Buffer.isBuffer(raw) ? raw : undefined;
+          if (!bytes) throw new SwitchyardError('BAD_FRAME', 'send the bytes as the request body');
+          if (bytes.length > maxMessageBytes)
+            throw new SwitchyardError('MESSAGE_TOO_LARGE', `body is larger than ${maxMessageBytes} bytes`);
+          const key = header(input.headers, 'idempotency-key');
+          if (key !== undefined && !(key.length > 0 && key.length <= MAX_ID_LENGTH))
+            throw new SwitchyardError('BAD_FRAME', `Idempotency-Key must be 1-${MAX_ID_LENGTH} characters`);
+          await allow(input, 'publish', [channel]);
+          return publishOne({
+            channel,
+            data: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length),
+            idempotencyKey: key,
+          });
+        }
         const body = await readJson(input);
         const item = checkItem(body, 'body', header(input.headers, 'idempotency-key'));
         await allow(input, 'publish', [item.channel]);
@@ -353,7 +373,11 @@ export function createApi(hub: Switchyard, options: HttpApiOptions = {}) {
           ...(limit !== null && { limit: +limit }),
           ...(since !== null && { since: { offset: +since, epoch: epoch! } }),
         });
-        return { status: 200, headers: {}, body: page };
+        // [BIN-4] bytes are `bin` (base64) in JSON, as in frames.
+        const messages = page.messages.map((m) =>
+          m.data instanceof Uint8Array ? { offset: m.offset, bin: Buffer.from(m.data).toString('base64') } : m,
+        );
+        return { status: 200, headers: {}, body: { ...page, messages } };
       },
     },
     '/channels': {

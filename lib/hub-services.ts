@@ -25,6 +25,7 @@ import { PresenceTracker } from './presence.js';
 import { MemoryPresence } from './presence-memory.js';
 import { publishPayload } from './publisher.js';
 import { CONTROL_CHANNEL } from './revocation.js';
+import { StreamSessions, UPLINK_CHANNEL_PREFIX } from './http-stream-routing.js';
 import { UserControl } from './user-control.js';
 
 /** The parts of one hub. @internal */
@@ -39,6 +40,8 @@ export interface HubParts {
   control: UserControl;
   registry: ConnectionRegistry;
   host: ConnectionHost<Connection>;
+  /** HTTP streams open on this node, and the routing of their POSTs from other nodes ([HS-5]). */
+  streams: StreamSessions;
 }
 
 /** Builds and wires the parts of a hub and starts its broker. @internal */
@@ -66,6 +69,7 @@ export function assembleHub(
     message: (m) => {
       if (m.channel === CONTROL_CHANNEL) parts!.control.receive(m.payload);
       else if (m.channel === NODES_CHANNEL) parts!.nodes.receive(m);
+      else if (m.channel.startsWith(UPLINK_CHANNEL_PREFIX)) parts!.streams.receive(m);
       else parts!.fanOut.deliver(m);
     },
     interrupted: () => parts!.catchUps.recheckAll(parts!.fanOut.router),
@@ -113,7 +117,13 @@ export function assembleHub(
     log('warn', {}, 'presence channels with an engine that has no presence store: each node sees only its own members');
   }
   const host = connectionHost(ctx, fanOut, catchUps, flow, control, (conn, code) => registry.closed(conn, code));
-  parts = { ctx, engine, conns, nodes, fanOut, catchUps, flow, control, registry, host };
+  const streams = new StreamSessions({
+    nodeId: nodes.id,
+    publish: (m) => engine.broker.publish(m),
+    subscribe: (channel) => ready.then(() => engine.broker.subscribe(channel)),
+    log,
+  });
+  parts = { ctx, engine, conns, nodes, fanOut, catchUps, flow, control, registry, host, streams };
   return parts;
 }
 

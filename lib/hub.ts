@@ -18,6 +18,8 @@ import { DIAGNOSTICS, Instruments } from './instruments.js';
 import { isIntIn } from './integers.js';
 import { newCounters, type HubCounters, type HubMetrics } from './metrics.js';
 import type { NodeDirectory } from './nodes.js';
+import type { StreamSessions } from './http-stream-routing.js';
+import { decodePayload } from './payload.js';
 import { resolveOptions, type Logger, type ResolvedOptions, type SwitchyardOptions } from './options.js';
 import type { PresenceTracker } from './presence.js';
 import type { PresenceResult, PublishResult } from './protocol.js';
@@ -45,6 +47,8 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
   readonly instruments: Instruments;
   /** This node's view of the cluster's nodes. @internal */
   readonly nodes: NodeDirectory;
+  /** HTTP streams open on this node and the routing of their POSTs ([HS-5]). @internal */
+  readonly streams: StreamSessions;
   /** @internal */
   readonly presenceTracker: PresenceTracker;
   private readonly engine: Engine;
@@ -70,7 +74,7 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
       opened: (id, user) => this.emit('connection', { id, user }),
       closed: (conn, code) => this.emit('disconnect', { id: conn.id, code }),
     });
-    ({ ctx: this.ctx, engine: this.engine, conns: this.conns, nodes: this.nodes } = this.parts);
+    ({ ctx: this.ctx, engine: this.engine, conns: this.conns, nodes: this.nodes, streams: this.streams } = this.parts);
     this.presenceTracker = this.ctx.presenceTracker;
   }
 
@@ -153,9 +157,11 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
   // ---------------------------------------------------------------- public API
 
   /**
-   * Publishes `data` (any JSON value) to an exact channel. Resolves after the message is stored,
+   * Publishes `data` to an exact channel: any JSON value, or bytes (a `Uint8Array`, an
+   * `ArrayBuffer` or another typed-array view, [BIN-1]), which subscribers receive as a
+   * `Uint8Array`. Resolves after the message is stored,
    * with its position. Rejects with a `SwitchyardError`: 103 for an invalid channel, 104 when the
-   * JSON of `data` is larger than `limits.maxMessageBytes` (the same limit as client publishes),
+   * JSON of `data` (or the bytes) is larger than `limits.maxMessageBytes` (the same limit as client publishes),
    * 201 when the engine is unavailable (nothing was stored), 202 when the hub is closing.
    */
   async publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<PublishResult> {
@@ -172,7 +178,7 @@ export class Switchyard<User = unknown> extends EventEmitter<HubEvents> {
     await checkServerRead(this.ctx, 'history', channel, query, 'an object {since?, limit?, asUser?}');
     const page = await readHistory(this.ctx, channel, query.since, query.limit);
     return {
-      messages: page.messages.map((m) => ({ offset: m.offset, data: JSON.parse(m.payload) })),
+      messages: page.messages.map((m) => ({ offset: m.offset, data: decodePayload(m.payload) })),
       position: page.position,
       complete: page.complete,
     };

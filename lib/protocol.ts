@@ -49,6 +49,8 @@ export interface PubFrame {
   id?: number;
   ch: string;
   data: unknown;
+  /** [BIN-2] Bytes as base64, instead of `data`. */
+  bin?: string;
   mid?: string;
 }
 /** [ACK] Cumulative acknowledgement of QoS 1 deliveries up to and including `off`. */
@@ -84,6 +86,11 @@ export interface RefreshFrame {
 export interface PongFrame {
   op: 'pong';
 }
+/** [UP-3] A client's liveness probe; the server answers `ok` with an empty result at once. */
+export interface ProbeFrame {
+  op: 'ping';
+  id: number;
+}
 
 /** Any valid client→server frame. */
 export type ClientFrame =
@@ -94,7 +101,8 @@ export type ClientFrame =
   | HistFrame
   | PresenceFrame
   | RefreshFrame
-  | PongFrame;
+  | PongFrame
+  | ProbeFrame;
 
 // ---- server → client ----
 
@@ -220,6 +228,8 @@ export interface MsgFrame {
   off: number;
   ep: string;
   data: unknown;
+  /** [BIN-2] The bytes of a binary message, base64, instead of `data`. */
+  bin?: string;
 }
 /** QoS 0 messages of subscription `ch` were dropped because the connection could not keep up. */
 export interface DropFrame {

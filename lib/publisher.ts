@@ -8,6 +8,7 @@ import { optionError, SwitchyardError } from './errors.js';
 import { SERVER_KEY_PREFIX } from './engine.js';
 import type { HubContext } from './hub-context.js';
 import type { PublishResult } from './protocol.js';
+import { binaryOf, binaryPayload } from './payload.js';
 import { textLargerThan } from './validate.js';
 
 /**
@@ -33,14 +34,16 @@ export function checkPublish(
     throw optionError('data', 'a JSON value (object, array, string, number, boolean or null)', data);
   }
   let payload: string;
+  const bytes = binaryOf(data);
   try {
-    payload = JSON.stringify(data);
+    payload = bytes ? binaryPayload(bytes) : JSON.stringify(data);
   } catch (e) {
     throw optionError('data', `JSON-serializable (${(e as Error).message})`, typeof data);
   }
   // The same limit as a client publish ([PUB-5]): every subscriber's SDK and queue is sized for it.
+  // [BIN-3] bytes count as themselves, not as their base64.
   const max = ctx.options.limits.maxMessageBytes;
-  if (textLargerThan(payload, max))
+  if (bytes ? bytes.byteLength > max : textLargerThan(payload, max))
     throw new SwitchyardError('MESSAGE_TOO_LARGE', `data is larger than limits.maxMessageBytes (${max} bytes)`);
   // Server keys and client message ids live in separate namespaces ("s:" / "c:"), so a client
   // cannot pre-claim a key the backend will use and make its publish a silent duplicate.

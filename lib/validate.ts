@@ -84,7 +84,10 @@ function checkSince(f: Record<string, unknown>, rule: string): string | undefine
 export function validateFrame(data: string, binary: boolean, limits: FrameLimits): FrameCheck {
   if (binary) return { error: 'BINARY_NOT_SUPPORTED', detail: '[FR-1] frames are JSON text' };
   // Characters are at most 3 UTF-8 bytes each, so the cheap length check only defers to the exact count near the limit.
-  const maxFrame = limits.maxMessageBytes + ENVELOPE_BYTES;
+  let maxFrame = limits.maxMessageBytes + ENVELOPE_BYTES;
+  // [BIN-3] bytes are limited as bytes: their base64 in `bin` may be a third longer.
+  if (data.length > maxFrame && data.includes('"bin":"'))
+    maxFrame = Math.ceil(limits.maxMessageBytes / 3) * 4 + ENVELOPE_BYTES;
   if (data.length > maxFrame || (data.length * 3 > maxFrame && Buffer.byteLength(data) > maxFrame)) {
     return { error: 'MESSAGE_TOO_LARGE', detail: `[FR-2] frame is larger than ${maxFrame} bytes` };
   }
@@ -149,13 +152,20 @@ export function validateFrame(data: string, binary: boolean, limits: FrameLimits
       if (has(f, 'id') && id === undefined) return needsId()!;
       const badCh = badChannel(false, 'PUB-1');
       if (badCh) return badCh;
-      if (!has(f, 'data')) return reject('BAD_FRAME', '[PUB-2] data is required');
+      // [BIN-2] bytes travel as `bin` (base64) instead of `data`.
+      const bin = has(f, 'bin') ? f.bin : undefined;
+      if (bin !== undefined && (typeof bin !== 'string' || has(f, 'data')))
+        return reject('BAD_FRAME', '[BIN-2] bin must be a base64 string, and a frame has data or bin, not both');
+      if (bin === undefined && !has(f, 'data')) return reject('BAD_FRAME', '[PUB-2] data (or bin) is required');
       if (has(f, 'mid') && (typeof f.mid !== 'string' || f.mid.length === 0 || f.mid.length > MAX_ID_LENGTH)) {
         return reject('BAD_FRAME', `[PUB-3] mid must be a string of 1-${MAX_ID_LENGTH} chars`);
       }
       if (exceedsDepth(f.data, limits.maxDepth))
         return reject('BAD_FRAME', `[PUB-4] data is nested deeper than ${limits.maxDepth} levels`);
-      const frame: ClientFrame = { op: 'pub', ch: f.ch as string, data: f.data };
+      const frame: ClientFrame =
+        bin === undefined
+          ? { op: 'pub', ch: f.ch as string, data: f.data }
+          : { op: 'pub', ch: f.ch as string, data: undefined, bin };
       if (id !== undefined) frame.id = id;
       if (has(f, 'mid')) frame.mid = f.mid as string;
       return { frame };
@@ -206,6 +216,12 @@ export function validateFrame(data: string, binary: boolean, limits: FrameLimits
     }
     case 'pong':
       return { frame: { op: 'pong' } };
+    case 'ping': {
+      // [UP-3] a client's liveness probe: answered at once with an empty ok.
+      const bad = needsId();
+      if (bad) return bad;
+      return { frame: { op: 'ping', id: id! } };
+    }
     default:
       return reject('UNKNOWN_OP', `[FR-4] unknown op ${JSON.stringify(f.op.slice(0, 20))}`);
   }

@@ -12,11 +12,33 @@ const common = {
   logLevel: 'warning',
 };
 
+// The HTTP-streaming fallback is its own module (it would not fit the main bundle's budget):
+// import { httpStream } from './switchyard-http-stream.js' and pass it in `transports`.
+const stream = { ...common, entryPoints: ['dist/lib/client/http-stream.js'] };
+// The full client (HTTP-streaming fallback, binary payloads, uplink awareness): its own bundle.
+const full = { ...common, entryPoints: ['dist/lib/client/full.js'] };
+
 await Promise.all([
   build({ ...common, outfile: 'dist/browser/switchyard-client.js' }),
   build({
     ...common,
     outfile: 'dist/browser/switchyard-client.min.js',
+    minify: true,
+    sourcemap: true,
+    sourcesContent: true,
+  }),
+  build({ ...stream, outfile: 'dist/browser/switchyard-http-stream.js' }),
+  build({
+    ...stream,
+    outfile: 'dist/browser/switchyard-http-stream.min.js',
+    minify: true,
+    sourcemap: true,
+    sourcesContent: true,
+  }),
+  build({ ...full, outfile: 'dist/browser/switchyard-client-full.js' }),
+  build({
+    ...full,
+    outfile: 'dist/browser/switchyard-client-full.min.js',
     minify: true,
     sourcemap: true,
     sourcesContent: true,

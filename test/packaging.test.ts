@@ -48,13 +48,20 @@ t.test(
       [],
       'no TypeScript sources',
     );
-    // A map is only useful with its sources: the one shipped map embeds them.
+    // A map is only useful with its sources: the shipped maps (client, and its HTTP-streaming module) embed them.
+    const maps = [
+      'dist/browser/switchyard-client-full.min.js.map',
+      'dist/browser/switchyard-client.min.js.map',
+      'dist/browser/switchyard-http-stream.min.js.map',
+    ];
     t.same(
       files.filter((f) => f.endsWith('.map')),
-      ['dist/browser/switchyard-client.min.js.map'],
+      maps,
     );
-    const map = JSON.parse(readFileSync(new URL('dist/browser/switchyard-client.min.js.map', root), 'utf8'));
-    t.equal(map.sourcesContent.length, map.sources.length, 'the browser map embeds its sources');
+    for (const m of maps) {
+      const map = JSON.parse(readFileSync(new URL(m, root), 'utf8'));
+      t.equal(map.sourcesContent.length, map.sources.length, `${m} embeds its sources`);
+    }
     t.same(
       files.filter((f) => /(^|\/)(test|bench|examples|scripts)\//.test(f)),
       [],

@@ -2,8 +2,12 @@
 import type { ClientError } from './errors.js';
 import type { Subscription } from './subscription.js';
 
-/** Connection state. */
-export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
+/**
+ * Connection state. `offline` ([UP-1]) only with the full client (`switchyardjs/client/full`, the
+ * Node entry) in a browser that reports no network: it waits for the network instead of spending
+ * reconnect attempts.
+ */
+export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'offline' | 'closed';
 
 /** Events of a `Client`. */
 export interface ClientEvents {
