@@ -81,17 +81,26 @@ export function textFrame(payload: Uint8Array): Buffer {
   return out;
 }
 
-// Write coalescing: the first frame a socket gets in an event-loop turn corks it, and one
-// callback queued with process.nextTick (it runs once the current callback and its promise
-// chains are done) uncorks every corked socket, so all frames a socket got meanwhile leave in one
-// writev syscall instead of one each. The syscall per frame is what dominates fan-out CPU.
+// Write coalescing: a socket's frames of one event-loop turn leave in one writev syscall instead
+// of one each (the syscall per frame is what dominates fan-out CPU). A socket that gets a second
+// frame in a turn is corked, and one callback queued with process.nextTick (it runs once the
+// current callback and its promise chains are done) uncorks every corked socket.
+// The first frame of a turn is written at once, as raw ws would: corking it too would hold every
+// socket's first byte until the whole fan-out loop ended, which is most of the latency of a
+// message to 1,000 sockets (the kernel and the subscribers start only after the last send), and
+// a cork/uncork round per socket costs more CPU than the plain write. A socket that got several
+// frames in its last turn (a publisher handing over bursts) is corked from the first frame of its
+// next turn, so a steady burst still costs one syscall per socket per turn.
 const corked: WsTransport[] = [];
 const TEXT = { binary: false };
 const ignore = (): void => {};
-let flushScheduled = false;
+/** The current turn's number; a socket's first frame of a turn is the one sent with another number. */
+let turn = 1;
+let turnOpen = false;
 
-function flushCorked(): void {
-  flushScheduled = false;
+function endTurn(): void {
+  turnOpen = false;
+  turn++;
   for (const t of corked) t.uncork();
   corked.length = 0;
 }
@@ -102,6 +111,9 @@ export class WsTransport implements Transport {
   /** Set only together with `socket` (see {@link wsInternals}). */
   private readonly sender: SenderState | undefined;
   private corked = false;
+  /** The turn of this socket's last frame, and how many frames it got in that turn. */
+  private turn = 0;
+  private frames = 0;
 
   /**
    * @param flushAt bytes queued on a corked socket at which it is written out at once, so a burst
@@ -118,14 +130,18 @@ export class WsTransport implements Transport {
 
   send(frame: OutgoingFrame): void {
     if (this.ws.readyState !== 1) return;
-    if (!this.corked && this.socket) {
-      this.corked = true;
-      this.socket.cork();
-      corked.push(this);
-      if (!flushScheduled) {
-        flushScheduled = true;
-        process.nextTick(flushCorked);
-      }
+    if (this.socket !== undefined) {
+      if (this.turn !== turn) {
+        // The first frame of this turn: written at once unless the socket's last turn was a burst.
+        const bursting = this.frames > 1;
+        this.turn = turn;
+        this.frames = 1;
+        if (!turnOpen) {
+          turnOpen = true;
+          process.nextTick(endTurn);
+        }
+        if (bursting) this.cork();
+      } else if (++this.frames > 1 && !this.corked) this.cork();
     }
     // A Buffer prepared once for many sockets is framed once and written as is, in one write, when
     // ws holds nothing back (otherwise ws sends it, keeping frames in order).
@@ -134,6 +150,12 @@ export class WsTransport implements Transport {
       socket.write(textFrame(frame));
     else this.ws.send(frame, TEXT);
     if (this.corked && this.ws.bufferedAmount >= this.flushAt) this.uncork();
+  }
+
+  private cork(): void {
+    this.corked = true;
+    this.socket!.cork();
+    corked.push(this);
   }
 
   /** Sends what was coalesced since the socket was corked (idempotent). @internal */
