@@ -26,7 +26,7 @@ import type {
 import { subscribeStart } from './recovery.js';
 import type { ConnectionInput, OutgoingFrame, Transport } from './transport.js';
 import { binaryLength, storedFromBase64 } from './payload.js';
-import { textLargerThan, validateFrame } from './validate.js';
+import { ACK_HEAD, sdkAckOffset, textLargerThan, validateFrame } from './validate.js';
 
 // Errors that mean the client sent something malformed (they count toward maxBadFrames).
 const PROTOCOL_ERRORS = new Set<ErrorName>([
@@ -130,6 +130,7 @@ export class Connection implements DeliveryTarget, ConnectionInput {
     if (!this.open) return;
     this.alive = true;
     this.framesIn++;
+    if (!binary && this.quickAck(data)) return;
     const check = validateFrame(data, binary, this.hub.options.limits);
     if ('error' in check) {
       this.sendError(check.error, check.detail, check.id);
@@ -370,8 +371,25 @@ export class Connection implements DeliveryTarget, ConnectionInput {
   private ack(f: AckFrame): void {
     const sub = this.subs.get(f.ch);
     if (!sub) return this.sendError('NOT_SUBSCRIBED', `[ACK-3] not subscribed to ${f.ch}`);
-    this.hub.instruments.acked(sub, f.off);
-    if (sub.ack(f.off)) this.hub.startCatchUp(sub);
+    this.acked(sub, f.off);
+  }
+
+  /**
+   * An ack in the SDK's exact shape for an exact channel of this connection, handled without
+   * `JSON.parse` or a frame object; false leaves the frame to the validator (and its errors).
+   */
+  private quickAck(data: string): boolean {
+    const off = sdkAckOffset(data);
+    if (off < 0) return false;
+    const sub = this.subs.get(data.slice(ACK_HEAD.length, data.indexOf('"', ACK_HEAD.length)));
+    if (sub === undefined || sub.pattern) return false;
+    this.acked(sub, off);
+    return true;
+  }
+
+  private acked(sub: Subscription, off: number): void {
+    this.hub.instruments.acked(sub, off);
+    if (sub.ack(off)) this.hub.startCatchUp(sub);
   }
 
   private async history(f: HistFrame): Promise<void> {

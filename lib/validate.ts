@@ -76,6 +76,33 @@ function checkSince(f: Record<string, unknown>, rule: string): string | undefine
   return undefined;
 }
 
+/** The start of an ack frame as the SDK writes it (`JSON.stringify({op, ch, off})`); the channel follows. */
+export const ACK_HEAD = '{"op":"ack","ch":"';
+
+/**
+ * The offset of an ack frame in exactly the SDK's shape, `{"op":"ack","ch":"<channel>","off":<n>}`
+ * with no escape in the channel, read without `JSON.parse` (QoS 1 subscribers send one per batch
+ * of deliveries, the only frame a busy connection sends steadily). -1 for anything else, which
+ * then goes through {@link validateFrame}: the fast path accepts a subset of what it accepts.
+ * The channel is `data.slice(ACK_HEAD.length, data.indexOf('"', ACK_HEAD.length))`.
+ */
+export function sdkAckOffset(data: string): number {
+  if (!data.startsWith(ACK_HEAD)) return -1;
+  const q = data.indexOf('"', ACK_HEAD.length);
+  if (q <= ACK_HEAD.length || data.lastIndexOf('\\', q) >= ACK_HEAD.length || !data.startsWith('","off":', q)) return -1;
+  const first = q + 8;
+  const end = data.length - 1;
+  // 1 to 16 digits, no leading zero (JSON has none), then the closing brace; a safe integer.
+  if (data.charCodeAt(end) !== 125 || end === first || end - first > 16 || (data.charCodeAt(first) === 48 && end - first > 1)) return -1;
+  let off = 0;
+  for (let i = first; i < end; i++) {
+    const d = data.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    off = off * 10 + d;
+  }
+  return off <= Number.MAX_SAFE_INTEGER ? off : -1;
+}
+
 /**
  * Parses and validates one inbound frame.
  * @param data the frame text (already decoded as UTF-8)
