@@ -52,12 +52,14 @@ function open(kind, port, ch, qos, ackDelay) {
       });
     } else {
       let ackTimer;
+      let soon = false;
       let lastOff = 0;
       let ackedOff = -1;
       let win = 256;
       const flush = () => {
         clearTimeout(ackTimer);
         ackTimer = undefined;
+        soon = false;
         ackedOff = lastOff;
         if (ws.readyState === 1) ws.send(`{"op":"ack","ch":"${ch}","off":${lastOff}}`);
       };
@@ -66,13 +68,22 @@ function open(kind, port, ch, qos, ackDelay) {
         if (s.startsWith('{"op":"msg"')) {
           onData(s);
           if (qos === 1) {
-            // Cumulative acks, batched like the SDK does: every ackDelay ms (100 by default), or at
-            // once when half of the server's in-flight window was received since the last ack.
+            // Cumulative acks, batched like the SDK does (lib/client/ack-batcher.ts): after ackDelay
+            // ms (1,000 by default) while less than a quarter of the server's in-flight window is
+            // unacknowledged, within 100 ms from a quarter on, at once at half.
             const i = s.indexOf('"off":');
             lastOff = parseInt(s.slice(i + 6, i + 26), 10);
             if (ackedOff < 0) ackedOff = lastOff - 1;
-            if (lastOff - ackedOff >= win / 2) flush();
-            else ackTimer ??= setTimeout(flush, ackDelay);
+            const open = lastOff - ackedOff;
+            if (open >= win / 2) flush();
+            else {
+              if (open >= win / 4 && !soon) {
+                clearTimeout(ackTimer);
+                soon = true;
+                ackTimer = setTimeout(flush, 100);
+              }
+              ackTimer ??= setTimeout(flush, ackDelay);
+            }
           }
         } else if (s.startsWith('{"op":"welcome"')) {
           const w = /"win":(\d+)/.exec(s);
@@ -94,7 +105,7 @@ process.on('message', async (m) => {
     const lanes = Array.from({ length: Math.min(m.concurrency, m.channels.length) }, async () => {
       while (next < m.channels.length) {
         const ch = m.channels[next++];
-        await open(m.kind, m.port, ch, m.qos ?? 0, m.ackDelay ?? 100);
+        await open(m.kind, m.port, ch, m.qos ?? 0, m.ackDelay ?? 1000);
       }
     });
     try {
