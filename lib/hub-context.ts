@@ -5,7 +5,7 @@
  * @module
  */
 import type { ChannelRules } from './channel-rules.js';
-import type { Engine } from './engine.js';
+import type { AppendOptions, AppendResult, Engine } from './engine.js';
 import type { Instruments } from './instruments.js';
 import type { HubCounters } from './metrics.js';
 import type { Logger, ResolvedOptions, SwitchyardOptions } from './options.js';
@@ -22,6 +22,13 @@ export interface HubContext {
   readonly engine: Engine;
   /** Settles when the broker started; a broker that failed to start rejects it. */
   readonly ready: Promise<void>;
+  /**
+   * The in-memory store's synchronous append, set once the in-process broker started (the default
+   * engine is synchronous end to end): a publish is then stored and fanned out before `publish()`
+   * returns, instead of after every other publish of the same turn. Undefined for other engines;
+   * returns undefined when the store's `append` was replaced (the publish then goes the usual way).
+   */
+  appendNow: ((channel: string, payload: string, options: AppendOptions) => AppendResult | undefined) | undefined;
   readonly rules: ChannelRules;
   readonly presenceTracker: PresenceTracker;
   log(level: keyof Logger, obj: object, msg: string): void;

@@ -12,7 +12,9 @@ import type { Connection } from './connection.js';
 import type { ConnectionHost } from './connection-host.js';
 import { ConnectionRegistry, type ConnectionEvents } from './connections.js';
 import type { Engine } from './engine.js';
+import { LocalBroker } from './broker-local.js';
 import { memoryEngine } from './engine-memory.js';
+import { MemoryStorage } from './history-memory.js';
 import { FanOut } from './fanout.js';
 import { FlowMonitor } from './flow-monitor.js';
 import { historyText } from './history-read.js';
@@ -82,10 +84,23 @@ export function assembleHub(
     instruments,
     engine,
     ready,
+    appendNow: undefined,
     rules: new ChannelRules(resolved),
     presenceTracker,
     log,
   };
+  // Memory store + in-process broker: nothing to wait for once the broker started (publisher.ts).
+  if (base.storage instanceof MemoryStorage && base.broker instanceof LocalBroker) {
+    const storage = base.storage;
+    // A store whose append was replaced (wrapped, instrumented, faulted in a test) goes the asynchronous way.
+    const own = MemoryStorage.prototype.append;
+    ready.then(
+      () =>
+        (ctx.appendNow = (channel, payload, o) =>
+          storage.append === own ? storage.appendSync(channel, payload, o) : undefined),
+      () => {},
+    );
+  }
   const catchUps = new CatchUps(ctx);
   const fanOut = new FanOut(ctx, (sub) => catchUps.start(sub));
   const conns = new Map<string, Connection>();

@@ -5,7 +5,7 @@
  */
 import { checkChannel } from './channel-name.js';
 import { optionError, SwitchyardError } from './errors.js';
-import { SERVER_KEY_PREFIX } from './engine.js';
+import { SERVER_KEY_PREFIX, type AppendOptions, type AppendResult } from './engine.js';
 import type { HubContext } from './hub-context.js';
 import type { PublishResult } from './protocol.js';
 import { binaryOf, binaryPayload } from './payload.js';
@@ -50,40 +50,93 @@ export function checkPublish(
   return { payload, key: key === undefined ? undefined : SERVER_KEY_PREFIX + key };
 }
 
-/** Stores and broadcasts one serialized payload. Rejects with 201 when nothing was stored. @internal */
-export async function publishPayload(
+/**
+ * Stores and broadcasts one serialized payload. Rejects with 201 when nothing was stored. With
+ * the in-memory engine ({@link HubContext.appendNow}) both happen before this returns: a turn
+ * that publishes many messages fans each out as it is published, as a raw send loop would,
+ * rather than all of them after the last one (which made every message of a 100-message turn
+ * wait for the turn's other fan-outs). Stored before sent either way. @internal
+ */
+export function publishPayload(
+  ctx: HubContext,
+  channel: string,
+  payload: string,
+  idempotencyKey?: string,
+): Promise<PublishResult> {
+  const appendNow = ctx.appendNow;
+  if (appendNow === undefined) return publishStored(ctx, channel, payload, idempotencyKey);
+  const rule = ctx.rules.for(channel);
+  const startedAt = performance.now();
+  let res: AppendResult | undefined;
+  try {
+    res = appendNow(channel, payload, retention(rule, idempotencyKey));
+  } catch (err) {
+    return Promise.reject(appendFailed(ctx, channel, err));
+  }
+  if (res === undefined) return publishStored(ctx, channel, payload, idempotencyKey);
+  if (ctx.instruments.enabled) ctx.instruments.engine.append.observe((performance.now() - startedAt) / 1000);
+  if (res.duplicate) return Promise.resolve({ offset: res.offset, epoch: res.epoch, duplicate: true });
+  stored(ctx, channel, payload, res, rule.family, startedAt);
+  // The in-process broker hands the message to the fan-out synchronously, inside this call.
+  ctx.engine.broker
+    .publish({ channel, offset: res.offset, epoch: res.epoch, payload })
+    .catch((err: unknown) => broadcastFailed(ctx, channel, err));
+  return Promise.resolve({ offset: res.offset, epoch: res.epoch });
+}
+
+type Rule = ReturnType<HubContext['rules']['for']>;
+
+function retention(rule: Rule, idempotencyKey: string | undefined): AppendOptions {
+  const r = rule.history === false ? { size: 0, ttl: 1 } : { size: rule.history.size, ttl: rule.history.ttl };
+  return idempotencyKey === undefined ? r : { ...r, idempotencyKey };
+}
+
+function appendFailed(ctx: HubContext, channel: string, err: unknown): SwitchyardError {
+  ctx.counters.publishFailures++;
+  ctx.log('error', { err, channel }, 'storage append failed');
+  return new SwitchyardError('ENGINE_UNAVAILABLE', 'publish not acknowledged');
+}
+
+function stored(
+  ctx: HubContext,
+  channel: string,
+  payload: string,
+  res: AppendResult,
+  family: string,
+  startedAt: number,
+): void {
+  ctx.counters.published++;
+  ctx.instruments.published(channel, res.offset, res.epoch, payload.length, family, startedAt);
+}
+
+// Stored but not broadcast: subscribers on other nodes detect the gap on the next message.
+function broadcastFailed(ctx: HubContext, channel: string, err: unknown): void {
+  ctx.log('warn', { err, channel }, 'broker publish failed');
+}
+
+/** {@link publishPayload} for engines that answer asynchronously. */
+async function publishStored(
   ctx: HubContext,
   channel: string,
   payload: string,
   idempotencyKey?: string,
 ): Promise<PublishResult> {
   const rule = ctx.rules.for(channel);
-  const retention = rule.history === false ? { size: 0, ttl: 1 } : { size: rule.history.size, ttl: rule.history.ttl };
   let res;
   const startedAt = performance.now();
   try {
     // A broker that failed to start makes every publish fail as "engine unavailable" (201).
     await ctx.ready;
-    res = await ctx.engine.storage.append(
-      channel,
-      payload,
-      idempotencyKey === undefined ? retention : { ...retention, idempotencyKey },
-    );
+    res = await ctx.engine.storage.append(channel, payload, retention(rule, idempotencyKey));
   } catch (err) {
-    ctx.counters.publishFailures++;
-    ctx.log('error', { err, channel }, 'storage append failed');
-    throw new SwitchyardError('ENGINE_UNAVAILABLE', 'publish not acknowledged');
+    throw appendFailed(ctx, channel, err);
   }
   if (res.duplicate) return { offset: res.offset, epoch: res.epoch, duplicate: true };
-  ctx.counters.published++;
-  ctx.instruments.published(channel, res.offset, res.epoch, payload.length, rule.family, startedAt);
+  stored(ctx, channel, payload, res, rule.family, startedAt);
   if (!ctx.engine.appendPublishes) {
     await ctx.engine.broker
       .publish({ channel, offset: res.offset, epoch: res.epoch, payload })
-      .catch((err: unknown) => {
-        // Stored but not broadcast: subscribers on other nodes detect the gap on the next message.
-        ctx.log('warn', { err, channel }, 'broker publish failed');
-      });
+      .catch((err: unknown) => broadcastFailed(ctx, channel, err));
   }
   return { offset: res.offset, epoch: res.epoch };
 }
