@@ -89,11 +89,18 @@ export const ACK_HEAD = '{"op":"ack","ch":"';
 export function sdkAckOffset(data: string): number {
   if (!data.startsWith(ACK_HEAD)) return -1;
   const q = data.indexOf('"', ACK_HEAD.length);
-  if (q <= ACK_HEAD.length || data.lastIndexOf('\\', q) >= ACK_HEAD.length || !data.startsWith('","off":', q)) return -1;
+  if (q <= ACK_HEAD.length || data.lastIndexOf('\\', q) >= ACK_HEAD.length || !data.startsWith('","off":', q))
+    return -1;
   const first = q + 8;
   const end = data.length - 1;
   // 1 to 16 digits, no leading zero (JSON has none), then the closing brace; a safe integer.
-  if (data.charCodeAt(end) !== 125 || end === first || end - first > 16 || (data.charCodeAt(first) === 48 && end - first > 1)) return -1;
+  if (
+    data.charCodeAt(end) !== 125 ||
+    end === first ||
+    end - first > 16 ||
+    (data.charCodeAt(first) === 48 && end - first > 1)
+  )
+    return -1;
   let off = 0;
   for (let i = first; i < end; i++) {
     const d = data.charCodeAt(i) - 48;

@@ -30,7 +30,8 @@ t.test('memory engine: each message is stored, then sent, before publish() retur
   t.same(offsets(a, 'turn.a'), [1, 2, 3], 'the next publish of the same turn is sent as it is made');
   t.same(offsets(b, 'turn.b'), [1, 2]);
   t.same(await Promise.all([p1, p2, p3]).then((r) => r.map((x) => x.offset)), [2, 2, 3]);
-  for (const [sent, stored] of await Promise.all(atSend)) t.ok(stored >= sent, `message ${sent} was in the store when sent (store at ${stored})`);
+  for (const [sent, stored] of await Promise.all(atSend))
+    t.ok(stored >= sent, `message ${sent} was in the store when sent (store at ${stored})`);
   t.equal(atSend.length, 2);
 });
 

@@ -30,7 +30,13 @@ function fakeSocket(): { ws: WebSocket; kernel: string[][]; log: string[] } {
       return true;
     },
   };
-  const ws = { readyState: 1, extensions: '', bufferedAmount: 0, _socket: tcp, _sender: { _bufferedBytes: 0, _queue: [] } };
+  const ws = {
+    readyState: 1,
+    extensions: '',
+    bufferedAmount: 0,
+    _socket: tcp,
+    _sender: { _bufferedBytes: 0, _queue: [] },
+  };
   return { ws: ws as unknown as WebSocket, kernel, log };
 }
 
@@ -79,17 +85,20 @@ t.test('after a burst turn the next turn is coalesced from its first frame; a lo
   t.same(s.kernel.flat(), ['a', 'b', 'c', 'd', 'e', 'f'], 'in order');
 });
 
-t.test('a corked socket is written out early once flushAt bytes wait, and re-corked for the rest of the turn', async (t) => {
-  const s = fakeSocket();
-  const tr = new WsTransport(s.ws, 1024);
-  tr.send(frame('a'));
-  tr.send(frame('b'));
-  (s.ws as unknown as { bufferedAmount: number }).bufferedAmount = 2048;
-  tr.send(frame('c'));
-  t.same(s.kernel, [['a'], ['b', 'c']], 'flushed as soon as flushAt was reached');
-  (s.ws as unknown as { bufferedAmount: number }).bufferedAmount = 0;
-  tr.send(frame('d'));
-  t.same(s.kernel.length, 2, 'd is coalesced again');
-  await endOfTurn();
-  t.same(s.kernel, [['a'], ['b', 'c'], ['d']]);
-});
+t.test(
+  'a corked socket is written out early once flushAt bytes wait, and re-corked for the rest of the turn',
+  async (t) => {
+    const s = fakeSocket();
+    const tr = new WsTransport(s.ws, 1024);
+    tr.send(frame('a'));
+    tr.send(frame('b'));
+    (s.ws as unknown as { bufferedAmount: number }).bufferedAmount = 2048;
+    tr.send(frame('c'));
+    t.same(s.kernel, [['a'], ['b', 'c']], 'flushed as soon as flushAt was reached');
+    (s.ws as unknown as { bufferedAmount: number }).bufferedAmount = 0;
+    tr.send(frame('d'));
+    t.same(s.kernel.length, 2, 'd is coalesced again');
+    await endOfTurn();
+    t.same(s.kernel, [['a'], ['b', 'c'], ['d']]);
+  },
+);

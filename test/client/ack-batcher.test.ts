@@ -42,11 +42,17 @@ t.test('a quarter of the in-flight window unacknowledged shortens the wait to AC
   await once(events, 'sent');
   const waited = Date.now() - start;
   t.ok(waited >= ACK_SOON_MS - 5 && waited < ACK_DELAY_MS / 2, `sent after ${waited} ms`);
-  t.same(sent, [['a', 4], ['b', 1]], 'every due channel goes with it');
+  t.same(
+    sent,
+    [
+      ['a', 4],
+      ['b', 1],
+    ],
+    'every due channel goes with it',
+  );
 });
 
-t.test('half of the in-flight window processed sends the ack at once'
-, async (t) => {
+t.test('half of the in-flight window processed sends the ack at once', async (t) => {
   const { acks, sent } = recorder();
   t.teardown(() => acks.stop());
   acks.setWindow(10);
