@@ -35,7 +35,7 @@ function fakeSocket(): { ws: WebSocket; kernel: string[][]; log: string[] } {
     extensions: '',
     bufferedAmount: 0,
     _socket: tcp,
-    _sender: { _bufferedBytes: 0, _queue: [] },
+    _sender: { _socket: tcp, _bufferedBytes: 0, _queue: [] },
   };
   return { ws: ws as unknown as WebSocket, kernel, log };
 }
