@@ -52,14 +52,12 @@ function open(kind, port, ch, qos, ackDelay) {
       });
     } else {
       let ackTimer;
-      let soon = false;
       let lastOff = 0;
       let ackedOff = -1;
       let win = 256;
       const flush = () => {
         clearTimeout(ackTimer);
         ackTimer = undefined;
-        soon = false;
         ackedOff = lastOff;
         if (ws.readyState === 1) ws.send(`{"op":"ack","ch":"${ch}","off":${lastOff}}`);
       };
@@ -69,21 +67,13 @@ function open(kind, port, ch, qos, ackDelay) {
           onData(s);
           if (qos === 1) {
             // Cumulative acks, batched like the SDK does (lib/client/ack-batcher.ts): after ackDelay
-            // ms (1,000 by default) while less than a quarter of the server's in-flight window is
-            // unacknowledged, within 100 ms from a quarter on, at once at half.
+            // ms (1,000 by default) while less than half of the server's in-flight window is
+            // unacknowledged, at once at half.
             const i = s.indexOf('"off":');
             lastOff = parseInt(s.slice(i + 6, i + 26), 10);
             if (ackedOff < 0) ackedOff = lastOff - 1;
-            const open = lastOff - ackedOff;
-            if (open >= win / 2) flush();
-            else {
-              if (open >= win / 4 && !soon) {
-                clearTimeout(ackTimer);
-                soon = true;
-                ackTimer = setTimeout(flush, 100);
-              }
-              ackTimer ??= setTimeout(flush, ackDelay);
-            }
+            if (lastOff - ackedOff >= win / 2) flush();
+            else ackTimer ??= setTimeout(flush, ackDelay);
           }
         } else if (s.startsWith('{"op":"welcome"')) {
           const w = /"win":(\d+)/.exec(s);

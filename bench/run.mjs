@@ -18,8 +18,8 @@ const KINDS = (opt('servers') ?? 'ws,switchyard,socketio').split(',');
 const WORKERS = 2;
 // --repeat=N: each figure is the median of N interleaved runs (default 1; 3 for the published table).
 const REPEAT = Math.max(1, Number(opt('repeat') ?? 1));
-// --ack-delay=ms: how long QoS 1 subscribers batch their cumulative acks while less than a quarter of the
-// in-flight window is open (the SDK: 1,000 ms; 100 ms from a quarter on; at once at half the window).
+// --ack-delay=ms: how long QoS 1 subscribers batch their cumulative acks while less than half of the
+// in-flight window is open (the SDK: 1,000 ms; at once at half the window).
 const ACK_DELAY = Math.max(1, Number(opt('ack-delay') ?? 1000));
 const NAMES = {
   switchyard: 'switchyard',

@@ -1,18 +1,16 @@
 /**
- * Cumulative QoS 1 acks, batched, with a delay that follows the server's in-flight window: while
- * less than a quarter of it is unacknowledged an ack waits up to {@link ACK_DELAY_MS} (a
- * subscriber of a slow channel sends one ack a second, not one per message), from a quarter on at
- * most {@link ACK_SOON_MS}, and at half it goes at once, so a keeping-up client never fills the
- * window. Redelivery after a reconnect does not depend on acks: the SDK resubscribes from the
- * last message its handler finished.
+ * Cumulative QoS 1 acks, batched by how full the server's in-flight window is: below half of it an
+ * ack waits up to {@link ACK_DELAY_MS} (a subscriber of a slow channel sends one ack a second, not
+ * one per message), at half it goes at once, so a keeping-up client never fills the window.
+ * Redelivery after a reconnect does not depend on acks: the SDK resubscribes from the last
+ * message its handler finished.
  * @module
  */
+
 import { isIntIn } from '../integers.js';
 
-/** How long acks wait while less than a quarter of the in-flight window is unacknowledged. */
+/** How long acks wait while less than half of the in-flight window is unacknowledged. */
 export const ACK_DELAY_MS = 1000;
-/** How long acks wait once a quarter of the in-flight window is unacknowledged. */
-export const ACK_SOON_MS = 100;
 
 export interface AckBatcher {
   /** The server announced its in-flight window (`win` in `welcome`); an invalid value is ignored. */
@@ -33,14 +31,11 @@ export function ackBatcher(send: (channel: string, offset: number) => boolean): 
   /** Last offset acknowledged per channel. */
   const ackedUpTo = new Map<string, number>();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  /** The pending timer is the short one. */
-  let soon = false;
   /** The server's `limits.inflightWindow` (servers that omit it in `welcome`: 256). */
   let window = 256;
   const stop = (): void => {
     clearTimeout(timer);
     timer = undefined;
-    soon = false;
   };
   const flush = (): void => {
     stop();
@@ -55,13 +50,7 @@ export function ackBatcher(send: (channel: string, offset: number) => boolean): 
       due.set(channel, offset);
       let last = ackedUpTo.get(channel);
       if (last === undefined) ackedUpTo.set(channel, (last = offset - 1));
-      const open = offset - last;
-      if (open >= window / 2) return flush();
-      if (open >= window / 4 && !soon) {
-        stop();
-        soon = true;
-        timer = setTimeout(flush, ACK_SOON_MS);
-      }
+      if (offset - last >= window / 2) return flush();
       timer ??= setTimeout(flush, ACK_DELAY_MS);
     },
     flush,

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { EventEmitter } from 'node:events';
 import t from 'tap';
-import { ACK_DELAY_MS, ACK_SOON_MS, ackBatcher } from '../../lib/client/ack-batcher.js';
+import { ACK_DELAY_MS, ackBatcher } from '../../lib/client/ack-batcher.js';
 
 function recorder(connected = () => true) {
   const sent: Array<[string, number]> = [];
@@ -28,28 +28,6 @@ t.test('far from a full window, acks wait the long delay and go as one cumulativ
     ['a', 5],
     ['b', 9],
   ]);
-});
-
-t.test('a quarter of the in-flight window unacknowledged shortens the wait to ACK_SOON_MS', async (t) => {
-  const { acks, sent, events } = recorder();
-  t.teardown(() => acks.stop());
-  acks.setWindow(16);
-  const start = Date.now();
-  for (let off = 1; off <= 3; off++) acks.ack('a', off);
-  acks.ack('b', 1);
-  acks.ack('a', 4);
-  t.same(sent, [], '4 of 16 open: soon, not at once');
-  await once(events, 'sent');
-  const waited = Date.now() - start;
-  t.ok(waited >= ACK_SOON_MS - 5 && waited < ACK_DELAY_MS / 2, `sent after ${waited} ms`);
-  t.same(
-    sent,
-    [
-      ['a', 4],
-      ['b', 1],
-    ],
-    'every due channel goes with it',
-  );
 });
 
 t.test('half of the in-flight window processed sends the ack at once', async (t) => {
