@@ -3,12 +3,12 @@
 // replication link, region B's writes to the primary) goes through a TCP proxy of the test's
 // own that adds a fixed delay each way. Optionally 3 sentinels watch the primary, so region B's
 // replica can be promoted when region A is lost. Everything is stopped by PID in teardown.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDelayProxy, type DelayProxy } from '../helpers/delay-proxy.js';
 import { freePort, OwnRedis } from './helpers.js';
-import { cli } from './servers.js';
+import { cli, startReplica, startSentinelGroup } from './servers.js';
 import type { RedisEngineOptions } from '../../adapters/redis/index.js';
 
 interface Tap {
@@ -63,58 +63,14 @@ export async function startRegions(
   const replication = await startDelayProxy(t, primary.port, opts.delayMs);
   const writes = await startDelayProxy(t, primary.port, opts.delayMs);
   // The replica's own port is what it announces to the primary (and the sentinels).
-  const replica = new OwnRedis(await freePort(), [
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--dir',
-    dir,
-    '--replicaof',
-    '127.0.0.1',
-    String(replication.port),
-  ]);
-  t.teardown(() => replica.stop());
-  await replica.start();
-  await waitFor('the replica to sync', async () =>
-    (await cli(replica.port, 'INFO', 'replication')).includes('master_link_status:up'),
-  );
+  const replica = await startReplica(t, dir, replication.port);
   const name = 'syregions';
   let sentinels: Regions['sentinels'];
   if (opts.sentinels) {
     // The sentinels know the primary by the address region B uses (the write proxy): the
     // replica reports its master as that address too, so no sentinel "fixes" the replica to
     // bypass the delayed link. Region A's nodes map it to the primary's own port.
-    const ports: number[] = [];
-    for (let i = 0; i < 3; i++) ports.push(await freePort());
-    const conf = (port: number) =>
-      [
-        `port ${port}`,
-        'bind 127.0.0.1',
-        `dir ${dir}`,
-        `sentinel monitor ${name} 127.0.0.1 ${replication.port} 2`,
-        `sentinel down-after-milliseconds ${name} 1000`,
-        `sentinel failover-timeout ${name} 5000`,
-        `sentinel parallel-syncs ${name} 1`,
-        '',
-      ].join('\n');
-    const procs: OwnRedis[] = [];
-    for (const port of ports) {
-      const file = join(dir, `sentinel-${port}.conf`);
-      await writeFile(file, conf(port));
-      const s = new OwnRedis(port, [], [file, '--sentinel']);
-      t.teardown(() => s.stop());
-      procs.push(s);
-    }
-    await Promise.all(procs.map((s) => s.start()));
-    await waitFor('the sentinels to see each other and the replica', async () => {
-      const outs = await Promise.all(ports.map((p) => cli(p, 'SENTINEL', 'master', name)));
-      return outs.every((o) => {
-        const l = o.trim().split('\n');
-        const field = (k: string) => Number(l[l.indexOf(k) + 1]);
-        return field('num-slaves') >= 1 && field('num-other-sentinels') >= 2;
-      });
-    });
+    const ports = (await startSentinelGroup(t, dir, name, replication.port)).map((x) => x.port);
     sentinels = { ports, name };
   }
   const sentinel = (map?: Record<string, { host: string; port: number }>) => ({

@@ -145,13 +145,8 @@ export interface TestSentinels {
   primaryPort(): Promise<number>;
 }
 
-/** Starts a primary, one replica and 3 sentinels (quorum 2, down after 1 s). */
-export async function startSentinels(t: Tap): Promise<TestSentinels> {
-  const dir = await tempDir(t, 'sentinel');
-  const name = 'symaster';
-  const primary = new OwnRedis(await freePort(), ['--save', '', '--appendonly', 'no', '--dir', dir]);
-  t.teardown(() => primary.stop());
-  await primary.start();
+/** Starts a replica of the server at `masterPort` (no persistence) and waits until it has synced. */
+export async function startReplica(t: Tap, dir: string, masterPort: number): Promise<OwnRedis> {
   const replica = new OwnRedis(await freePort(), [
     '--save',
     '',
@@ -161,13 +156,21 @@ export async function startSentinels(t: Tap): Promise<TestSentinels> {
     dir,
     '--replicaof',
     '127.0.0.1',
-    String(primary.port),
+    String(masterPort),
   ]);
   t.teardown(() => replica.stop());
   await replica.start();
   await waitFor('the replica to sync', async () =>
     (await cli(replica.port, 'INFO', 'replication')).includes('master_link_status:up'),
   );
+  return replica;
+}
+
+/**
+ * Starts 3 sentinels (quorum 2, down after 1 s) monitoring `name` at `masterPort`, and waits until
+ * every one knows the replica and the other sentinels (a failover cannot run before that).
+ */
+export async function startSentinelGroup(t: Tap, dir: string, name: string, masterPort: number): Promise<OwnRedis[]> {
   const sentinels: OwnRedis[] = [];
   for (let i = 0; i < 3; i++) {
     const port = await freePort();
@@ -178,7 +181,7 @@ export async function startSentinels(t: Tap): Promise<TestSentinels> {
         `port ${port}`,
         'bind 127.0.0.1',
         `dir ${dir}`,
-        `sentinel monitor ${name} 127.0.0.1 ${primary.port} 2`,
+        `sentinel monitor ${name} 127.0.0.1 ${masterPort} 2`,
         `sentinel down-after-milliseconds ${name} 1000`,
         `sentinel failover-timeout ${name} 5000`,
         `sentinel parallel-syncs ${name} 1`,
@@ -191,7 +194,27 @@ export async function startSentinels(t: Tap): Promise<TestSentinels> {
     sentinels.push(s);
   }
   await Promise.all(sentinels.map((s) => s.start()));
-  const group: TestSentinels = {
+  await waitFor('the sentinels to see each other and the replica', async () => {
+    const outs = await Promise.all(sentinels.map((s) => cli(s.port, 'SENTINEL', 'master', name)));
+    return outs.every((o) => {
+      const l = o.trim().split('\n');
+      const field = (k: string) => Number(l[l.indexOf(k) + 1]);
+      return field('num-slaves') >= 1 && field('num-other-sentinels') >= 2;
+    });
+  });
+  return sentinels;
+}
+
+/** Starts a primary, one replica and 3 sentinels (quorum 2, down after 1 s). */
+export async function startSentinels(t: Tap): Promise<TestSentinels> {
+  const dir = await tempDir(t, 'sentinel');
+  const name = 'symaster';
+  const primary = new OwnRedis(await freePort(), ['--save', '', '--appendonly', 'no', '--dir', dir]);
+  t.teardown(() => primary.stop());
+  await primary.start();
+  const replica = await startReplica(t, dir, primary.port);
+  const sentinels = await startSentinelGroup(t, dir, name, primary.port);
+  return {
     primary,
     replica,
     sentinels,
@@ -202,14 +225,4 @@ export async function startSentinels(t: Tap): Promise<TestSentinels> {
       return Number(out.trim().split('\n')[1]);
     },
   };
-  // Every sentinel must know the replica and the other sentinels before a failover can run.
-  await waitFor('the sentinels to see each other and the replica', async () => {
-    const outs = await Promise.all(sentinels.map((s) => cli(s.port, 'SENTINEL', 'master', name)));
-    return outs.every((o) => {
-      const l = o.trim().split('\n');
-      const field = (k: string) => Number(l[l.indexOf(k) + 1]);
-      return field('num-slaves') >= 1 && field('num-other-sentinels') >= 2;
-    });
-  });
-  return group;
 }
