@@ -324,6 +324,27 @@ const soloRow = (scenario, metric, value, ratioText, better) =>
     .map(() => '')
     .join(' | ')} | ${better} |`;
 
+/**
+ * Runs `run(0)` and `run(1)` REPEAT times, alternating which goes first, and adds two rows: server
+ * CPU per delivery with the QoS 1 ÷ QoS 0 ratio, and one more metric (`[title, key]`). Returns the medians.
+ */
+async function qosPair(what, run, label, [title, key]) {
+  const q = { 0: [], 1: [] };
+  for (let rep = 0; rep < REPEAT; rep++) {
+    for (const qos of rep % 2 ? [1, 0] : [0, 1]) {
+      log(`QoS ${qos} ${what}: switchyard${REPEAT > 1 ? ` (run ${rep + 1}/${REPEAT})` : ''}`);
+      q[qos].push(await run(qos));
+    }
+  }
+  const q0 = median(q[0]);
+  const q1 = median(q[1]);
+  const ratio = `QoS 1 ÷ QoS 0 = ${(q1.cpuUs / q0.cpuUs).toFixed(2)}`;
+  rows.push(soloRow(label, 'server CPU µs/delivery', `${fmt(q1.cpuUs)} (QoS 0: ${fmt(q0.cpuUs)})`, ratio, 'lower'));
+  const better = key === 'perSec' ? 'higher' : 'lower';
+  rows.push(soloRow(label, title, `${fmt(q1[key])} (QoS 0: ${fmt(q0[key])})`, '', better));
+  return { q0, q1 };
+}
+
 const started = Date.now();
 log(
   `bench: ${QUICK ? 'quick' : 'full'} run, servers ${KINDS.join(', ')}, ${cpus().length} CPUs, node ${process.version}`,
@@ -420,33 +441,12 @@ try {
   }
   if (ONLY.has('qos1rate') && KINDS.includes('switchyard')) {
     // QoS 1 ÷ QoS 0 server CPU at a fixed 10,000 deliveries/s (1 channel × 1,000, 10 publishes/s), interleaved.
-    const q = { 0: [], 1: [] };
-    for (let rep = 0; rep < REPEAT; rep++) {
-      for (const qos of rep % 2 ? [1, 0] : [0, 1]) {
-        log(`QoS ${qos} at 10,000 deliveries/s: switchyard${REPEAT > 1 ? ` (run ${rep + 1}/${REPEAT})` : ''}`);
-        q[qos].push(await fixedRate('switchyard', { subs: 1000, chanCount: 1, rate: 10, qos }));
-      }
-    }
-    const q0 = median(q[0]);
-    const q1 = median(q[1]);
-    results.qos1rate = { q0, q1 };
-    rows.push(
-      soloRow(
-        'fixed 10,000 deliveries/s, 1 channel × 1,000, QoS 1',
-        'server CPU µs/delivery',
-        `${fmt(q1.cpuUs)} (QoS 0: ${fmt(q0.cpuUs)})`,
-        `QoS 1 ÷ QoS 0 = ${(q1.cpuUs / q0.cpuUs).toFixed(2)}`,
-        'lower',
-      ),
-    );
-    rows.push(
-      soloRow(
-        'fixed 10,000 deliveries/s, 1 channel × 1,000, QoS 1',
-        'latency p99 ms',
-        `${fmt(q1.p99)} (QoS 0: ${fmt(q0.p99)})`,
-        '',
-        'lower',
-      ),
+    const label = 'fixed 10,000 deliveries/s, 1 channel × 1,000, QoS 1';
+    results.qos1rate = await qosPair(
+      'at 10,000 deliveries/s',
+      (qos) => fixedRate('switchyard', { subs: 1000, chanCount: 1, rate: 10, qos }),
+      label,
+      ['latency p99 ms', 'p99'],
     );
   }
   if (ONLY.has('latency')) {
@@ -478,34 +478,11 @@ try {
     );
   }
   if (ONLY.has('qos1') && KINDS.includes('switchyard')) {
-    const q = { 0: [], 1: [] };
-    for (let rep = 0; rep < REPEAT; rep++) {
-      for (const qos of [0, 1]) {
-        log(`QoS ${qos} fan-out to 1,000: switchyard${REPEAT > 1 ? ` (run ${rep + 1}/${REPEAT})` : ''}`);
-        q[qos].push(await throughput('switchyard', 1000, 1, S.deliveries, ['--history-deep'], qos));
-      }
-    }
-    const q0 = median(q[0]);
-    const q1 = median(q[1]);
-    results.qos1 = { q0, q1 };
-    rows.push(
-      soloRow(
-        'fan-out 1 channel × 1,000, QoS 1',
-        'server CPU µs/delivery',
-        `${fmt(q1.cpuUs)} (QoS 0: ${fmt(q0.cpuUs)})`,
-        `QoS 1 ÷ QoS 0 = ${(q1.cpuUs / q0.cpuUs).toFixed(2)}`,
-        'lower',
-      ),
-    );
-    rows.push(
-      soloRow(
-        'fan-out 1 channel × 1,000, QoS 1',
-        'deliveries/s',
-        `${fmt(q1.perSec)} (QoS 0: ${fmt(q0.perSec)})`,
-        '',
-        'higher',
-      ),
-    );
+    const run = (qos) => throughput('switchyard', 1000, 1, S.deliveries, ['--history-deep'], qos);
+    results.qos1 = await qosPair('fan-out to 1,000', run, 'fan-out 1 channel × 1,000, QoS 1', [
+      'deliveries/s',
+      'perSec',
+    ]);
   }
 } finally {
   stopAll();
