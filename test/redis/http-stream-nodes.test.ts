@@ -14,19 +14,25 @@ const hubOptions = {
   history: { size: 1_000, ttl: 600_000, recoveryCap: 1_000 },
 };
 
+/** Two Redis nodes behind the test's round-robin proxy (which refuses upgrades) and a client that fell back to HTTP streaming. */
+async function behindProxy(t: Parameters<typeof twoRedisNodes>[0], prefix: string) {
+  const { a, b } = await twoRedisNodes(t, prefix, hubOptions);
+  const proxy = await startProxy(t, [a.port, b.port]);
+  const c = connect(`ws://127.0.0.1:${proxy.port}/realtime`, {
+    transports: ['websocket', 'http-stream'],
+    reconnect: { minDelay: 20, maxDelay: 200 },
+  });
+  t.teardown(() => c.close());
+  await once(c, 'connected');
+  return { a, b, proxy, c };
+}
+
 if (!(await needRedis())) t.pass('skipped: Redis is not available');
 else {
   t.test(
     'POSTs that land on the node without the stream are routed to it: 50 QoS 1 publishes arrive once each, in order',
     async (t) => {
-      const { a, b } = await twoRedisNodes(t, 'http-stream', hubOptions);
-      const proxy = await startProxy(t, [a.port, b.port]);
-      const c = connect(`ws://127.0.0.1:${proxy.port}/realtime`, {
-        transports: ['websocket', 'http-stream'],
-        reconnect: { minDelay: 20, maxDelay: 200 },
-      });
-      t.teardown(() => c.close());
-      await once(c, 'connected');
+      const { a, b, proxy, c } = await behindProxy(t, 'http-stream');
       t.equal(c.transport, 'http-stream', 'fell back after the proxy refused the upgrade');
       t.ok(proxy.refusedUpgrades >= 1);
       const got: Message[] = [];
@@ -69,14 +75,7 @@ else {
   t.test(
     'a stream cut by the network reconnects through the proxy and recovers what was published meanwhile',
     async (t) => {
-      const { a, b } = await twoRedisNodes(t, 'http-stream-cut', hubOptions);
-      const proxy = await startProxy(t, [a.port, b.port]);
-      const c = connect(`ws://127.0.0.1:${proxy.port}/realtime`, {
-        transports: ['websocket', 'http-stream'],
-        reconnect: { minDelay: 20, maxDelay: 200 },
-      });
-      t.teardown(() => c.close());
-      await once(c, 'connected');
+      const { a, b, proxy, c } = await behindProxy(t, 'http-stream-cut');
       const got: number[] = [];
       let waiter: { n: number; resolve: () => void } | undefined;
       await c.subscribe('feed.1', (m) => {
