@@ -239,8 +239,13 @@ export async function catchUp(
       const limit =
         sub.qos === 1 ? Math.min(CATCH_UP_BATCH, sub.inflightWindow - (sub.lastSent - sub.acked)) : CATCH_UP_BATCH;
       const before = sub.lastSent;
-      const { messages, state } = await storage.read(sub.channel, sub.lastSent, limit);
+      const readEpoch = sub.epoch;
+      const { messages, state } = await storage.read(sub.channel, before, limit);
       if (!sub.active || !sub.target.open) return;
+      // Someone else moved this subscription while the read was out (the re-check after a bus
+      // interruption restarted it at a reset): the batch answers a position it no longer has,
+      // and sending it would skip what lies between. Read again from where it is now.
+      if (sub.lastSent !== before || sub.epoch !== readEpoch) continue;
       const gap = catchUpGap(sub.lastSent, sub.epoch, state);
       if (gap) {
         // History no longer holds what this subscriber missed: say so, then continue from the
@@ -255,6 +260,8 @@ export async function catchUp(
       // would otherwise overrun the queue caps and close a subscriber that reads fine with 3002.
       for (const m of messages) {
         if (m.offset <= sub.lastSent) continue;
+        // Only the next offset is ever sent; a batch that does not continue is read again.
+        if (m.offset !== sub.lastSent + 1) break;
         if (!sub.active || !sub.target.open) return;
         if (sub.target.congested) return pause(sub);
         sub.target.send(replayFrame(sub.channel, sub.epoch, m));

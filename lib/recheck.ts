@@ -29,7 +29,9 @@ export async function recheckChannel(channel: string, subs: Subscription[], host
   // from the oldest position any subscription still needs.
   const state = await host.storage.state(channel);
   for (const sub of live) {
-    if (!sub.active || !sub.target.open) continue;
+    // A subscription that left live delivery during the state call (a live message of another
+    // epoch, or a jump) has its own catch-up running, which reads the store and reports any reset itself.
+    if (!sub.active || !sub.target.open || sub.state !== SubState.Live) continue;
     const gap = catchUpGap(sub.lastSent, sub.epoch, state);
     if (gap) {
       // What this subscription missed is gone: say why, then continue from the oldest kept message.

@@ -170,3 +170,88 @@ t.test(
     t.same(offsets(c, 'reset.away'), [1, 2, 3, 4], 'every message of the new epoch');
   },
 );
+
+/** The memory store with a gate: while `held`, each read and state call waits for `release()`. */
+class GatedStorage extends MemoryStorage {
+  held = false;
+  private waiting: Array<{ what: string; go: () => void }> = [];
+  private arrived: Array<() => void> = [];
+  private async gate(what: string): Promise<void> {
+    if (!this.held) return;
+    await new Promise<void>((go) => {
+      this.waiting.push({ what, go });
+      for (const f of this.arrived.splice(0)) f();
+    });
+  }
+  /** Resolves once `n` calls wait at the gate. */
+  async queued(n: number): Promise<string[]> {
+    while (this.waiting.length < n) await new Promise<void>((r) => this.arrived.push(r));
+    return this.waiting.map((w) => w.what);
+  }
+  /** Lets the waiting call at index `i` of the queue through. */
+  release(i: number): void {
+    const [w] = this.waiting.splice(i, 1);
+    w!.go();
+  }
+  override async read(...a: Parameters<MemoryStorage['read']>) {
+    await this.gate(`read after ${a[1]}`);
+    return super.read(...a);
+  }
+  override async state(...a: Parameters<MemoryStorage['state']>) {
+    await this.gate('state');
+    return super.state(...a);
+  }
+}
+
+for (const qos of [0, 1] as const)
+  t.test(
+    `QoS ${qos}: a live message of the new epoch during the re-check's state read: the catch-up started by it does not continue from the old epoch's offset (CI defect of stops 18-19: a jump to offset 41 after the reset)`,
+    async (t) => {
+      const storage = new GatedStorage();
+      const bus = new ManualBus();
+      const hub = new Switchyard({ closeTimeout: 10, engine: { storage, broker: bus } });
+      t.teardown(() => hub.close());
+      const c = fakeClient(hub);
+      await sub(c, 'reset.race', qos ? { qos } : {});
+      let old;
+      for (let i = 1; i <= 40; i++) old = await hub.publish('reset.race', i);
+      await received(c, 'reset.race', 40);
+      if (qos) c.send({ op: 'ack', ch: 'reset.race', off: 40 });
+      const from = c.t.frames.length;
+      // Redis restarted: the stream is gone, and the new epoch got 45 messages the bus dropped.
+      bus.mode = 'drop';
+      storage.evict('reset.race');
+      let fresh;
+      for (let i = 1; i <= 45; i++) fresh = await hub.publish('reset.race', i);
+      bus.mode = 'pass';
+      storage.held = true;
+      bus.sink!.interrupted(); // the re-check asks for the channel's state (held)
+      t.same(await storage.queued(1), ['state']);
+      // Meanwhile message 46 of the new epoch arrives live: the subscription starts its own
+      // catch-up, which reads after its old-epoch position, 40 (held too).
+      await hub.publish('reset.race', 46);
+      t.same(await storage.queued(2), ['state', 'read after 40']);
+      // The re-check learns of the reset first (its continuation runs within this turn's
+      // microtasks, so one setImmediate is enough); then the catch-up's read, made from 40, answers.
+      storage.release(0);
+      await new Promise((r) => setImmediate(r));
+      storage.held = false;
+      storage.release(0);
+      await frame(c, (f) => f.op === 'msg' && f.ep === fresh!.epoch && f.off === 46, 'msg 46 of the new epoch');
+      const epochs = new Map([
+        [old!.epoch, 'E1'],
+        [fresh!.epoch, 'E2'],
+      ]);
+      const s = story(c, 'reset.race', from, epochs);
+      t.same(
+        s.filter((x) => x.startsWith('gap')),
+        ['gap:reset@E2:0'],
+        'one reset notice',
+      );
+      t.same(
+        audit(offsets(c, 'reset.race', from), 1, 46),
+        { lost: 0, duplicated: 0, outOfOrder: 0 },
+        `then the new epoch from offset 1, every message once, in order (${s.slice(0, 4).join(' ')} …)`,
+      );
+    },
+  );
