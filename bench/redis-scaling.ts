@@ -7,6 +7,15 @@
  * (INFO commandstats deltas).
  *
  *   node --import=@tapjs/typescript/import bench/redis-scaling.ts [--publishes 20000] [--channels 100] [--window 128] [--size 100] [--engines 4] [--history 50]
+ *     [--engine path/to/adapters/redis/index.ts] [--setups single,cluster1,cluster] [--instructions] [--redis-cpu 0.2]
+ *
+ * `--engine` loads `redisEngine` from another checkout (e.g. `git worktree add /tmp/before bc4cac9`,
+ * the engine whose append script ran INFO), so a before/after pair is measured by one bench.
+ * `--instructions` runs the single Redis under valgrind's callgrind and adds the instructions
+ * Redis ran per publish: exact and repeatable whatever else the machine does (CPU µs are not).
+ * `--redis-cpu 0.2` caps every redis-server at that fraction of a core (a CPU cgroup; root only),
+ * so Redis, not this process, is the bottleneck: then publishes/s shows how capacity grows with
+ * primaries on a machine with fewer cores than servers.
  *
  * Publishers are `--engines` engines in this process (one connection set each) keeping
  * `--window` appends in flight over `--channels` channels; one more engine subscribes to every
@@ -15,10 +24,16 @@
  * the figure to compare.
  */
 import { parseArgs } from 'node:util';
-import { redisEngine } from '../adapters/redis/index.js';
+import { pathToFileURL } from 'node:url';
+import { redisEngine as currentEngine } from '../adapters/redis/index.js';
 import { OwnRedis, freePort } from '../test/redis/helpers.js';
 import { cli, startCluster, type TestCluster } from '../test/redis/servers.js';
 import { commandStats, statsDelta } from '../test/redis/commandstats.js';
+import { callgrindWrapper, dumpInstructions, zeroInstructions } from './callgrind.js';
+import { capCpu } from './cpu-cap.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const { values } = parseArgs({
   options: {
@@ -28,8 +43,20 @@ const { values } = parseArgs({
     size: { type: 'string', default: '100' },
     engines: { type: 'string', default: '4' },
     history: { type: 'string', default: '50' },
+    engine: { type: 'string' },
+    setups: { type: 'string', default: 'single,cluster1,cluster' },
+    instructions: { type: 'boolean', default: false },
+    'redis-cpu': { type: 'string' },
   },
 });
+const CPU_CAP = values['redis-cpu'] === undefined ? undefined : Number(values['redis-cpu']);
+const redisEngine: typeof currentEngine = values.engine
+  ? (await import(pathToFileURL(values.engine).href)).redisEngine
+  : currentEngine;
+const SETUPS = new Set(values.setups.split(','));
+for (const s of SETUPS)
+  if (s !== 'single' && s !== 'cluster1' && s !== 'cluster')
+    throw new Error(`--setups: ${s} is not one of single, cluster1 (a one-primary cluster), cluster (3 primaries)`);
 const PUBLISHES = Number(values.publishes);
 const CHANNELS = Number(values.channels);
 const WINDOW = Number(values.window);
@@ -59,7 +86,13 @@ async function totalStats(ports: number[]) {
   return all;
 }
 
-async function run(label: string, ports: number[], make: () => ReturnType<typeof redisEngine>) {
+/** Instruction counting of one callgrind-wrapped server: its pid and dump directory. */
+interface Counted {
+  pid: number;
+  dir: string;
+}
+
+async function run(label: string, ports: number[], make: () => ReturnType<typeof redisEngine>, counted?: Counted) {
   const pubs = Array.from({ length: ENGINES }, make);
   const sub = make();
   let delivered = 0;
@@ -71,6 +104,7 @@ async function run(label: string, ports: number[], make: () => ReturnType<typeof
   const statsBefore = await totalStats(ports);
   const cpuBefore = await cpuSeconds(ports);
   const deliveredBefore = delivered;
+  if (counted) await zeroInstructions(counted.pid);
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
@@ -80,6 +114,7 @@ async function run(label: string, ports: number[], make: () => ReturnType<typeof
     }),
   );
   const secs = (performance.now() - t0) / 1000;
+  const instructions = counted ? await dumpInstructions(counted.pid, counted.dir) : undefined;
   const cpu = (await cpuSeconds(ports)) - cpuBefore;
   const statsAfter = await totalStats(ports);
   const d = statsDelta(statsBefore, statsAfter);
@@ -95,6 +130,7 @@ async function run(label: string, ports: number[], make: () => ReturnType<typeof
     'Redis CPU µs/publish': Math.round(((cpu * 1e6) / PUBLISHES) * 10) / 10,
     'script µs/publish': Math.round((scriptUsec / PUBLISHES) * 10) / 10,
     'commands/publish': Math.round(commands * 100) / 100,
+    ...(instructions === undefined ? {} : { 'Redis instructions/publish': Math.round(instructions / PUBLISHES) }),
     delivered: delivered - deliveredBefore,
   };
   console.log(
@@ -110,19 +146,43 @@ async function run(label: string, ports: number[], make: () => ReturnType<typeof
 }
 
 try {
-  const single = new OwnRedis(await freePort());
-  t.teardown(() => single.stop());
-  await single.start();
-  const cluster: TestCluster = await startCluster(t);
+  const cap = async (servers: OwnRedis[]) => {
+    if (CPU_CAP === undefined) return;
+    for (const s of servers) {
+      const release = await capCpu(s.proc!.pid!, CPU_CAP);
+      t.teardown(release);
+    }
+  };
   const rows = [];
-  rows.push(await run('1 Redis', [single.port], () => redisEngine({ url: single.url, keyPrefix: 'bench:' })));
-  rows.push(
-    await run(
-      '3-primary cluster',
-      cluster.primaries.map((p) => p.port),
-      () => redisEngine({ cluster: { rootNodes: cluster.rootNodes }, keyPrefix: 'bench:' }),
-    ),
-  );
+  if (SETUPS.has('single')) {
+    const dir = values.instructions ? await mkdtemp(join(tmpdir(), 'sy-callgrind-')) : undefined;
+    if (dir) t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const single = new OwnRedis(await freePort(), undefined, undefined, dir ? callgrindWrapper(dir) : []);
+    t.teardown(() => single.stop());
+    await single.start();
+    await cap([single]);
+    const counted = dir ? { pid: single.proc!.pid!, dir } : undefined;
+    rows.push(
+      await run('1 Redis', [single.port], () => redisEngine({ url: single.url, keyPrefix: 'bench:' }), counted),
+    );
+  }
+  for (const [setup, primaries] of [
+    ['cluster1', 1],
+    ['cluster', 3],
+  ] as const) {
+    if (!SETUPS.has(setup)) continue;
+    const cluster: TestCluster = await startCluster(t, 0, primaries);
+    await cap(cluster.primaries);
+    rows.push(
+      await run(
+        `${primaries}-primary cluster`,
+        cluster.primaries.map((p) => p.port),
+        () => redisEngine({ cluster: { rootNodes: cluster.rootNodes }, keyPrefix: 'bench:' }),
+      ),
+    );
+    // Stop this cluster before the next setup runs: idle servers still cost a capped machine CPU.
+    for (const p of cluster.primaries) await p.stop();
+  }
   console.table(rows);
 } finally {
   for (const fn of teardowns.reverse()) await fn();

@@ -76,6 +76,8 @@ export class OwnRedis {
     readonly args: string[] = ['--save', '', '--appendonly', 'no'],
     /** Arguments before `--port` (a config file must come first, e.g. for `--sentinel`). */
     readonly head: string[] = [],
+    /** A command the server runs under, e.g. `['valgrind', '--tool=callgrind']` (the benchmarks count instructions). */
+    readonly wrapper: string[] = [],
   ) {}
 
   get url(): string {
@@ -83,13 +85,14 @@ export class OwnRedis {
   }
 
   async start(): Promise<void> {
+    const [cmd, ...pre] = [...this.wrapper, 'redis-server'];
     const proc = spawn(
-      'redis-server',
-      [...this.head, '--port', String(this.port), '--bind', '127.0.0.1', '--daemonize', 'no', ...this.args],
+      cmd!,
+      [...pre, ...this.head, '--port', String(this.port), '--bind', '127.0.0.1', '--daemonize', 'no', ...this.args],
       { stdio: 'ignore' },
     );
     this.proc = proc;
-    const end = Date.now() + 5_000;
+    const end = Date.now() + (this.wrapper.length ? 30_000 : 5_000);
     while (!(await portOpen(this.port))) {
       if (proc.exitCode !== null || Date.now() > end)
         throw new Error(`redis-server on port ${this.port} did not start`);

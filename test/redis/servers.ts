@@ -49,10 +49,14 @@ export interface TestCluster {
   healthy(): Promise<void>;
 }
 
-/** Starts a Redis Cluster of 3 primaries (and `replicas` replicas each, 0 or 1). */
-export async function startCluster(t: Tap, replicas: 0 | 1 = 0): Promise<TestCluster> {
+/**
+ * Starts a Redis Cluster of 3 primaries (and `replicas` replicas each, 0 or 1), or of one primary
+ * holding every slot (`primaries: 1`, no replicas: the benchmarks' one-shard baseline).
+ */
+export async function startCluster(t: Tap, replicas: 0 | 1 = 0, primaries: 1 | 3 = 3): Promise<TestCluster> {
+  if (primaries === 1 && replicas) throw new Error('startCluster: a one-primary cluster has no replicas here');
   const dir = await tempDir(t, 'cluster');
-  const n = 3 * (1 + replicas);
+  const n = primaries * (1 + replicas);
   const servers: OwnRedis[] = [];
   for (let i = 0; i < n; i++) {
     const port = await freePort();
@@ -76,22 +80,24 @@ export async function startCluster(t: Tap, replicas: 0 | 1 = 0): Promise<TestClu
     servers.push(s);
   }
   await Promise.all(servers.map((s) => s.start()));
-  await run(
-    'redis-cli',
-    [
-      '--cluster',
-      'create',
-      ...servers.map((s) => `127.0.0.1:${s.port}`),
-      '--cluster-replicas',
-      String(replicas),
-      '--cluster-yes',
-    ],
-    { timeout: 60_000 },
-  );
+  if (primaries === 1) await cli(servers[0]!.port, 'CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+  else
+    await run(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...servers.map((s) => `127.0.0.1:${s.port}`),
+        '--cluster-replicas',
+        String(replicas),
+        '--cluster-yes',
+      ],
+      { timeout: 60_000 },
+    );
   const cluster: TestCluster = {
-    primaries: servers.slice(0, 3),
-    replicas: servers.slice(3),
-    rootNodes: servers.slice(0, 3).map((s) => ({ url: s.url })),
+    primaries: servers.slice(0, primaries),
+    replicas: servers.slice(primaries),
+    rootNodes: servers.slice(0, primaries).map((s) => ({ url: s.url })),
     server: (port) => servers.find((s) => s.port === port)!,
     async ownerOf(key) {
       const live = servers.filter((s) => s.proc?.exitCode === null && s.proc?.signalCode === null);
