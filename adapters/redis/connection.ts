@@ -273,14 +273,14 @@ export class RedisConnection {
    * are read under the same connection generation, and the command is sent without anything
    * in between (no queue, no redirect node-redis would follow with stale arguments). A MOVED
    * or ASK reply is followed here, with fresh run ids. This is what keeps a stream written by
-   * a server that restarted or was replaced by its replica from being trusted. `stampOf`
-   * extracts, from the reply, the run id of the stream the command used (see the
+   * a server that restarted or was replaced by its replica from being trusted. `stampsOf`
+   * extracts, from the reply, the run ids of the streams the command used (see the
    * post-check below).
    */
   async runChecked(
     key: string,
     build: (runIds: string) => string[],
-    stampOf?: (reply: unknown) => string,
+    stampsOf?: (reply: unknown) => string[],
   ): Promise<unknown> {
     let ask: string | undefined;
     for (let attempt = 0; ; attempt++) {
@@ -312,9 +312,9 @@ export class RedisConnection {
         // primary. If the primary changed meanwhile and the stream the command used carries a
         // run id that is no longer current, its answer rests on stale trust: fail it (the
         // publisher retries; the next command, with current run ids, starts the stream over).
-        if (g !== this.generation && stampOf) {
+        if (g !== this.generation && stampsOf) {
           const fresh = await this.runIds();
-          if (!fresh.includes(` ${stampOf(reply)} `))
+          if (stampsOf(reply).some((stamp) => !fresh.includes(` ${stamp} `)))
             throw new RedisUnavailableError('the Redis primary changed while the command ran');
         }
         return reply;

@@ -2,11 +2,11 @@
 import type { AppendOptions, AppendResult, Position, ReadResult, Storage, StreamState } from '../../lib/engine.js';
 import { newEpoch } from '../../lib/epoch.js';
 import { RedisUnavailableError, type RedisConnection } from './connection.js';
-import { APPEND, READ, script, type Script } from './scripts.js';
+import { appendScript, READ, script, type Script } from './scripts.js';
+import { AppendBatcher, type PendingAppend } from './append-batch.js';
 import { busChannel, feedChannel } from './channels.js';
 import { ReplicaReads, type ReplicaReadSettings } from './replica.js';
 
-const APPEND_SCRIPT = script(APPEND);
 const READ_SCRIPT = script(READ);
 // PX and PEXPIRE take integers; "keep forever" ttls are capped (about 3 years) rather than refused.
 const MAX_MS = 100_000_000_000;
@@ -22,11 +22,13 @@ export interface ReplicaWait {
 export class RedisStorage implements Storage {
   /** The read path through the region's local replica, if the engine has one. */
   readonly replicaReads: ReplicaReads | undefined;
+  private readonly appendScript: Script;
+  private readonly batcher: AppendBatcher;
 
   constructor(
     private readonly conn: RedisConnection,
     private readonly prefix: string,
-    private readonly dedupWindow: number,
+    dedupWindow: number,
     private readonly idleTtl: number,
     private readonly restartIsDataLoss: boolean,
     private readonly emptyStreamTtl: number,
@@ -46,6 +48,14 @@ export class RedisStorage implements Storage {
             replica,
           )
         : undefined;
+    this.appendScript = script(
+      appendScript({ idleMs: idleTtl, dedupMs: dedupWindow, publish: this.sharded ? 'SPUBLISH' : 'PUBLISH' }),
+    );
+    // A script's keys must share a slot on a cluster: there only appends of one channel go together.
+    this.batcher = new AppendBatcher(
+      (batch) => this.appendBatch(batch),
+      (channel) => (this.sharded ? channel : ''),
+    );
   }
 
   private get sharded(): boolean {
@@ -68,16 +78,20 @@ export class RedisStorage implements Storage {
   }
 
   /**
-   * Runs a storage script. Its arguments start with a candidate epoch, the trusted run ids
-   * (" id1 id2 ", or "*" when restarts are not data loss) and the idle ms.
+   * Runs a storage script. Its arguments start with a candidate epoch and the trusted run ids
+   * (" id1 id2 ", or "*" when restarts are not data loss); the read script's then the idle ms.
+   * `stamps` lists, from the reply, the run-id stamps of the streams the script used.
    */
-  private async eval(s: Script, keys: string[], args: string[]): Promise<unknown> {
-    const tail = (runs: string) => [String(keys.length), ...keys, newEpoch(), runs, ms(this.idleTtl), ...args];
-    // Both scripts answer with the stream's run-id stamp last.
-    const stamp = (reply: unknown) => String((reply as unknown[]).at(-1));
+  private async eval(
+    s: Script,
+    keys: string[],
+    args: string[],
+    stamps: (reply: unknown) => string[],
+  ): Promise<unknown> {
+    const tail = (runs: string) => [String(keys.length), ...keys, newEpoch(), runs, ...args];
     const exec = (head: string[]) =>
       this.restartIsDataLoss
-        ? this.conn.runChecked(keys[0]!, (runs) => [...head, ...tail(runs)], stamp)
+        ? this.conn.runChecked(keys[0]!, (runs) => [...head, ...tail(runs)], stamps)
         : this.conn.run([...head, ...tail('*')]);
     try {
       return await exec(['EVALSHA', s.sha]);
@@ -90,34 +104,53 @@ export class RedisStorage implements Storage {
     }
   }
 
-  async append(channel: string, payload: string, options: AppendOptions): Promise<AppendResult> {
-    const k = this.keys(channel);
-    const key = options.idempotencyKey;
-    const r = (await this.eval(
-      APPEND_SCRIPT,
-      [k.meta, k.log, k.idem + (key ?? '')],
-      [
-        payload,
-        String(Math.max(0, Math.floor(options.size))),
-        ms(options.ttl),
-        ms(this.dedupWindow),
+  /**
+   * Appends one message. Appends issued in the same event-loop turn share one script call
+   * (group commit, see append-batch.ts); each still gets its own offset, in call order.
+   */
+  append(channel: string, payload: string, options: AppendOptions): Promise<AppendResult> {
+    return this.batcher.append(channel, payload, options);
+  }
+
+  /** Runs one batch of appends and settles each of them. */
+  private async appendBatch(batch: PendingAppend[]): Promise<void> {
+    const keys: string[] = [];
+    const args: string[] = [];
+    for (const p of batch) {
+      const k = this.keys(p.channel);
+      const key = p.options.idempotencyKey;
+      keys.push(k.meta, k.log, k.idem + (key ?? ''));
+      args.push(
+        p.payload,
+        String(Math.max(0, Math.floor(p.options.size))),
+        ms(p.options.ttl),
         key === undefined ? '0' : '1',
-        this.busChannel(channel),
-        this.sharded ? 'SPUBLISH' : 'PUBLISH',
-      ],
-    )) as [number, string, number];
-    const res = { offset: Number(r[0]), epoch: String(r[1]), duplicate: Number(r[2]) === 1 };
-    if (this.waitFor) await this.waitForReplicas();
-    // Pattern subscribers of a cluster listen on the sharded feed of the channel's first
-    // segment (another slot, so not from inside the script). Patterns are live-only QoS 0
-    // ([SUB-4]): the feed needs no ordering with the store, and a failed feed publish is a
-    // lost QoS 0 delivery, not a failed publish.
-    if (this.sharded && this.patternFeed && !res.duplicate) {
-      this.conn
-        .run(['SPUBLISH', feedChannel(this.prefix, channel), `${channel}\n${res.offset}:${res.epoch}:${payload}`])
-        .catch(() => {});
+        this.busChannel(p.channel),
+      );
     }
-    return res;
+    // Each message's reply is {offset, epoch, duplicate, stamp}.
+    const r = (await this.eval(this.appendScript, keys, args, (reply) =>
+      (reply as unknown[]).filter((_, i) => i % 4 === 3).map(String),
+    )) as unknown[];
+    // One WAIT covers the whole batch: it confirms everything this connection wrote so far.
+    if (this.waitFor) await this.waitForReplicas();
+    for (const [i, p] of batch.entries()) {
+      const res = { offset: Number(r[4 * i]), epoch: String(r[4 * i + 1]), duplicate: Number(r[4 * i + 2]) === 1 };
+      // Pattern subscribers of a cluster listen on the sharded feed of the channel's first
+      // segment (another slot, so not from inside the script). Patterns are live-only QoS 0
+      // ([SUB-4]): the feed needs no ordering with the store, and a failed feed publish is a
+      // lost QoS 0 delivery, not a failed publish.
+      if (this.sharded && this.patternFeed && !res.duplicate) {
+        this.conn
+          .run([
+            'SPUBLISH',
+            feedChannel(this.prefix, p.channel),
+            `${p.channel}\n${res.offset}:${res.epoch}:${p.payload}`,
+          ])
+          .catch(() => {});
+      }
+      p.resolve(res);
+    }
   }
 
   private async readRaw(channel: string, after: number, limit: number): Promise<ReadResult> {
@@ -125,7 +158,8 @@ export class RedisStorage implements Storage {
     const r = (await this.eval(
       READ_SCRIPT,
       [k.meta, k.log],
-      [String(after), String(limit), ms(this.emptyStreamTtl)],
+      [ms(this.idleTtl), String(after), String(limit), ms(this.emptyStreamTtl)],
+      (reply) => [String((reply as unknown[]).at(-1))],
     )) as [number, string, number, string[]];
     const state: StreamState = { offset: Number(r[0]), epoch: String(r[1]), earliest: Number(r[2]) };
     const first = Math.max(after + 1, state.earliest);
