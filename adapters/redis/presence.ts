@@ -25,6 +25,7 @@ import { RedisUnavailableError, type RedisConnection, type RedisLogger } from '.
 import { runScript, script, type Script } from './scripts.js';
 import { channelOf, presenceChannel } from './channels.js';
 import { ShardHealer } from './shard-heal.js';
+import { AnnouncedMembers, RESYNC_MAX_MEMBERS } from './presence-resync.js';
 
 type Listener = (message: string, channel: string) => void;
 
@@ -48,6 +49,20 @@ return 0`);
 const SCAN_BATCH = 500;
 /** HSCAN calls one `members()` makes at most; past it the page is returned as truncated. */
 const MAX_ROUNDS = 16;
+// A hash of RESYNC_MAX_MEMBERS fields has up to 16,384 buckets (32,768 while Redis rehashes),
+// and an HSCAN call visits about SCAN_BATCH of them: enough calls to reach its end.
+const RESYNC_ROUNDS = 80;
+/** Reads a resynchronization retries after a failure before waiting for the next interruption. */
+const RESYNC_ATTEMPTS = 5;
+
+/** A channel this node is subscribed to for events, and what its watchers were told. */
+interface Watched {
+  announced: AnnouncedMembers;
+  /** A read of the member hash is in flight. */
+  reading: boolean;
+  /** Another interruption happened during that read: read again once it ends. */
+  again: boolean;
+}
 
 /** Settings of {@link RedisPresence}, validated by `redisEngine()`. */
 export interface RedisPresenceSettings {
@@ -67,6 +82,10 @@ export class RedisPresence implements PresenceStore {
   /** Channels a local subscription watches, and those the subscriber client is subscribed to. */
   private readonly wanted = new Set<string>();
   private readonly subscribed = new Set<string>();
+  /** Per subscribed channel, the remote members announced to its watchers (see resync). */
+  private readonly watched = new Map<string, Watched>();
+  /** The subscriber connection (one Redis, Sentinel) was lost and is not back yet. */
+  private subDown = false;
   /** Per channel, the SUBSCRIBE/UNSUBSCRIBE in flight: run one at a time so the last one wins. */
   private readonly ops = new Map<string, Promise<void>>();
   private alive: Promise<void> | undefined;
@@ -308,6 +327,14 @@ export class RedisPresence implements PresenceStore {
     // A watcher that lists right after subscribing must not miss events between the list and
     // the end of our SUBSCRIBE: list only once the subscription is in place.
     await this.ops.get(channel);
+    return this.scan(channel, limit, MAX_ROUNDS);
+  }
+
+  /**
+   * Up to `limit` live members of `channel` in at most `maxRounds` HSCAN calls, leaving out
+   * those of node `skip`; deletes (and announces the leave of) members of dead nodes.
+   */
+  private async scan(channel: string, limit: number, maxRounds: number, skip?: string): Promise<PresenceMembers> {
     const key = this.key(channel);
     const alive = new Map<string, boolean>([[this.nodeId, true]]);
     const seen = new Set<string>();
@@ -339,6 +366,7 @@ export class RedisPresence implements PresenceStore {
         const bar = v.indexOf('|');
         if (bar < 0) continue; // not written by this store
         const node = v.slice(0, bar);
+        if (node === skip) continue;
         if (!alive.get(node)) {
           this.remove(channel, cid, node).catch((err: unknown) => this.warn(err, 'presence cleanup failed'));
           continue;
@@ -350,7 +378,7 @@ export class RedisPresence implements PresenceStore {
           members.push({ connectionId: cid, info: bar === v.length - 1 ? undefined : v.slice(bar + 1) });
         else more = true;
       }
-    } while (cursor !== '0' && !more && ++rounds < MAX_ROUNDS);
+    } while (cursor !== '0' && !more && ++rounds < maxRounds);
     return { members, truncated: more || cursor !== '0' };
   }
 
@@ -365,19 +393,43 @@ export class RedisPresence implements PresenceStore {
     if (a !== 1 || b < 0) return;
     // Our own events were announced locally already.
     if (raw.slice(a + 1, b) === this.nodeId) return;
-    if (raw[0] === 'l') return sink.leave(channel, raw.slice(b + 1));
+    if (raw[0] === 'l') {
+      this.watched.get(channel)?.announced.event(false, raw.slice(b + 1));
+      return sink.leave(channel, raw.slice(b + 1));
+    }
     const c = raw.indexOf('\n', b + 1);
     if (raw[0] !== 'j' || c < 0) return;
+    this.watched.get(channel)?.announced.event(true, raw.slice(b + 1, c));
     sink.join(channel, {
       connectionId: raw.slice(b + 1, c),
       info: c === raw.length - 1 ? undefined : raw.slice(c + 1),
     });
   };
 
-  // node-redis re-sends its subscriptions after a reconnect; channels whose SUBSCRIBE failed
-  // (Redis was down at the time) are retried here.
+  // node-redis re-sends its subscriptions after a reconnect (before 'ready'), but events
+  // published while the connection was down are gone: resynchronize every channel it carried.
+  // Channels whose SUBSCRIBE failed (Redis was down at the time) are retried here. On a
+  // cluster, the shard healer re-subscribes and resynchronizes instead (see below).
   private readonly onReady = () => {
     for (const channel of this.wanted) if (!this.subscribed.has(channel)) void this.sync(channel);
+    if (!this.subDown || this.sharded) return;
+    this.subDown = false;
+    // The read goes through the command client: wait until it is back too.
+    const cmd = this.conn.cmd as { isReady: boolean; once?(e: string, fn: () => void): unknown };
+    if (cmd.isReady || !cmd.once) this.resyncAll();
+    else cmd.once('ready', this.resyncAll);
+  };
+  private readonly onDown = () => {
+    this.subDown = true;
+  };
+
+  // Sentinel: after the primary changed, node-redis moves the subscriber connection to the new
+  // primary and re-subscribes there; a pub/sub call waits for that, so the resynchronization
+  // starts once a no-op UNSUBSCRIBE resolved.
+  private readonly onTopology = (event?: { type?: string }) => {
+    if (event?.type !== 'MASTER_CHANGE') return;
+    const done = () => this.resyncAll();
+    this.ps.unsubscribe(`${this.prefix}none`, this.onMessage).then(done, done);
   };
 
   // Cluster: after a shard failed over or a slot moved, the event subscriptions are made again
@@ -394,12 +446,19 @@ export class RedisPresence implements PresenceStore {
     }
   };
 
-  /** Registers the hub's sink for other nodes' joins and leaves. */
+  /**
+   * Registers the hub's sink for other nodes' joins and leaves. Events travel on pub/sub, which
+   * loses those published while this node's subscription is interrupted (connection drop,
+   * Sentinel or cluster failover, slot move); after each interruption the store reads every
+   * watched channel's members and reports the difference (see `resync`), so watchers end with
+   * the exact member set. Channels past {@link RESYNC_MAX_MEMBERS} members are not resynchronized.
+   */
   watch(sink: PresenceSink): void {
     this.sink = sink;
-    this.conn.onSub(this.onReady);
+    this.conn.onSub(this.onReady, this.onDown);
     if (this.sharded && !this.healer)
-      (this.healer = new ShardHealer(this.conn, this.resubscribeShards, () => {})).start();
+      (this.healer = new ShardHealer(this.conn, this.resubscribeShards, this.resyncAll)).start();
+    if (this.conn.topology === 'sentinel') this.conn.sub.on('topology-change', this.onTopology);
   }
 
   /** Subscribes to (or unsubscribes from) `channel`'s presence events; failures are logged and retried on reconnect. */
@@ -437,10 +496,75 @@ export class RedisPresence implements PresenceStore {
       if (!sub.isReady) throw new RedisUnavailableError('subscriber connection is not ready');
       await this.ps.subscribe(this.busChannel(channel), this.onMessage);
       this.subscribed.add(channel);
+      // The first read only learns which members the watchers know (their own list told them):
+      // later reads compare against it.
+      this.watched.set(channel, { announced: new AnnouncedMembers(), reading: false, again: false });
+      this.resync(channel);
     } else if (!want && this.subscribed.has(channel)) {
       this.subscribed.delete(channel);
+      this.watched.delete(channel);
       if (sub.isOpen) await this.ps.unsubscribe(this.busChannel(channel), this.onMessage);
     }
+  }
+
+  // ------------------------------------------------------------------ resynchronization
+
+  private readonly resyncAll = (): void => {
+    for (const channel of this.watched.keys()) this.resync(channel);
+  };
+
+  /**
+   * Reads `channel`'s members and announces the joins and leaves its watchers missed. One read
+   * per channel at a time; an interruption during a read makes it read once more when done (its
+   * events may have been lost after the read began), so reads never chain on their own.
+   */
+  private resync(channel: string): void {
+    const w = this.watched.get(channel);
+    if (!w || this.closed) return;
+    if (w.reading) {
+      w.again = true;
+      return;
+    }
+    w.reading = true;
+    void this.reread(channel, w).finally(() => {
+      w.reading = false;
+    });
+  }
+
+  private async reread(channel: string, w: Watched): Promise<void> {
+    let failures = 0;
+    do {
+      w.again = false;
+      // The subscription must be in place before the read: an event published between the
+      // read and our SUBSCRIBE would be neither in the read nor delivered.
+      await this.ops.get(channel);
+      if (this.watched.get(channel) !== w || this.closed) return;
+      w.announced.begin();
+      let snapshot: Map<string, string | undefined> | undefined;
+      try {
+        const page = await this.scan(channel, RESYNC_MAX_MEMBERS, RESYNC_ROUNDS, this.nodeId);
+        if (!page.truncated) snapshot = new Map(page.members.map((m) => [m.connectionId, m.info]));
+      } catch (err) {
+        w.announced.abort();
+        this.warn(err, 'presence resync failed');
+        // Redis may be down again: the next reconnect resynchronizes; a passing error is retried.
+        if (++failures >= RESYNC_ATTEMPTS) return;
+        await new Promise((r) => setTimeout(r, 200 * failures).unref());
+        w.again = true;
+        continue;
+      }
+      const sink = this.sink;
+      if (this.watched.get(channel) !== w || !sink) return;
+      const wasTracked = w.announced.tracked;
+      const { joins, leaves } = w.announced.end(snapshot);
+      if (wasTracked && !w.announced.tracked)
+        this.logger?.warn(
+          { channel, max: RESYNC_MAX_MEMBERS },
+          'presence channel has too many members to resynchronize after an interruption; its events are at-most-once',
+        );
+      for (const id of leaves) sink.leave(channel, id);
+      for (const m of joins) sink.join(channel, m);
+    } while (w.again);
   }
 
   /**
@@ -453,10 +577,13 @@ export class RedisPresence implements PresenceStore {
     this.closed = true;
     clearInterval(this.timer);
     this.sink = undefined;
-    this.conn.offSub(this.onReady);
+    this.conn.offSub(this.onReady, this.onDown);
+    this.conn.sub.off?.('topology-change', this.onTopology);
+    this.conn.cmd.off?.('ready', this.resyncAll);
     this.healer?.stop();
     const channels = [...this.subscribed];
     this.subscribed.clear();
+    this.watched.clear();
     this.wanted.clear();
     this.own.clear();
     if (this.conn.sub.isOpen)

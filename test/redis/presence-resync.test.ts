@@ -1,0 +1,137 @@
+// Presence events across an interruption of a node's event subscription (one Redis of the
+// test's own): the subscriber connection of node A drops and stays away while members join and
+// leave on node B; once A is subscribed again its watchers hear exactly what they missed.
+import t from 'tap';
+import { createServer, Socket, type AddressInfo } from 'node:net';
+import { createClient } from 'redis';
+import type { PresenceMember } from '../../adapters/client-node.js';
+import { redisEngine, type RedisClientLike } from '../../adapters/redis/index.js';
+import { connectClient, startServer } from '../helpers/server.js';
+import { needRedis, ownRedis, uniqueKeyPrefix } from './helpers.js';
+
+type Tap = { teardown(fn: () => unknown): void };
+
+/**
+ * A TCP gate to Redis on `target`: `shut()` drops every connection through it and refuses new
+ * ones until `open()` (a subscriber whose link is down, while everything else keeps working).
+ */
+async function gate(t: Tap, target: number) {
+  const sockets = new Set<Socket>();
+  let shut = false;
+  const server = createServer((down) => {
+    if (shut) return void down.destroy();
+    const up = new Socket().connect(target, '127.0.0.1');
+    for (const s of [down, up]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {});
+    }
+    down.pipe(up).pipe(down);
+    down.on('close', () => up.destroy());
+    up.on('close', () => down.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return {
+    port: (server.address() as AddressInfo).port,
+    shut() {
+      shut = true;
+      for (const s of sockets) s.destroy();
+    },
+    open() {
+      shut = false;
+    },
+  };
+}
+
+const hubOptions = {
+  channels: [{ match: 'room.*', presence: true }],
+  authenticate: (req: { token?: string }) => ({ name: req.token ?? 'anon' }),
+  presenceInfo: (u: unknown) => ({ name: (u as { name: string }).name }),
+};
+
+if (!(await needRedis())) t.pass('skipped: Redis is not available');
+else {
+  t.test(
+    "after node A's subscriber connection was down, A's watcher hears exactly the joins and leaves it missed, and nothing it knew",
+    async (t) => {
+      const redis = await ownRedis(t);
+      const keyPrefix = uniqueKeyPrefix('presync');
+      const link = await gate(t, redis.port);
+      // Node A's commands go straight to Redis; its subscriber connection (the client's
+      // duplicate) goes through the gate, so shutting the gate interrupts only its events.
+      const cmdA = createClient({ url: redis.url, disableOfflineQueue: true });
+      cmdA.on('error', () => {});
+      const subUrl = `redis://127.0.0.1:${link.port}`;
+      (cmdA as unknown as { duplicate(): unknown }).duplicate = () =>
+        createClient({ url: subUrl, disableOfflineQueue: true, socket: { reconnectStrategy: () => 20 } });
+      t.teardown(() => cmdA.destroy());
+      const a = await startServer(t, {
+        ...hubOptions,
+        engine: redisEngine({ client: cmdA as unknown as RedisClientLike, keyPrefix }),
+      });
+      const b = await startServer(t, { ...hubOptions, engine: redisEngine({ url: redis.url, keyPrefix }) });
+
+      const alice = await connectClient(t, a.url, { token: 'alice' });
+      const watch = alice.subscribe('room.1', () => {}, { presence: true });
+      const got: string[] = [];
+      const waiters: Array<() => void> = [];
+      const push = (e: string) => (got.push(e), waiters.splice(0).forEach((w) => w()));
+      // Connection id → name, learnt from the joins, so a leave reads as a name too.
+      const ids = new Map<string, string>();
+      watch.on('join', (m: PresenceMember) => {
+        const name = (m.info as { name: string }).name;
+        ids.set(m.connectionId, name);
+        push(`join ${name}`);
+      });
+      watch.on('leave', (m: { connectionId: string }) => push(`leave ${ids.get(m.connectionId) ?? m.connectionId}`));
+      const until = async (n: number, ms = 10_000) => {
+        const end = Date.now() + ms;
+        while (got.length < n) {
+          if (Date.now() > end) throw new Error(`waited ${ms} ms for ${n} presence events, got ${JSON.stringify(got)}`);
+          await new Promise<void>((r) => {
+            waiters.push(r);
+            setTimeout(r, end - Date.now()).unref();
+          });
+        }
+      };
+      /** A member on node B, named by its token; resolves with its subscription once joined. */
+      const member = async (name: string) => {
+        const c = await connectClient(t, b.url, { token: name });
+        const sub = c.subscribe('room.1', () => {});
+        await sub.ready;
+        return sub;
+      };
+      await watch.ready;
+      const bob = await member('bob');
+      await member('dan');
+      await until(3);
+      t.same(got, ['join alice', 'join bob', 'join dan'], 'before the interruption, node B’s joins reach node A');
+
+      link.shut();
+      await member('carol');
+      bob.unsubscribe();
+      // The leave is stored after the unsubscribe reply: wait until node B no longer lists bob.
+      const listed = async () =>
+        (await b.hub.presence('room.1')).members.map((m) => (m.info as { name: string }).name).sort();
+      while ((await listed()).includes('bob')) await new Promise((r) => setImmediate(r));
+      t.same(await listed(), ['alice', 'carol', 'dan'], 'stored while node A could not hear it');
+      t.same(got.length, 3, 'node A heard nothing during the interruption');
+
+      link.open();
+      await until(5);
+      t.same(got.slice(3).sort(), ['join carol', 'leave bob'], 'once A is subscribed again: the missed join and leave');
+      // A marker event after the resynchronization: nothing else (no second join of dan or
+      // alice) came before it.
+      await member('erin');
+      await until(6);
+      t.same(got.slice(5), ['join erin'], 'no duplicate of a member node A already knew, and events flow again');
+    },
+  );
+}
