@@ -96,12 +96,14 @@ export class AnnouncedMembers {
 
   /**
    * The read ended with `snapshot` (other nodes' live members), or undefined when the channel
-   * has more than the cap. Answers what to announce: nothing after the first read, which only
-   * learns what the watchers' own list already told them.
+   * has more than the cap. Members in `coming` have an event on its way (the read deleted them,
+   * which publishes their leave): they are left to it. Answers what to announce: nothing after
+   * the first read, which only learns what the watchers' own list already told them.
    */
-  end(snapshot: ReadonlyMap<string, string | undefined> | undefined): PresenceDiff {
+  end(snapshot: ReadonlyMap<string, string | undefined> | undefined, coming: Iterable<string> = []): PresenceDiff {
     const touched = this.touched ?? new Set<string>();
     this.touched = undefined;
+    for (const id of coming) touched.add(id);
     const known = this.known;
     if (!snapshot || snapshot.size > this.cap || !known) {
       this.untrack();

@@ -332,9 +332,16 @@ export class RedisPresence implements PresenceStore {
 
   /**
    * Up to `limit` live members of `channel` in at most `maxRounds` HSCAN calls, leaving out
-   * those of node `skip`; deletes (and announces the leave of) members of dead nodes.
+   * those of node `skip`; deletes (and announces the leave of) members of dead nodes, adding
+   * their ids to `dead`.
    */
-  private async scan(channel: string, limit: number, maxRounds: number, skip?: string): Promise<PresenceMembers> {
+  private async scan(
+    channel: string,
+    limit: number,
+    maxRounds: number,
+    skip?: string,
+    dead?: Set<string>,
+  ): Promise<PresenceMembers> {
     const key = this.key(channel);
     const alive = new Map<string, boolean>([[this.nodeId, true]]);
     const seen = new Set<string>();
@@ -368,6 +375,7 @@ export class RedisPresence implements PresenceStore {
         const node = v.slice(0, bar);
         if (node === skip) continue;
         if (!alive.get(node)) {
+          dead?.add(cid);
           this.remove(channel, cid, node).catch((err: unknown) => this.warn(err, 'presence cleanup failed'));
           continue;
         }
@@ -541,8 +549,9 @@ export class RedisPresence implements PresenceStore {
       if (this.watched.get(channel) !== w || this.closed) return;
       w.announced.begin();
       let snapshot: Map<string, string | undefined> | undefined;
+      const dead = new Set<string>();
       try {
-        const page = await this.scan(channel, RESYNC_MAX_MEMBERS, RESYNC_ROUNDS, this.nodeId);
+        const page = await this.scan(channel, RESYNC_MAX_MEMBERS, RESYNC_ROUNDS, this.nodeId, dead);
         if (!page.truncated) snapshot = new Map(page.members.map((m) => [m.connectionId, m.info]));
       } catch (err) {
         w.announced.abort();
@@ -556,7 +565,9 @@ export class RedisPresence implements PresenceStore {
       const sink = this.sink;
       if (this.watched.get(channel) !== w || !sink) return;
       const wasTracked = w.announced.tracked;
-      const { joins, leaves } = w.announced.end(snapshot);
+      // A dead node's member found by the read is absent, but its deletion publishes a leave
+      // that this node's subscription will deliver: announcing it here too would repeat it.
+      const { joins, leaves } = w.announced.end(snapshot, dead);
       if (wasTracked && !w.announced.tracked)
         this.logger?.warn(
           { channel, max: RESYNC_MAX_MEMBERS },

@@ -76,3 +76,17 @@ t.test('past the cap a channel is untracked and announces nothing, until a read 
   m.begin();
   t.same(m.end(snap('a', 'd')).joins, [{ connectionId: 'd', info: '{"n":"d"}' }], 'and the next read resynchronizes');
 });
+
+t.test(
+  'a member whose leave is on its way (the read deleted a dead node’s member) is left to that event',
+  async (t) => {
+    const m = new AnnouncedMembers();
+    m.begin();
+    m.end(snap('a', 'dead'));
+    m.begin();
+    t.same(m.end(snap('a'), ['dead']), { joins: [], leaves: [] }, 'no leave from the read');
+    m.event(false, 'dead');
+    m.begin();
+    t.same(m.end(snap('a')), { joins: [], leaves: [] }, 'the event removed it');
+  },
+);

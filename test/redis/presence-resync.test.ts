@@ -56,59 +56,78 @@ const hubOptions = {
   presenceInfo: (u: unknown) => ({ name: (u as { name: string }).name }),
 };
 
+/**
+ * Node A (its subscriber connection behind a gate) and node B on one Redis of the test's own, a
+ * watcher of `room.1` on A whose events read as "join <name>" / "leave <name>", and members on B.
+ */
+async function setup(t: Tap) {
+  const redis = await ownRedis(t);
+  const keyPrefix = uniqueKeyPrefix('presync');
+  const link = await gate(t, redis.port);
+  // Node A's commands go straight to Redis; its subscriber connection (the client's duplicate)
+  // goes through the gate, so shutting the gate interrupts only its events.
+  const cmdA = createClient({ url: redis.url, disableOfflineQueue: true });
+  cmdA.on('error', () => {});
+  const subUrl = `redis://127.0.0.1:${link.port}`;
+  (cmdA as unknown as { duplicate(): unknown }).duplicate = () =>
+    createClient({ url: subUrl, disableOfflineQueue: true, socket: { reconnectStrategy: () => 20 } });
+  t.teardown(() => cmdA.destroy());
+  const a = await startServer(t, {
+    ...hubOptions,
+    engine: redisEngine({ client: cmdA as unknown as RedisClientLike, keyPrefix }),
+  });
+  const engineB = redisEngine({ url: redis.url, keyPrefix });
+  const b = await startServer(t, { ...hubOptions, engine: engineB });
+
+  const alice = await connectClient(t, a.url, { token: 'alice' });
+  const watch = alice.subscribe('room.1', () => {}, { presence: true });
+  const got: string[] = [];
+  const waiters: Array<() => void> = [];
+  const push = (e: string) => (got.push(e), waiters.splice(0).forEach((w) => w()));
+  // Connection id → name, learnt from the joins, so a leave reads as a name too.
+  const ids = new Map<string, string>();
+  watch.on('join', (m: PresenceMember) => {
+    const name = (m.info as { name: string }).name;
+    ids.set(m.connectionId, name);
+    push(`join ${name}`);
+  });
+  watch.on('leave', (m: { connectionId: string }) => push(`leave ${ids.get(m.connectionId) ?? m.connectionId}`));
+  /** Resolves once the watcher got `n` events in all. */
+  const until = async (n: number, ms = 10_000) => {
+    const end = Date.now() + ms;
+    while (got.length < n) {
+      if (Date.now() > end) throw new Error(`waited ${ms} ms for ${n} presence events, got ${JSON.stringify(got)}`);
+      await new Promise<void>((r) => {
+        waiters.push(r);
+        setTimeout(r, end - Date.now()).unref();
+      });
+    }
+  };
+  /** A member on node B, named by its token; resolves with its subscription once joined. */
+  const member = async (name: string) => {
+    const c = await connectClient(t, b.url, { token: name });
+    const sub = c.subscribe('room.1', () => {});
+    await sub.ready;
+    return sub;
+  };
+  /** Names node B lists, once `ok` holds for them (a leave is stored after the unsubscribe reply). */
+  const listedOnB = async (ok: (names: string[]) => boolean) => {
+    for (;;) {
+      const names = (await b.hub.presence('room.1')).members.map((m) => (m.info as { name: string }).name).sort();
+      if (ok(names)) return names;
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+  await watch.ready;
+  return { link, got, until, member, listedOnB, engineB, keyPrefix, redis };
+}
+
 if (!(await needRedis())) t.pass('skipped: Redis is not available');
 else {
   t.test(
     "after node A's subscriber connection was down, A's watcher hears exactly the joins and leaves it missed, and nothing it knew",
     async (t) => {
-      const redis = await ownRedis(t);
-      const keyPrefix = uniqueKeyPrefix('presync');
-      const link = await gate(t, redis.port);
-      // Node A's commands go straight to Redis; its subscriber connection (the client's
-      // duplicate) goes through the gate, so shutting the gate interrupts only its events.
-      const cmdA = createClient({ url: redis.url, disableOfflineQueue: true });
-      cmdA.on('error', () => {});
-      const subUrl = `redis://127.0.0.1:${link.port}`;
-      (cmdA as unknown as { duplicate(): unknown }).duplicate = () =>
-        createClient({ url: subUrl, disableOfflineQueue: true, socket: { reconnectStrategy: () => 20 } });
-      t.teardown(() => cmdA.destroy());
-      const a = await startServer(t, {
-        ...hubOptions,
-        engine: redisEngine({ client: cmdA as unknown as RedisClientLike, keyPrefix }),
-      });
-      const b = await startServer(t, { ...hubOptions, engine: redisEngine({ url: redis.url, keyPrefix }) });
-
-      const alice = await connectClient(t, a.url, { token: 'alice' });
-      const watch = alice.subscribe('room.1', () => {}, { presence: true });
-      const got: string[] = [];
-      const waiters: Array<() => void> = [];
-      const push = (e: string) => (got.push(e), waiters.splice(0).forEach((w) => w()));
-      // Connection id → name, learnt from the joins, so a leave reads as a name too.
-      const ids = new Map<string, string>();
-      watch.on('join', (m: PresenceMember) => {
-        const name = (m.info as { name: string }).name;
-        ids.set(m.connectionId, name);
-        push(`join ${name}`);
-      });
-      watch.on('leave', (m: { connectionId: string }) => push(`leave ${ids.get(m.connectionId) ?? m.connectionId}`));
-      const until = async (n: number, ms = 10_000) => {
-        const end = Date.now() + ms;
-        while (got.length < n) {
-          if (Date.now() > end) throw new Error(`waited ${ms} ms for ${n} presence events, got ${JSON.stringify(got)}`);
-          await new Promise<void>((r) => {
-            waiters.push(r);
-            setTimeout(r, end - Date.now()).unref();
-          });
-        }
-      };
-      /** A member on node B, named by its token; resolves with its subscription once joined. */
-      const member = async (name: string) => {
-        const c = await connectClient(t, b.url, { token: name });
-        const sub = c.subscribe('room.1', () => {});
-        await sub.ready;
-        return sub;
-      };
-      await watch.ready;
+      const { link, got, until, member, listedOnB } = await setup(t);
       const bob = await member('bob');
       await member('dan');
       await until(3);
@@ -117,11 +136,11 @@ else {
       link.shut();
       await member('carol');
       bob.unsubscribe();
-      // The leave is stored after the unsubscribe reply: wait until node B no longer lists bob.
-      const listed = async () =>
-        (await b.hub.presence('room.1')).members.map((m) => (m.info as { name: string }).name).sort();
-      while ((await listed()).includes('bob')) await new Promise((r) => setImmediate(r));
-      t.same(await listed(), ['alice', 'carol', 'dan'], 'stored while node A could not hear it');
+      t.same(
+        await listedOnB((names) => !names.includes('bob')),
+        ['alice', 'carol', 'dan'],
+        'stored while node A could not hear it',
+      );
       t.same(got.length, 3, 'node A heard nothing during the interruption');
 
       link.open();
@@ -132,6 +151,32 @@ else {
       await member('erin');
       await until(6);
       t.same(got.slice(5), ['join erin'], 'no duplicate of a member node A already knew, and events flow again');
+    },
+  );
+
+  t.test(
+    "members of a node that died while node A's subscriber connection was down leave once A is subscribed again, once each",
+    async (t) => {
+      const { link, got, until, member, engineB, redis, keyPrefix } = await setup(t);
+      await member('bob');
+      await until(2);
+      link.shut();
+      // Node B "dies" (stops refreshing, never says leave) and its liveness key expires.
+      await engineB.presence.close();
+      const c = createClient({ url: redis.url });
+      c.on('error', () => {});
+      await c.connect();
+      t.teardown(() => c.destroy());
+      await c.del(engineB.presence.nodeKey(engineB.presence.nodeId));
+      link.open();
+      await until(3);
+      t.same(got, ['join alice', 'join bob', 'leave bob'], 'its member leaves');
+      // A marker event from a live node C: no second leave of bob came before it.
+      const nodeC = await startServer(t, { ...hubOptions, engine: redisEngine({ url: redis.url, keyPrefix }) });
+      const erin = await connectClient(t, nodeC.url, { token: 'erin' });
+      await erin.subscribe('room.1', () => {}).ready;
+      await until(4);
+      t.same(got.slice(3), ['join erin'], 'the leave came once');
     },
   );
 }
