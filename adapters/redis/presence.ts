@@ -84,8 +84,10 @@ export class RedisPresence implements PresenceStore {
   private readonly subscribed = new Set<string>();
   /** Per subscribed channel, the remote members announced to its watchers (see resync). */
   private readonly watched = new Map<string, Watched>();
-  /** The subscriber connection (one Redis, Sentinel) was lost and is not back yet. */
-  private subDown = false;
+  /** Subscriber connections that were lost and are not back yet (`host:port` on a cluster, else ''). */
+  private readonly down = new Set<string>();
+  /** Our own SUBSCRIBEs in flight (a shard connection they open is not an interruption). */
+  private subscribing = 0;
   /** Per channel, the SUBSCRIBE/UNSUBSCRIBE in flight: run one at a time so the last one wins. */
   private readonly ops = new Map<string, Promise<void>>();
   private alive: Promise<void> | undefined;
@@ -416,19 +418,25 @@ export class RedisPresence implements PresenceStore {
 
   // node-redis re-sends its subscriptions after a reconnect (before 'ready'), but events
   // published while the connection was down are gone: resynchronize every channel it carried.
-  // Channels whose SUBSCRIBE failed (Redis was down at the time) are retried here. On a
-  // cluster, the shard healer re-subscribes and resynchronizes instead (see below).
-  private readonly onReady = () => {
+  // Channels whose SUBSCRIBE failed (Redis was down at the time) are retried here.
+  private readonly onReady = (node?: { host: string; port: number }) => {
     for (const channel of this.wanted) if (!this.subscribed.has(channel)) void this.sync(channel);
-    if (!this.subDown || this.sharded) return;
-    this.subDown = false;
+    const back = this.down.delete(node ? `${node.host}:${node.port}` : '');
+    if (this.sharded) {
+      // A shard connection that appears without a SUBSCRIBE of ours is node-redis following a
+      // slot that moved, re-subscribing by itself: the healer re-subscribes (so the read comes
+      // after a confirmed subscription) and resynchronizes. A lost one is the healer's already.
+      if (!back && this.subscribing === 0 && this.watched.size > 0) this.healer?.kick();
+      return;
+    }
+    if (!back) return;
     // The read goes through the command client: wait until it is back too.
     const cmd = this.conn.cmd as { isReady: boolean; once?(e: string, fn: () => void): unknown };
     if (cmd.isReady || !cmd.once) this.resyncAll();
     else cmd.once('ready', this.resyncAll);
   };
-  private readonly onDown = () => {
-    this.subDown = true;
+  private readonly onDown = (node?: { host: string; port: number }) => {
+    this.down.add(node ? `${node.host}:${node.port}` : '');
   };
 
   // Sentinel: after the primary changed, node-redis moves the subscriber connection to the new
@@ -449,7 +457,12 @@ export class RedisPresence implements PresenceStore {
       await this.queue(channel, async () => {
         if (!this.subscribed.has(channel)) return;
         await this.ps.unsubscribe(this.busChannel(channel), this.onMessage).catch(() => {});
-        await this.ps.subscribe(this.busChannel(channel), this.onMessage);
+        this.subscribing++;
+        try {
+          await this.ps.subscribe(this.busChannel(channel), this.onMessage);
+        } finally {
+          this.subscribing--;
+        }
       });
     }
   };
@@ -502,7 +515,12 @@ export class RedisPresence implements PresenceStore {
     if (want && !this.subscribed.has(channel)) {
       await this.conn.start('both');
       if (!sub.isReady) throw new RedisUnavailableError('subscriber connection is not ready');
-      await this.ps.subscribe(this.busChannel(channel), this.onMessage);
+      this.subscribing++;
+      try {
+        await this.ps.subscribe(this.busChannel(channel), this.onMessage);
+      } finally {
+        this.subscribing--;
+      }
       this.subscribed.add(channel);
       // The first read only learns which members the watchers know (their own list told them):
       // later reads compare against it.

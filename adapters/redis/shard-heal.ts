@@ -43,6 +43,11 @@ export class ShardHealer {
     for (const e of SHARD_TROUBLE) this.sub.on(e, this.onTrouble);
   }
 
+  /** Starts healing as a sign of trouble would: for a move node-redis made without an event. */
+  kick(): void {
+    this.onTrouble();
+  }
+
   stop(): void {
     this.stopped = true;
     for (const e of SHARD_TROUBLE) this.sub.off?.(e, this.onTrouble);
