@@ -11,6 +11,9 @@
  * Events travel on the pub/sub channel `p:<channel>` (on a cluster the sharded channel
  * `{<channel>}:e`, in the slot of the member hash), subscribed only while a local
  * subscription watches the channel: "j\n<node>\n<cid>\n<info>" or "l\n<node>\n<cid>".
+ * Pub/sub drops what is published while a subscription is interrupted, so after each
+ * interruption every watched channel's hash is read again and the difference announced
+ * (presence-resync.ts).
  *
  * A member whose node key is gone is never listed: `members()` skips it and deletes it, and a
  * periodic sweep on every node removes all members of a node whose key expired. Each removal
