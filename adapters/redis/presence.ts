@@ -568,6 +568,8 @@ export class RedisPresence implements PresenceStore {
       // read and our SUBSCRIBE would be neither in the read nor delivered.
       await this.ops.get(channel);
       if (this.watched.get(channel) !== w || this.closed) return;
+      // Events keep being delivered during the read and win over it for the members they name
+      // (AnnouncedMembers says why they are not held back until it ends).
       w.announced.begin();
       let snapshot: Map<string, string | undefined> | undefined;
       const dead = new Set<string>();
