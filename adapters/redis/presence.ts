@@ -475,7 +475,7 @@ export class RedisPresence implements PresenceStore {
    * loses those published while this node's subscription is interrupted (connection drop,
    * Sentinel or cluster failover, slot move); after each interruption the store reads every
    * watched channel's members and reports the difference (see `resync`), so watchers end with
-   * the exact member set. Channels past {@link RESYNC_MAX_MEMBERS} members are not resynchronized.
+   * the exact member set. Channels past 10,000 other-node members are not resynchronized (docs/presence.md).
    */
   watch(sink: PresenceSink): void {
     this.sink = sink;
