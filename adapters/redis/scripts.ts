@@ -26,6 +26,25 @@
  */
 import { createHash } from 'node:crypto';
 
+// Age trim of a stream's log, shared by both scripts (it needs `now` in scope). m[6] (h) is a
+// lower bound of the oldest entry's time (trims only remove the oldest), so while it is younger
+// than the cutoff nothing can have expired and the head is not read.
+const AGE_TRIM = `
+local function ageTrim(meta, log, m, ttl)
+  if not ttl or ttl <= 0 or (tonumber(m[6]) or 0) > now - ttl then return end
+  local cutoff, h = now - ttl, now
+  while true do
+    local head = redis.call('LINDEX', log, 0)
+    if not head then break end
+    local t = tonumber(string.sub(head, 1, string.find(head, '|', 1, true) - 1))
+    if t > cutoff then h = t break end
+    redis.call('LPOP', log)
+  end
+  redis.call('HSET', meta, 'h', h)
+  m[6] = h
+end
+`;
+
 // The read script's prelude. ARGV starts with: candidate epoch, trusted run ids
 // (" id1 id2 " or "*" = do not check), idle ms. (The append script has the same rules, for a batch.)
 const PRELUDE = `
@@ -57,20 +76,7 @@ local function create(ttl, keepMs)
   redis.call('PEXPIRE', meta, keepMs)
   m[2], m[3], m[4], m[5], m[6] = run, ttl, 0, 0, now
 end
--- Age trim; h is a lower bound of the oldest entry's time (see the append script).
-local function trim(ttl)
-  if not ttl or ttl <= 0 or (tonumber(m[6]) or 0) > now - ttl then return end
-  local cutoff, h = now - ttl, now
-  while true do
-    local head = redis.call('LINDEX', log, 0)
-    if not head then break end
-    local t = tonumber(string.sub(head, 1, string.find(head, '|', 1, true) - 1))
-    if t > cutoff then h = t break end
-    redis.call('LPOP', log)
-  end
-  redis.call('HSET', meta, 'h', h)
-  m[6] = h
-end
+${AGE_TRIM}
 -- Keeps the keys of a stream with messages for max(ttl, idle) plus up to an eighth, pushing
 -- the expiry back only once an eighth of it has passed (two PEXPIREs per ~1/8 period, not per call).
 local function keep(ttl, force)
@@ -115,7 +121,7 @@ local cand, trusted = ARGV[1], ARGV[2]
 local n = #KEYS / 3
 local tm = redis.call('TIME')
 local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
-local own
+${AGE_TRIM}local own
 local function runId()
   if not own then own = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') end
   return own
@@ -184,20 +190,7 @@ for i = 0, n - 1 do
       local len = redis.call('RPUSH', log, now .. '|' .. payload)
       if len == 1 then fresh = true end
       if len > size then redis.call('LTRIM', log, -size, -1) end
-      -- Age trim. h is a lower bound of the oldest entry's time (trims only remove the oldest),
-      -- so while it is younger than the cutoff nothing can be expired and the head is not read.
-      if ttl > 0 and (tonumber(m[6]) or 0) <= now - ttl then
-        local cutoff, h = now - ttl, now
-        while true do
-          local head = redis.call('LINDEX', log, 0)
-          if not head then break end
-          local t = tonumber(string.sub(head, 1, string.find(head, '|', 1, true) - 1))
-          if t > cutoff then h = t break end
-          redis.call('LPOP', log)
-        end
-        redis.call('HSET', meta, 'h', h)
-        m[6] = h
-      end
+      ageTrim(meta, log, m, ttl)
     else
       redis.call('DEL', log)
     end
@@ -240,7 +233,7 @@ if offset == 0 then
   return {0, epoch, 1, {}, m[2]}
 end
 local ttl = tonumber(m[3])
-trim(ttl)
+ageTrim(meta, log, m, ttl)
 local len = redis.call('LLEN', log)
 local earliest = offset - len + 1
 local entries = {}

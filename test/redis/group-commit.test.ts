@@ -3,6 +3,7 @@
 import t from 'tap';
 import { cli } from './servers.js';
 import { engineFor, needRedis, ownRedis, uniqueKeyPrefix } from './helpers.js';
+import { commandStats } from './commandstats.js';
 
 if (!(await needRedis())) t.pass('skipped: Redis is not available');
 else {
@@ -54,6 +55,39 @@ else {
       t.not(a!.epoch, first[0]!.epoch, 'gc.run.a: a new epoch');
       t.equal(a!.offset, 1, 'gc.run.a: from offset 1');
       t.same([b!.epoch, b!.offset], [first[1]!.epoch, 2], 'gc.run.b: its epoch continues');
+    },
+  );
+
+  t.test(
+    'an append trims expired messages itself, reading the head only once something may have expired',
+    async (t) => {
+      const redis = await ownRedis(t);
+      const e = engineFor(t, { url: redis.url, keyPrefix: 'gc:' });
+      const ttl = 300;
+      const log = 'gc:{gc.age}:l';
+      for (let i = 1; i <= 3; i++) await e.storage.append('gc.age', String(i), { size: 100, ttl });
+      const lindex = async () => (await commandStats(redis.port)).get('lindex')?.calls ?? 0;
+      const before = await lindex();
+      await e.storage.append('gc.age', '4', { size: 100, ttl });
+      t.equal((await lindex()) - before, 0, 'within the ttl of the oldest message: no head read');
+      // Expiry is a matter of the clock: wait until the first three are older than the ttl.
+      const stored = Number((await cli(redis.port, 'LINDEX', log, '2')).split('|')[0]);
+      for (;;) {
+        const [sec, usec] = (await cli(redis.port, 'TIME')).trim().split('\n').map(Number);
+        if (sec! * 1000 + Math.floor(usec! / 1000) > stored + ttl) break;
+        await new Promise((r) => setImmediate(r));
+      }
+      const r = await e.storage.append('gc.age', '5', { size: 100, ttl });
+      t.equal(r.offset, 5);
+      const left = (await cli(redis.port, 'LRANGE', log, '0', '-1'))
+        .trim()
+        .split('\n')
+        .map((x) => x.split('|')[1]);
+      t.same(left.at(-1), '5', 'the new message is kept');
+      t.notOk(
+        left.includes('1') || left.includes('2') || left.includes('3'),
+        `1..3 trimmed by the append (left: ${left})`,
+      );
     },
   );
 

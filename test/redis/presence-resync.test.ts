@@ -8,6 +8,7 @@ import type { PresenceMember } from '../../adapters/client-node.js';
 import { redisEngine, type RedisClientLike } from '../../adapters/redis/index.js';
 import { connectClient, startServer } from '../helpers/server.js';
 import { needRedis, ownRedis, uniqueKeyPrefix } from './helpers.js';
+import { EventLog } from '../helpers/event-log.js';
 
 type Tap = { teardown(fn: () => unknown): void };
 
@@ -81,9 +82,8 @@ async function setup(t: Tap) {
 
   const alice = await connectClient(t, a.url, { token: 'alice' });
   const watch = alice.subscribe('room.1', () => {}, { presence: true });
-  const got: string[] = [];
-  const waiters: Array<() => void> = [];
-  const push = (e: string) => (got.push(e), waiters.splice(0).forEach((w) => w()));
+  const log = new EventLog<string>('presence events');
+  const { got, push } = log;
   // Connection id → name, learnt from the joins, so a leave reads as a name too.
   const ids = new Map<string, string>();
   watch.on('join', (m: PresenceMember) => {
@@ -93,16 +93,7 @@ async function setup(t: Tap) {
   });
   watch.on('leave', (m: { connectionId: string }) => push(`leave ${ids.get(m.connectionId) ?? m.connectionId}`));
   /** Resolves once the watcher got `n` events in all. */
-  const until = async (n: number, ms = 10_000) => {
-    const end = Date.now() + ms;
-    while (got.length < n) {
-      if (Date.now() > end) throw new Error(`waited ${ms} ms for ${n} presence events, got ${JSON.stringify(got)}`);
-      await new Promise<void>((r) => {
-        waiters.push(r);
-        setTimeout(r, end - Date.now()).unref();
-      });
-    }
-  };
+  const until = (n: number, ms = 10_000) => log.wait(n, ms);
   /** A member on node B, named by its token; resolves with its subscription once joined. */
   const member = async (name: string) => {
     const c = await connectClient(t, b.url, { token: name });

@@ -6,27 +6,16 @@ import type { PresenceMember, Subscription } from '../../adapters/client-node.js
 import { redisEngine, type RedisEngineOptions } from '../../adapters/redis/index.js';
 import { connectClient, startServer, type TestServer } from '../helpers/server.js';
 import { needRedis, REDIS_URL, uniqueKeyPrefix } from './helpers.js';
+import { EventLog } from '../helpers/event-log.js';
 
 type Ev = ['join', PresenceMember] | ['leave', { connectionId: string }];
 
 /** Records presence events of a subscription; `wait(n)` resolves once n have arrived. */
 function events(sub: Subscription) {
-  const got: Ev[] = [];
-  const waiters: Array<() => void> = [];
-  const push = (e: Ev) => (got.push(e), waiters.splice(0).forEach((w) => w()));
-  sub.on('join', (m) => push(['join', m]));
-  sub.on('leave', (m) => push(['leave', m]));
-  const wait = async (n: number, ms = 5_000) => {
-    const end = Date.now() + ms;
-    while (got.length < n) {
-      if (Date.now() > end) throw new Error(`waited ${ms} ms for ${n} presence events, got ${JSON.stringify(got)}`);
-      await new Promise<void>((r) => {
-        waiters.push(r);
-        setTimeout(r, end - Date.now()).unref();
-      });
-    }
-  };
-  return { got, wait };
+  const log = new EventLog<Ev>('presence events');
+  sub.on('join', (m) => log.push(['join', m]));
+  sub.on('leave', (m) => log.push(['leave', m]));
+  return { got: log.got, wait: (n: number, ms?: number) => log.wait(n, ms) };
 }
 
 const hubOptions = {
