@@ -313,20 +313,20 @@ export function formatReport(r: Report): string {
   return L.join('\n');
 }
 
+/** Live numbers for the progress line. */
+export interface Progress {
+  phase: 'ramp-up' | 'publishing' | 'draining';
+  elapsed: number;
+  clients: number;
+  connected: number;
+  subscribed: number;
+  handled: number;
+  reconnects: number;
+  published: number;
+  publishErrors: number;
+}
+
 /** The one-line live progress display. */
-export function formatProgress(
-  p: {
-    phase: string;
-    elapsed: number;
-    clients: number;
-    connected: number;
-    subscribed: number;
-    handled: number;
-    reconnects: number;
-    published: number;
-    publishErrors: number;
-  },
-  rate: number,
-): string {
+export function formatProgress(p: Progress, rate: number): string {
   return `[${(p.elapsed / 1000).toFixed(0).padStart(4)} s] ${p.phase.padEnd(10)} clients ${n(p.subscribed)}/${n(p.clients)}  reconnects ${n(p.reconnects)}  published ${n(p.published)}${p.publishErrors ? ` (${n(p.publishErrors)} failed)` : ''}  delivered ${n(p.handled)} (${n(Math.round(rate))}/s)`;
 }

@@ -9,24 +9,13 @@ import { channelNames, planAudience, type ClientPlan } from './audience.js';
 import type { Pos } from './checker.js';
 import type { LoadtestConfig } from './config.js';
 import { createPublisher, type Publisher } from './publisher.js';
-import { buildReport, type PublishTotals, type Report } from './report.js';
+import { buildReport, type Progress, type PublishTotals, type Report } from './report.js';
+
+export type { Progress };
 import { emptyTotals, histogram, mergeTotals, bump, type WorkerProgress, type WorkerResult } from './stats.js';
 import { startTarget, type Target } from './target.js';
 import { now, type FromWorker, type ToWorker, type WorkerInput } from './worker.js';
 import { randomHex } from '../../lib/random-id.js';
-
-/** Live numbers for the progress line. */
-export interface Progress {
-  phase: 'ramp-up' | 'publishing' | 'draining';
-  elapsed: number;
-  clients: number;
-  connected: number;
-  subscribed: number;
-  handled: number;
-  reconnects: number;
-  published: number;
-  publishErrors: number;
-}
 
 /** Publishes not yet answered, beyond which the publisher skips ticks (and says so). */
 const MAX_IN_FLIGHT = 10_000;
