@@ -69,11 +69,14 @@ export async function freePort(): Promise<number> {
 }
 
 /** A redis-server of our own (never the machine's), killed by PID. */
+/** redis-server arguments for a server that keeps nothing on disk (the tests' default). */
+export const NO_PERSISTENCE: readonly string[] = ['--save', '', '--appendonly', 'no'];
+
 export class OwnRedis {
   proc: ChildProcess | undefined;
   constructor(
     readonly port: number,
-    readonly args: string[] = ['--save', '', '--appendonly', 'no'],
+    readonly args: readonly string[] = NO_PERSISTENCE,
     /** Arguments before `--port` (a config file must come first, e.g. for `--sentinel`). */
     readonly head: string[] = [],
     /** A command the server runs under, e.g. `['valgrind', '--tool=callgrind']` (the benchmarks count instructions). */

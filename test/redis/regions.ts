@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDelayProxy, type DelayProxy } from '../helpers/delay-proxy.js';
-import { freePort, OwnRedis } from './helpers.js';
+import { freePort, NO_PERSISTENCE, OwnRedis } from './helpers.js';
 import { cli, startReplica, startSentinelGroup } from './servers.js';
 import type { RedisEngineOptions } from '../../adapters/redis/index.js';
 
@@ -48,16 +48,7 @@ export async function startRegions(
 ): Promise<Regions> {
   const dir = await mkdtemp(join(tmpdir(), 'sy-regions-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const primary = new OwnRedis(await freePort(), [
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--dir',
-    dir,
-    '--repl-diskless-sync-delay',
-    '0',
-  ]);
+  const primary = new OwnRedis(await freePort(), [...NO_PERSISTENCE, '--dir', dir, '--repl-diskless-sync-delay', '0']);
   t.teardown(() => primary.stop());
   await primary.start();
   const replication = await startDelayProxy(t, primary.port, opts.delayMs);

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, OwnRedis } from './helpers.js';
+import { freePort, NO_PERSISTENCE, OwnRedis } from './helpers.js';
 
 const run = promisify(execFile);
 
@@ -61,10 +61,7 @@ export async function startCluster(t: Tap, replicas: 0 | 1 = 0, primaries: 1 | 3
   for (let i = 0; i < n; i++) {
     const port = await freePort();
     const s = new OwnRedis(port, [
-      '--save',
-      '',
-      '--appendonly',
-      'no',
+      ...NO_PERSISTENCE,
       '--cluster-enabled',
       'yes',
       '--cluster-config-file',
@@ -154,10 +151,7 @@ export interface TestSentinels {
 /** Starts a replica of the server at `masterPort` (no persistence) and waits until it has synced. */
 export async function startReplica(t: Tap, dir: string, masterPort: number): Promise<OwnRedis> {
   const replica = new OwnRedis(await freePort(), [
-    '--save',
-    '',
-    '--appendonly',
-    'no',
+    ...NO_PERSISTENCE,
     '--dir',
     dir,
     '--replicaof',
@@ -215,7 +209,7 @@ export async function startSentinelGroup(t: Tap, dir: string, name: string, mast
 export async function startSentinels(t: Tap): Promise<TestSentinels> {
   const dir = await tempDir(t, 'sentinel');
   const name = 'symaster';
-  const primary = new OwnRedis(await freePort(), ['--save', '', '--appendonly', 'no', '--dir', dir]);
+  const primary = new OwnRedis(await freePort(), [...NO_PERSISTENCE, '--dir', dir]);
   t.teardown(() => primary.stop());
   await primary.start();
   const replica = await startReplica(t, dir, primary.port);
