@@ -39,6 +39,26 @@ else {
     deadNodeWithin: 3_000,
   });
 
+  t.test(
+    'appends to 12 channels on 3 shards issued together all succeed (a script call only carries one channel there), each channel in call order',
+    async (t) => {
+      const e = engine();
+      t.teardown(() => e.storage.close());
+      const channels = Array.from({ length: 12 }, (_, i) => `together.c${i}`);
+      const results = await Promise.all(
+        Array.from({ length: 120 }, (_, i) =>
+          e.storage.append(channels[i % 12]!, String(i), { size: 50, ttl: 60_000 }),
+        ),
+      );
+      for (const [c, ch] of channels.entries())
+        t.same(
+          results.filter((_, i) => i % 12 === c).map((r) => r.offset),
+          Array.from({ length: 10 }, (_, i) => i + 1),
+          `${ch}: offsets 1..10 in call order`,
+        );
+    },
+  );
+
   t.test('channels spread over the 3 shards, each channel with all its keys on one shard', async (t) => {
     const e = engine();
     t.teardown(() => e.storage.close());

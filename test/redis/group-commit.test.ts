@@ -91,6 +91,29 @@ else {
     },
   );
 
+  t.test(
+    'a batch carrying run ids of another server is refused whole and retried with the right ones: no stream starts over, nothing is written twice',
+    async (t) => {
+      const e = engineFor(t, { keyPrefix: uniqueKeyPrefix('gc-stale') });
+      const first = await Promise.all(['a', 'b'].map((x) => e.storage.append(`gc.stale.${x}`, '1', retain)));
+      // As after a failover the engine has not noticed yet: it trusts only a server that is gone.
+      const conn = (e.storage as unknown as { conn: { runs: Promise<string> | undefined } }).conn;
+      conn.runs = Promise.resolve(` ${'0'.repeat(40)} `);
+      const next = await Promise.all(['a', 'b'].map((x) => e.storage.append(`gc.stale.${x}`, '2', retain)));
+      t.same(
+        next.map((r) => [r.epoch, r.offset]),
+        first.map((r) => [r.epoch, 2]),
+        'both streams continue their epochs at offset 2',
+      );
+      for (const x of ['a', 'b'])
+        t.same(
+          (await e.storage.read(`gc.stale.${x}`, 0, 10)).messages.map((m) => m.payload),
+          ['1', '2'],
+          `gc.stale.${x}: each message stored once`,
+        );
+    },
+  );
+
   t.test('a batch that fails fails every append in it, each with the engine error', async (t) => {
     const redis = await ownRedis(t);
     const e = engineFor(t, { url: redis.url, keyPrefix: 'gc:' });
